@@ -1,0 +1,35 @@
+# Quick start: `make run` (install + the whole double CNN on embedded/synthetic data) and
+# `make test` (install + the default test suite). Everything lives in ./.venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUN    ?= runs/demo
+PYTEST_ARGS ?=
+
+.PHONY: install test test-slow run bench clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency list changes; `pip install -e` makes code edits live.
+$(STAMP): setup.cfg pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS)
+
+run: install
+	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/run_demo.sh $(RUN)
+
+bench: install
+	$(BIN)/python benchmarks/convert.py
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:
+	rm -rf $(VENV) runs exports out tfrecords/*/

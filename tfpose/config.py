@@ -1,0 +1,258 @@
+"""Experiment configuration: frozen dataclasses loaded strictly from YAML.
+
+One YAML file per experiment (``configs/``). Loading is strict on purpose: an unknown key or a
+value of the wrong type is an error that names the key and the file, so a typo such as
+``learing_rate`` never silently trains with the default. ``--set a.b=c`` overrides any field
+(values parsed as YAML scalars), and the resolved config is written back into the work dir.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+import yaml
+
+from tfpose.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation; one affine per example applied to image and joints."""
+
+    enabled: bool = True
+    rotation: float = 30.0  # degrees, uniform in [-rotation, rotation]
+    scale_min: float = 0.75
+    scale_max: float = 1.25
+    translate: float = 0.05  # fraction of the input size, uniform in [-t, t] per axis
+    flip: bool = True  # horizontal flip with the left/right joint swap, p = 0.5
+    color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0 disables
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the converted TFRecords live and how they become model inputs and targets."""
+
+    dir: str = "tfrecords/synth"  # a `tfpose convert` output folder (holds manifest.json)
+    train_split: str = "train"
+    val_split: str = "val"
+    input_size: int = 256  # square model input, pixels
+    normalization: str = "zero_center"  # zero_center (report: per-image mean) | imagenet | unit
+    coord_frame: str = "centered"  # regression targets: centered ([-S/2, S/2]) | unit ([-1, 1])
+    heatmap_stride: int = 4  # input / heatmap resolution (256 -> 64)
+    heatmap_sigma: float = 2.0  # Gaussian sigma in heatmap pixels
+    batch_size: int = 32
+    shuffle_buffer: int = 1024
+    cache: bool = False
+    deterministic: bool = False
+    class_weights: bool = False  # sample weights inversely proportional to class frequency
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which network to build. Fields not used by ``kind`` are ignored by its builder."""
+
+    kind: str = "hourglass"  # cdrp | resnet34 | hourglass | classifier | two_stage
+    num_joints: int = 16
+    # CDRP / ResNet34 regression heads.
+    dropout: float = 0.1
+    fc_units: int = 1024
+    preset: Optional[str] = None  # keras-hub preset name or local preset folder (pretrained)
+    # Stacked hourglass.
+    num_stacks: int = 2
+    num_channels: int = 256
+    hourglass_depth: int = 4
+    # Action classifier.
+    image_branch: bool = True  # False: joints-only classifier
+    joint_embedding: str = "none"  # none | linear | conv | transformer
+    num_classes: int = 0  # 0: taken from the dataset manifest
+    l2: float = 0.0
+    transformer_layers: int = 2
+    transformer_heads: int = 4
+    # Two-stage model / training the classifier on predicted joints.
+    pose_workdir: Optional[str] = None  # work dir of a trained pose model
+    joints_source: str = "ground_truth"  # ground_truth | predicted
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, precision, distribution, checkpoints and logging."""
+
+    epochs: int = 10
+    steps_per_epoch: Optional[int] = None  # None: one pass over the training split
+    validation_steps: Optional[int] = None
+    optimizer: str = "adam"  # sgd | adam | adamw | rmsprop
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    lr_decay_epochs: Tuple[int, ...] = ()  # piecewise-constant schedule boundaries
+    lr_decay_factor: float = 0.1
+    precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
+    strategy: str = "auto"  # auto | default | mirrored | multi_worker
+    jit_compile: bool = False
+    seed: int = 0
+    image_summary_every: int = 1  # epochs between TensorBoard skeleton images; 0 disables
+    profile_batch: Optional[str] = None  # e.g. "10,20" for a TensorBoard profiler trace
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A whole experiment; ``name`` and ``description`` are for humans and TensorBoard."""
+
+    name: str = "experiment"
+    description: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Strict conversion between plain YAML values and the dataclasses.
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Checks ``value`` against the annotation ``tp``; returns it converted (lists -> tuples)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin in (tuple, Tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, received {value!r}")
+        (item_tp, *_rest) = typing.get_args(tp)
+        return tuple(_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, received {value!r}")
+        return _build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, received {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, received {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, received {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, received {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported field type {_type_name(tp)}")
+
+
+def _build(cls: type, values: dict, where: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for key, value in values.items():
+        prefix = f"{where}." if where and not where.endswith(":") else where
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def from_dict(values: dict, source: str = "<dict>") -> Config:
+    """Builds a Config from nested plain values; ``source`` names the origin in errors."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, received {values!r}")
+    return _build(Config, values, f"{source}:")
+
+
+def to_dict(cfg: Any) -> dict:
+    """Nested plain values (tuples as lists) for YAML or JSON."""
+
+    def plain(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(cfg)
+
+
+def _set_path(values: dict, dotted: str, value: Any, source: str) -> None:
+    """Writes ``value`` at ``a.b.c`` into nested dicts, checking each level exists in the schema."""
+    keys = dotted.split(".")
+    cls: Any = Config
+    node = values
+    for i, key in enumerate(keys):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown key {'.'.join(keys[: i + 1])!r}; "
+                f"valid keys here: {', '.join(sorted(fields))}"
+            )
+        if i == len(keys) - 1:
+            node[key] = value
+            return
+        cls = typing.get_type_hints(cls)[key]
+        if not dataclasses.is_dataclass(cls):
+            raise ConfigError(f"{source}: {'.'.join(keys[: i + 1])!r} has no sub-keys")
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {'.'.join(keys[: i + 1])!r} must be a mapping")
+
+
+def apply_overrides(values: dict, overrides: typing.Iterable[str]) -> dict:
+    """Applies ``a.b=c`` strings (c parsed as a YAML scalar) to nested plain values."""
+    values = yaml.safe_load(yaml.safe_dump(values or {}))  # deep copy
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=3")
+        key, raw = item.split("=", 1)
+        _set_path(values, key.strip(), yaml.safe_load(raw), f"--set {item!r}")
+    return values
+
+
+def load(path: str | Path, overrides: typing.Iterable[str] = ()) -> Config:
+    """Reads a YAML config, applies ``--set`` overrides and validates everything."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config ({err.strerror})") from err
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, received {values!r}")
+    return from_dict(apply_overrides(values, overrides), str(path))
+
+
+def dump(cfg: Config, path: str | Path | None = None) -> str:
+    """YAML text of the resolved config; written to ``path`` when given."""
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    if path is not None:
+        Path(path).write_text(text)
+    return text
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` re-exported: configs are frozen, derive a new one to change it."""
+    return dataclasses.replace(cfg, **changes)

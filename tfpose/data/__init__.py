@@ -1,0 +1,1 @@
+"""MPII readers, the synthetic generator, the TFRecord converter and the tf.data pipelines."""

@@ -1,0 +1,1 @@
+"""Pure metric functions (PCKh, classification) and their Keras metric wrappers."""

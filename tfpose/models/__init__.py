@@ -1,0 +1,1 @@
+"""Functional Keras 3 model builders: pose networks, joint embeddings, classifiers."""
