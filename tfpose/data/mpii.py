@@ -7,9 +7,14 @@ Every reader returns ``PersonRecord``s in 0-based pixels of the original image: 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+import json
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
+import scipy.io
+
+from tfpose.errors import DataError
 
 NUM_JOINTS = 16
 JOINT_NAMES = (
@@ -61,3 +66,473 @@ class PersonRecord:
     @property
     def num_annotated(self) -> int:
         return int(self.annotated.sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the official RELEASE layout
+# ---------------------------------------------------------------------------------------------
+
+# An empty MATLAB value `[]`, as the real file stores missing scalars, names and visibilities.
+def _empty() -> np.ndarray:
+    return np.zeros((0, 0), dtype=np.float64)
+
+
+def _struct_array(rows: list, fields: Sequence[str], shape: Tuple[int, int]) -> np.ndarray:
+    """A MATLAB struct array (savemat writes a structured object array as one)."""
+    out = np.empty(shape, dtype=[(f, object) for f in fields])
+    flat = out.reshape(-1)
+    for i, row in enumerate(rows):
+        for f in fields:
+            flat[i][f] = row.get(f, _empty())
+    return out
+
+
+def _cell(values: list, shape: Tuple[int, int]) -> np.ndarray:
+    """A MATLAB cell array; built element by element so numpy never merges equal-shape entries."""
+    out = np.empty(shape, dtype=object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(values):
+        flat[i] = v
+    return out
+
+
+def _num(value, dtype=np.float64) -> np.ndarray:
+    return _empty() if value is None else np.array([[value]], dtype=dtype)
+
+
+def _text(value: str):
+    # The real file stores a missing name as `[]` (double), not as an empty char array.
+    return value if value else _empty()
+
+
+def _point_struct(points) -> np.ndarray:
+    rows = []
+    for point in points:
+        joint_id, x, y, vis = point
+        if vis is None:
+            vis_value = _empty()
+        elif isinstance(vis, str):
+            vis_value = vis  # the real file has a few char '0' / '1'
+        else:
+            vis_value = np.array([[int(vis)]], dtype=np.uint8)
+        rows.append({
+            "x": _num(float(x) + 1.0),
+            "y": _num(float(y) + 1.0),
+            "id": np.array([[int(joint_id)]], dtype=np.uint8),
+            "is_visible": vis_value,
+        })  # fmt: skip
+    return _struct_array(rows, ("x", "y", "id", "is_visible"), (1, len(rows)))
+
+
+def _annorect(persons: list) -> np.ndarray:
+    """One image's annorect: a 1 x P struct array, or `[]` when the image has no person.
+
+    MATLAB struct arrays share one field list, so a field is present when any person of the
+    image has it and empty (`[]`) for the others; an image whose persons have neither head boxes
+    nor points gets only `scale` and `objpos`, as the real test images do.
+    """
+    if not persons:
+        return _empty()
+    has_box = any(p.get("head_box") is not None for p in persons)
+    has_points = any(p.get("points") is not None for p in persons)
+    # Field order of the real file.
+    fields = ["scale", "objpos"] + (["annopoints"] if has_points else [])
+    fields += ["x1", "y1", "x2", "y2"] if has_box else []
+    rows = []
+    for p in persons:
+        row = {"scale": _num(p.get("scale"))}
+        if p.get("objpos") is not None:
+            ox, oy = p["objpos"]
+            row["objpos"] = _struct_array(
+                [{"x": _num(float(ox) + 1.0), "y": _num(float(oy) + 1.0)}], ("x", "y"), (1, 1)
+            )
+        if p.get("head_box") is not None:
+            for name, v in zip(("x1", "y1", "x2", "y2"), p["head_box"]):
+                row[name] = _num(float(v) + 1.0)
+        if p.get("points") is not None:
+            row["annopoints"] = _struct_array(
+                [{"point": _point_struct(p["points"])}], ("point",), (1, 1)
+            )
+        rows.append(row)
+    return _struct_array(rows, fields, (1, len(rows)))
+
+
+def write_release_mat(path, images: Sequence[dict], video_list: Sequence[str] = ()) -> None:
+    """Write ``images`` as an official MPII ``RELEASE`` .mat (MATLAB v5, scipy.io.savemat).
+
+    Coordinates in ``images`` are 0-based pixels; the file gets MATLAB's 1-based ones.
+    Each image is a dict::
+
+        name: str; img_train: int (1 train, 0 test); vididx, frame_sec: int | None
+        act: {"cat_name": str, "act_name": str, "act_id": int}   ("", "", -1 unlabelled)
+        single_person: list[int]   1-based annorect ids, [] for none
+        persons: list of {objpos: (x, y) | None, scale: float | None,
+                          head_box: (x1, y1, x2, y2) | None,
+                          points: [(id, x, y, is_visible), ...] in any order | None}
+                 is_visible: int, None (written as []) or "0" / "1"
+
+    ``video_list``: YouTube ids, indexed by ``vididx`` (1-based) in the real file.
+    """
+    n = len(images)
+    annolist, acts, single, train = [], [], [], []
+    for im in images:
+        annolist.append({
+            "image": _struct_array([{"name": str(im["name"])}], ("name",), (1, 1)),
+            "annorect": _annorect(list(im.get("persons") or [])),
+            "frame_sec": _num(im.get("frame_sec")),
+            "vididx": _num(im.get("vididx")),
+        })  # fmt: skip
+        act = im.get("act") or {}
+        acts.append({
+            "cat_name": _text(act.get("cat_name", "")),
+            "act_name": _text(act.get("act_name", "")),
+            "act_id": _num(int(act.get("act_id", -1)), np.int16),
+        })  # fmt: skip
+        ids = [int(i) for i in im.get("single_person") or []]
+        single.append(np.array(ids, dtype=np.uint8).reshape(-1, 1) if ids else _empty())
+        train.append(int(im.get("img_train", 1)))
+    release = _struct_array(
+        [{
+            "annolist": _struct_array(
+                annolist, ("image", "annorect", "frame_sec", "vididx"), (1, n)),
+            "img_train": np.array(train, dtype=np.uint8).reshape(1, n),
+            "version": "12",
+            "single_person": _cell(single, (n, 1)),
+            "act": _struct_array(acts, ("cat_name", "act_name", "act_id"), (n, 1)),
+            "video_list": _cell([str(v) for v in video_list], (1, len(video_list))),
+        }],
+        ("annolist", "img_train", "version", "single_person", "act", "video_list"),
+        (1, 1),
+    )  # fmt: skip
+    scipy.io.savemat(str(path), {"RELEASE": release}, do_compression=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+class _BadRecord(Exception):
+    """Internal: a malformed value; turned into a DataError naming file, image and person."""
+
+
+def _is_empty(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, np.ndarray):
+        return value.size == 0
+    return isinstance(value, str) and value == ""
+
+
+def _as_list(value) -> list:
+    """A MATLAB struct array after ``squeeze_me``: a lone struct, an array of them, or empty."""
+    if _is_empty(value):
+        return []
+    if isinstance(value, np.ndarray):
+        return list(value.reshape(-1))
+    return [value]
+
+
+def _float(value, what: str) -> Optional[float]:
+    if _is_empty(value):
+        return None
+    if isinstance(value, np.ndarray):
+        if value.size != 1:
+            raise _BadRecord(f"{what} has {value.size} values, expected one")
+        value = value.reshape(-1)[0]
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise _BadRecord(f"{what} is not a number: {value!r}") from None
+    if not np.isfinite(out):
+        raise _BadRecord(f"{what} is not finite: {out}")
+    return out
+
+
+def _int(value, what: str) -> Optional[int]:
+    out = _float(value, what)
+    return None if out is None else int(round(out))
+
+
+def _text_value(value, what: str) -> str:
+    if _is_empty(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "U" and value.size == 1:
+        return str(value.reshape(-1)[0])
+    raise _BadRecord(f"{what} is not text: {value!r}")
+
+
+def _visibility(value, joint_id: int) -> bool:
+    """``is_visible``: 1x1 number, ``[]`` (unknown: counts visible) or the string '0' / '1'."""
+    if _is_empty(value):
+        return True
+    if isinstance(value, str):
+        text = value.strip()
+        if text not in ("0", "1"):
+            raise _BadRecord(f"joint {joint_id} is_visible is the string {value!r}, not '0'/'1'")
+        return text == "1"
+    return _int(value, f"joint {joint_id} is_visible") != 0
+
+
+def _field(struct, name: str):
+    return getattr(struct, name, None)
+
+
+def _parse_points(annopoints):
+    """(joints [16,2] 0-based, annotated [16], visible [16]) or None when there is no point."""
+    if _is_empty(annopoints):
+        return None
+    points = _as_list(_field(annopoints, "point"))
+    if not points:
+        return None
+    joints = np.zeros((NUM_JOINTS, 2), dtype=np.float32)
+    annotated = np.zeros(NUM_JOINTS, dtype=bool)
+    visible = np.zeros(NUM_JOINTS, dtype=bool)
+    for point in points:
+        joint_id = _int(_field(point, "id"), "point id")
+        if joint_id is None or not 0 <= joint_id < NUM_JOINTS:
+            raise _BadRecord(f"point id {joint_id} is not a joint id 0..{NUM_JOINTS - 1}")
+        if annotated[joint_id]:
+            raise _BadRecord(f"joint {joint_id} appears twice in the point list")
+        x = _float(_field(point, "x"), f"joint {joint_id} x")
+        y = _float(_field(point, "y"), f"joint {joint_id} y")
+        if x is None or y is None:
+            raise _BadRecord(f"joint {joint_id} has no x or y")
+        joints[joint_id] = (x - 1.0, y - 1.0)
+        annotated[joint_id] = True
+        visible[joint_id] = _visibility(_field(point, "is_visible"), joint_id)
+    return joints, annotated, visible
+
+
+def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord]:
+    if not hasattr(rect, "_fieldnames"):
+        raise _BadRecord(f"annorect entry is a {type(rect).__name__}, not a struct")
+    parsed = _parse_points(_field(rect, "annopoints"))
+    if parsed is None:
+        if image["annotated_only"]:
+            return None
+        joints = np.zeros((NUM_JOINTS, 2), dtype=np.float32)
+        annotated = np.zeros(NUM_JOINTS, dtype=bool)
+        visible = annotated.copy()
+    else:
+        joints, annotated, visible = parsed
+    corners = [_float(_field(rect, k), f"head box {k}") for k in ("x1", "y1", "x2", "y2")]
+    head_box = head_size = None
+    if all(c is not None for c in corners):
+        x1, y1, x2, y2 = (c - 1.0 for c in corners)
+        head_box = (x1, y1, x2, y2)
+        head_size = 0.6 * float(np.hypot(x2 - x1, y2 - y1))
+    objpos = None
+    pos = _field(rect, "objpos")
+    if not _is_empty(pos):
+        ox, oy = _float(_field(pos, "x"), "objpos.x"), _float(_field(pos, "y"), "objpos.y")
+        if ox is not None and oy is not None:
+            objpos = (ox - 1.0, oy - 1.0)
+    return PersonRecord(
+        image_name=image["name"],
+        image_index=image["index"],
+        person_index=person_index,
+        joints=joints,
+        annotated=annotated,
+        visible=visible,
+        head_box=head_box,
+        head_size=head_size,
+        objpos=objpos,
+        scale=_float(_field(rect, "scale"), "scale"),
+        category=image["category"],
+        activities=image["activities"],
+        act_id=image["act_id"],
+        img_train=image["img_train"],
+        single_person=(person_index + 1) in image["single_person"],
+        video_index=image["vididx"],
+        frame_sec=image["frame_sec"],
+    )
+
+
+def _load_release(path: Path):
+    if not path.is_file():
+        raise DataError(f"{path}: annotation file not found")
+    try:
+        contents = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except NotImplementedError as exc:  # MATLAB v7.3 = HDF5
+        raise DataError(f"{path}: cannot read this .mat version ({exc}); save it as -v7") from None
+    except Exception as exc:  # scipy raises many types on truncated / foreign files
+        raise DataError(
+            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    release = contents.get("RELEASE")
+    if release is None:
+        found = sorted(k for k in contents if not k.startswith("__"))
+        raise DataError(f"{path}: no RELEASE variable (found: {', '.join(found) or 'nothing'}); "
+                        "not an MPII annotation file")  # fmt: skip
+    fields = getattr(release, "_fieldnames", None)
+    if fields is None:
+        raise DataError(f"{path}: RELEASE is a {type(release).__name__}, not a struct")
+    missing = [f for f in ("annolist", "img_train") if f not in fields]
+    if missing:
+        raise DataError(f"{path}: RELEASE has no {', '.join(missing)} "
+                        f"(fields: {', '.join(fields)}); not an MPII annotation file")  # fmt: skip
+    return release
+
+
+def _per_image(release, name: str, count: int, path: Path) -> list:
+    """A per-image RELEASE array (act, single_person, img_train) as a list of length ``count``."""
+    value = _field(release, name)
+    if value is None:
+        return [None] * count
+    if count == 1:
+        # squeeze_me turns a 1x1 array or cell into its one element (itself maybe an array).
+        return [value]
+    items = list(value.reshape(-1)) if isinstance(value, np.ndarray) else [value]
+    if len(items) != count:
+        raise DataError(f"{path}: RELEASE.{name} has {len(items)} entries for {count} images")
+    return items
+
+
+def read_release_mat(path, annotated_only: bool = True) -> list:
+    """Read the official MPII ``RELEASE`` .mat: one ``PersonRecord`` per person.
+
+    ``annotated_only`` (default) keeps persons with a point list; with False, persons with only
+    ``scale``/``objpos`` (test images, some training persons) come too, with no joint annotated.
+    Coordinates become 0-based here (MATLAB's minus 1). Raises ``DataError`` naming the file
+    (and the image and person index for a malformed person).
+    """
+    path = Path(path)
+    release = _load_release(path)
+    annolist = _as_list(release.annolist)
+    if annolist and not hasattr(annolist[0], "_fieldnames"):
+        raise DataError(f"{path}: RELEASE.annolist is not a struct array")
+    n = len(annolist)
+    img_train = _per_image(release, "img_train", n, path)
+    acts = _per_image(release, "act", n, path)
+    singles = _per_image(release, "single_person", n, path)
+    records = []
+    for i, entry in enumerate(annolist):
+        where = f"{path}: image {i}"
+        try:
+            image_struct = _field(entry, "image")
+            name = _text_value(_field(image_struct, "name") if image_struct is not None else None,
+                               "image.name")  # fmt: skip
+            if not name:
+                raise _BadRecord("no image.name")
+            act = acts[i]
+            category = act_name = ""
+            act_id = None
+            if act is not None:
+                category = _text_value(_field(act, "cat_name"), "cat_name")
+                act_name = _text_value(_field(act, "act_name"), "act_name")
+                act_id = _int(_field(act, "act_id"), "act_id")
+            single = singles[i]
+            single_ids = set()
+            if single is not None and not _is_empty(single):
+                single_ids = {int(v) for v in np.asarray(single, dtype=np.float64).reshape(-1)}
+            image = {
+                "name": name,
+                "index": i,
+                "annotated_only": annotated_only,
+                "category": category,
+                "activities": tuple(a for a in act_name.split(", ") if a),
+                "act_id": -1 if act_id is None else act_id,
+                "img_train": bool(_int(img_train[i], "img_train")),
+                "single_person": single_ids,
+                "vididx": _int(_field(entry, "vididx"), "vididx"),
+                "frame_sec": _int(_field(entry, "frame_sec"), "frame_sec"),
+            }  # fmt: skip
+        except (_BadRecord, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"{where}: malformed image entry: {exc}") from None
+        for p, rect in enumerate(_as_list(_field(entry, "annorect"))):
+            try:
+                record = _parse_person(rect, p, image)
+            except (_BadRecord, TypeError, ValueError, AttributeError) as exc:
+                raise DataError(f"{where} ({name}), person {p}: {exc}") from None
+            if record is not None:
+                records.append(record)
+    return records
+
+
+_JSON_KEYS = ("image", "joints", "joints_vis", "center", "scale")
+
+
+def read_json(path, one_based: bool = True) -> list:
+    """Read the HRNet/mmpose MPII JSON: a list of {image, joints [16][2], joints_vis [16],
+    center [2], scale}, one entry per person.
+
+    Those files keep the .mat's MATLAB 1-based pixels (HRNet and mmpose subtract 1 when loading;
+    mmpose's test fixture holds exactly the .mat values), so ``one_based`` (default) subtracts 1
+    here too. ``joints_vis`` 0 means not annotated; there is no occlusion flag, head box or
+    activity, so visible = annotated, head box None, category "" and act_id -1. Images are
+    indexed in order of first appearance, persons in order within their image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: annotation file not found")
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: expected a JSON list of persons, got {type(entries).__name__}")
+    offset = 1.0 if one_based else 0.0
+    image_index, persons_in, records = {}, {}, []
+    for k, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise _BadRecord(f"is a {type(entry).__name__}, not an object")
+            missing = [key for key in _JSON_KEYS if key not in entry]
+            if missing:
+                raise _BadRecord(f"has no {', '.join(missing)}")
+            name = entry["image"]
+            if not isinstance(name, str) or not name:
+                raise _BadRecord(f"image is {name!r}, not a file name")
+            joints = np.asarray(entry["joints"], dtype=np.float64)
+            vis = np.asarray(entry["joints_vis"], dtype=np.float64)
+            center = np.asarray(entry["center"], dtype=np.float64)
+            shapes = (joints.shape, vis.shape, center.shape)
+            if shapes != ((NUM_JOINTS, 2), (NUM_JOINTS,), (2,)):
+                raise _BadRecord(f"joints {joints.shape}, joints_vis {vis.shape}, center "
+                                 f"{center.shape}; expected (16, 2), (16,), (2,)")  # fmt: skip
+            scale = float(entry["scale"])
+            if not (np.isfinite(joints).all() and np.isfinite(center).all() and np.isfinite(scale)):
+                raise _BadRecord("non-finite coordinate or scale")
+        except (_BadRecord, TypeError, ValueError) as exc:
+            raise DataError(f"{path}: entry {k}: {exc}") from None
+        annotated = vis > 0
+        index = image_index.setdefault(name, len(image_index))
+        person = persons_in.get(name, 0)
+        persons_in[name] = person + 1
+        records.append(PersonRecord(
+            image_name=name,
+            image_index=index,
+            person_index=person,
+            joints=np.where(annotated[:, None], joints - offset, 0.0).astype(np.float32),
+            annotated=annotated,
+            visible=annotated.copy(),
+            head_box=None,
+            head_size=None,
+            objpos=(float(center[0] - offset), float(center[1] - offset)),
+            scale=scale,
+            category="",
+            activities=(),
+            act_id=-1,
+            img_train=True,
+            single_person=False,
+            video_index=None,
+            frame_sec=None,
+        ))  # fmt: skip
+    return records
+
+
+def read_annotations(path, **kwargs) -> list:
+    """Read a .mat (official RELEASE) or .json (HRNet/mmpose) annotation file by its suffix.
+
+    ``kwargs`` go to the reader (``annotated_only`` for .mat, ``one_based`` for .json).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        return read_release_mat(path, **kwargs)
+    if suffix == ".json":
+        return read_json(path, **kwargs)
+    raise DataError(f"{path}: unknown annotation format {suffix or '(no suffix)'!r}; "
+                    "expected .mat (official MPII RELEASE) or .json (HRNet/mmpose)")  # fmt: skip
