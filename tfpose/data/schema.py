@@ -80,7 +80,7 @@ def encode_example(fields: dict) -> bytes:
 def parse_example(serialized: tf.Tensor) -> dict:
     """Decoder stage: one serialised Example -> dict of tensors (no image decode, no resize).
 
-    Returns ``keypoints`` float32 [16, 3] = (x, y, visible), ``annotated`` float32 [16] and the
+    Returns ``keypoints`` float32 [16, 3] = (x, y, visible), and the
     remaining schema fields under their own keys.
     """
     parsed = tf.io.parse_single_example(serialized, FEATURES)

@@ -1,0 +1,256 @@
+"""tf.data pipelines on tiny TFRecord shards written here with ``schema.encode_example``."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tfpose import config
+from tfpose.data import pipeline, schema
+from tfpose.errors import ConfigError, DataError
+
+STORED = 64
+CLASSES = ["walking", "running"]
+# (split, label) per record; -1 = unlabelled.
+LABELS = {"train": [0, 0, 1, -1, 0, 1, 0, -1], "val": [1, -1, 0]}
+
+
+def _jpeg(rng, dots):
+    image = (rng.uniform(0, 60, (STORED, STORED, 3))).astype(np.uint8)
+    for x, y in dots:
+        image[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = 255
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _record(rng, index, label, with_image=True):
+    joints = rng.integers(6, STORED - 6, (16, 2)).astype(np.float32)
+    annotated = np.ones(16, np.int64)
+    annotated[index % 16] = 0  # one unannotated joint per record
+    visible = annotated.copy()
+    visible[(index + 3) % 16] = 0  # one occluded joint
+    keypoints = np.concatenate([joints * annotated[:, None], visible[:, None]], axis=1)
+    crop = np.array([100.0 + index, 50.0, 100.0 + index + 128.0, 178.0], np.float32)  # 2x scale
+    return schema.encode_example({
+        "image/encoded": _jpeg(rng, joints[annotated > 0]) if with_image else b"",
+        "image/filename": f"img{index:03d}.jpg",
+        "image/height": STORED, "image/width": STORED,
+        "image/index": index, "person/index": 0,
+        "person/keypoints": keypoints, "person/annotated": annotated, "person/visible": visible,
+        "person/head_size": 20.0 + index, "person/crop_box": crop,
+        "person/center": [164.0, 114.0], "person/scale": 0.6,
+        "action/label": label, "action/name": CLASSES[label] if label >= 0 else "",
+    })  # fmt: skip
+
+
+def _write(folder, with_image=True):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    index = 0
+    for split, labels in LABELS.items():
+        shards = 2 if split == "train" else 1
+        for s in range(shards):
+            path = folder / f"{split}-{s:05d}-of-{shards:05d}.tfrecord"
+            with tf.io.TFRecordWriter(str(path)) as writer:
+                for label in labels[s::shards]:
+                    writer.write(_record(rng, index, label, with_image))
+                    index += 1
+    counts = {
+        split: {c: sum(1 for l in labels if l == i) for i, c in enumerate(CLASSES)}
+        for split, labels in LABELS.items()
+    }
+    manifest = {"classes": CLASSES, "counts": counts, "image_size": STORED,
+                "num_records": {k: len(v) for k, v in LABELS.items()}}  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return _write(tmp_path_factory.mktemp("shards"))
+
+
+def _cfg(data_dir, kind="hourglass", **data):
+    values = {
+        "data": {"dir": str(data_dir), "input_size": 64, "batch_size": 2, "shuffle_buffer": 8,
+                 "deterministic": True, **data},
+        "model": {"kind": kind, "num_stacks": 2},
+    }  # fmt: skip
+    return config.from_dict(values)
+
+
+def _first(ds):
+    return next(iter(ds))
+
+
+def test_hourglass_batches(data_dir):
+    inputs, targets, weights = _first(pipeline.build_dataset(_cfg(data_dir), "train", True))
+    assert inputs["image"].shape == (2, 64, 64, 3) and inputs["image"].dtype == tf.float32
+    assert inputs["joints"].shape == (2, 16, 3) and inputs["joints"].dtype == tf.float32
+    assert sorted(targets) == ["heatmaps_1", "heatmaps_2"] == sorted(weights)
+    assert targets["heatmaps_1"].shape == (2, 16, 16, 16)
+    assert weights["heatmaps_2"].shape == (2, 16)
+    np.testing.assert_array_equal(targets["heatmaps_1"].numpy(), targets["heatmaps_2"].numpy())
+    assert set(np.unique(inputs["joints"].numpy()[..., 2])) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("frame, bound", [("centered", 24.0), ("unit", 1.0)])
+def test_regression_targets_resize_and_frame(data_dir, frame, bound):
+    cfg = _cfg(data_dir, "cdrp", input_size=48, coord_frame=frame)
+    inputs, targets, weights = _first(pipeline.build_dataset(cfg, "val", False))
+    assert inputs["image"].shape == (2, 48, 48, 3)
+    assert targets["keypoints"].shape == (2, 16, 2) and weights["keypoints"].shape == (2, 16)
+    joints = inputs["joints"].numpy()
+    expected = joints[..., :2] - 24.0
+    if frame == "unit":
+        expected /= 24.0
+    np.testing.assert_allclose(targets["keypoints"].numpy(), expected, rtol=1e-6, atol=1e-5)
+    labelled = weights["keypoints"].numpy() > 0
+    assert np.all(np.abs(targets["keypoints"].numpy()[labelled]) <= bound)
+    assert (weights["keypoints"].numpy() == 0).sum() == 2  # one unannotated joint per record
+
+
+def test_decode_resizes_image_and_keypoints_together(data_dir):
+    """The bright squares drawn at the stored joints land on the resized joints."""
+    cfg = _cfg(data_dir, "cdrp", input_size=48, normalization="unit")
+    inputs, _, weights = _first(pipeline.build_dataset(cfg, "val", False))
+    image, joints = inputs["image"].numpy()[0].sum(-1), inputs["joints"].numpy()[0]
+    for (x, y, _), w in zip(joints, weights["keypoints"].numpy()[0]):
+        if w:
+            assert image[int(round(y)), int(round(x))] > 2.0  # bright (max 3.0 in unit scale)
+
+
+def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
+    cfg = _cfg(data_dir, "classifier", class_weights=True, batch_size=1)
+    labels, sample_weights = [], []
+    for inputs, targets, weights in pipeline.build_dataset(cfg, "train", False):
+        assert targets["action"].dtype == tf.int32
+        labels += targets["action"].numpy().tolist()
+        sample_weights += weights["action"].numpy().tolist()
+    assert sorted(labels) == sorted(l for l in LABELS["train"] if l >= 0)
+    # train counts: walking 4, running 2 -> n / (C n_c) = 6/8, 6/4.
+    expected = {0: 0.75, 1: 1.5}
+    np.testing.assert_allclose(sample_weights, [expected[l] for l in labels])
+    np.testing.assert_allclose(pipeline.class_weights(pipeline.read_manifest(data_dir)), [0.75, 1.5])
+
+
+def test_classifier_without_class_weights_has_ones_and_two_stage_labels(data_dir):
+    _, targets, weights = _first(pipeline.build_dataset(_cfg(data_dir, "two_stage"), "train", True))
+    assert targets["action"].shape == (2,)
+    np.testing.assert_array_equal(weights["action"].numpy(), [1.0, 1.0])
+
+
+def test_joints_only_classifier_does_not_decode_images(data_dir):
+    cfg = config.from_dict({
+        "data": {"dir": str(data_dir), "input_size": 64, "batch_size": 2},
+        "model": {"kind": "classifier", "image_branch": False},
+    })  # fmt: skip
+    inputs, targets, _ = _first(pipeline.build_dataset(cfg, "train", True))
+    assert list(inputs) == ["joints"] and inputs["joints"].shape == (2, 16, 3)
+
+
+def test_annotations_only_records_give_a_zero_image(tmp_path):
+    folder = _write(tmp_path / "noimg", with_image=False)
+    inputs, _, _ = _first(pipeline.build_dataset(_cfg(folder, "cdrp"), "val", False))
+    assert inputs["image"].shape == (2, 64, 64, 3)
+    assert float(tf.reduce_max(tf.abs(inputs["image"]))) == 0.0
+
+
+def test_training_is_reproducible_with_seed_and_deterministic(data_dir):
+    cfg = _cfg(data_dir, "hourglass")
+    a = [b[0]["joints"].numpy() for b in pipeline.build_dataset(cfg, "train", True).take(3)]
+    b = [b[0]["joints"].numpy() for b in pipeline.build_dataset(cfg, "train", True).take(3)]
+    np.testing.assert_array_equal(np.stack(a), np.stack(b))
+    other = config.from_dict({**config.to_dict(cfg), "train": {"seed": 1}})
+    c = [b[0]["joints"].numpy() for b in pipeline.build_dataset(other, "train", True).take(3)]
+    assert not np.array_equal(np.stack(a), np.stack(c))
+
+
+def test_training_drops_remainder_and_evaluation_keeps_it(data_dir):
+    cfg = _cfg(data_dir, "cdrp", batch_size=4)
+    train = pipeline.build_dataset(cfg, "train", True, repeat=False)
+    assert train.element_spec[0]["image"].shape[0] == 4
+    assert [b[0]["joints"].shape[0] for b in train] == [4, 4]
+    sizes = [b[0]["joints"].shape[0] for b in pipeline.build_dataset(cfg, "val", False)]
+    assert sizes == [3]
+
+
+def test_normalizations(data_dir):
+    images = {}
+    for method in ("zero_center", "imagenet", "unit"):
+        cfg = _cfg(data_dir, "cdrp", normalization=method)
+        images[method] = _first(pipeline.build_dataset(cfg, "val", False))[0]["image"].numpy()
+    np.testing.assert_allclose(images["zero_center"].mean(axis=(1, 2)), 0.0, atol=1e-3)
+    raw = images["unit"] * 255.0
+    np.testing.assert_allclose(images["zero_center"], raw - raw.mean(axis=(1, 2), keepdims=True),
+                               atol=1e-3)  # fmt: skip
+    mean, std = np.array(pipeline.IMAGENET_MEAN), np.array(pipeline.IMAGENET_STD)
+    np.testing.assert_allclose(images["imagenet"], (images["unit"] - mean) / std, atol=1e-4)
+
+
+def test_each_stage_same_eagerly_and_in_dataset_map(data_dir):
+    cfg = _cfg(data_dir, "hourglass", input_size=48)
+    stages = pipeline.stages(cfg)
+    serialized = _first(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val")))
+    eager = stages["parse"](serialized)
+    mapped = _first(tf.data.Dataset.from_tensors(serialized).map(stages["parse"]))
+    tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()), eager, mapped)
+    example = eager
+    for name in ("decode", "augment", "normalize", "make_targets"):
+        if name == "augment":
+            example = dict(example, seed=tf.constant([3, 4], tf.int64))
+        eager = stages[name](example)
+        mapped = _first(tf.data.Dataset.from_tensors(example).map(stages[name]))
+        assert len(tf.nest.flatten(eager)) == len(tf.nest.flatten(mapped))
+        tf.nest.map_structure(
+            lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3)
+            if a.dtype != tf.string else None,
+            eager, mapped,
+        )  # fmt: skip
+        example = eager
+    assert example["targets"]["heatmaps_1"].shape == (12, 12, 16)
+
+
+def test_keypoints_to_original_round_trip():
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(0, 224, (3, 16, 2)).astype(np.float32)
+    boxes = np.array([[10, 20, 410, 420], [0, 0, 224, 224], [-50, 30, 150, 230]], np.float32)
+    original = pipeline.keypoints_to_original(keypoints, boxes, 224)
+    np.testing.assert_allclose(original[1], keypoints[1])
+    np.testing.assert_allclose(original[0], 10 + keypoints[0] * 400 / 224 + [0, 10], rtol=1e-6)
+    back = pipeline.original_to_input(tf.constant(original), tf.constant(boxes), 224)
+    np.testing.assert_allclose(back.numpy(), keypoints, rtol=1e-5, atol=1e-3)
+    with_flags = pipeline.keypoints_to_original(tf.ones([3, 16, 3]), tf.constant(boxes), 224)
+    assert with_flags.shape == (3, 16, 3)
+
+
+def test_inference_dataset_keeps_meta_in_order(data_dir):
+    cfg = _cfg(data_dir, "cdrp", input_size=48)
+    batches = list(pipeline.build_inference_dataset(cfg, "val", batch_size=2))
+    assert [m["filename"].shape[0] for _, m in batches] == [2, 1]
+    inputs, meta = batches[0]
+    assert set(meta) >= {"crop_box", "head_size", "keypoints_original", "annotated", "label",
+                         "filename"}  # fmt: skip
+    assert meta["label"].numpy().tolist() == LABELS["val"][:2]
+    # Joints in input pixels map back onto the annotated original coordinates.
+    back = pipeline.keypoints_to_original(inputs["joints"][..., :2], meta["crop_box"], 48)
+    np.testing.assert_allclose(meta["keypoints"].numpy(), inputs["joints"].numpy(), atol=1e-5)
+    original = meta["keypoints_original"].numpy()
+    np.testing.assert_allclose(back.numpy(), original[..., :2], atol=1e-3)
+    # crop box (100+i, 50, 228+i, 178) over a 64 px crop: original = x0 + 2 * stored.
+    box = meta["crop_box"].numpy()[:, None, :2]
+    stored = (original[..., :2] - box) / 2.0
+    assert np.all((stored >= 0) & (stored < STORED))
+
+
+def test_errors_name_the_problem(data_dir, tmp_path):
+    with pytest.raises(DataError, match="no shards for split 'test'"):
+        pipeline.build_dataset(_cfg(data_dir), "test", False)
+    with pytest.raises(ConfigError, match="normalization"):
+        pipeline.build_dataset(_cfg(data_dir, normalization="zscore"), "train", False)
+    with pytest.raises(DataError, match="manifest"):
+        pipeline.read_manifest(tmp_path)
