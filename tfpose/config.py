@@ -73,9 +73,9 @@ class ModelConfig:
     l2: float = 0.0
     transformer_layers: int = 2
     transformer_heads: int = 4
-    # Two-stage model / training the classifier on predicted joints.
-    pose_workdir: Optional[str] = None  # work dir of a trained pose model
-    joints_source: str = "ground_truth"  # ground_truth | predicted
+    # Two-stage model (kind two_stage): the classifier trains on the joints predicted by the
+    # frozen pose model of this work dir, as at inference.
+    pose_workdir: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +96,7 @@ class TrainConfig:
     strategy: str = "auto"  # auto | default | mirrored | multi_worker
     jit_compile: bool = False
     seed: int = 0
+    checkpoint_every_steps: int = 200  # resume-state saves; 0: at epoch ends only
     image_summary_every: int = 1  # epochs between TensorBoard skeleton images; 0 disables
     profile_batch: Optional[str] = None  # e.g. "10,20" for a TensorBoard profiler trace
 
@@ -157,18 +158,17 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _build(cls: type, values: dict, where: str):
+    """``values`` -> ``cls``; ``where`` is the dotted key path so far ("" at the top)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}"
-        )
-    kwargs = {}
-    for key, value in values.items():
-        prefix = f"{where}." if where and not where.endswith(":") else where
-        kwargs[key] = _coerce(value, hints[key], f"{prefix}{key}")
-    return cls(**kwargs)
+        keys = ", ".join(f"{where}.{k}" if where else k for k in unknown)
+        raise ConfigError(f"unknown key {keys}; valid keys here: {', '.join(sorted(names))}")
+    return cls(**{
+        key: _coerce(value, hints[key], f"{where}.{key}" if where else key)
+        for key, value in values.items()
+    })
 
 
 def from_dict(values: dict, source: str = "<dict>") -> Config:
@@ -177,7 +177,10 @@ def from_dict(values: dict, source: str = "<dict>") -> Config:
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: the top level must be a mapping, received {values!r}")
-    return _build(Config, values, f"{source}:")
+    try:
+        return _build(Config, values, "")
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def to_dict(cfg: Any) -> dict:

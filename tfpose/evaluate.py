@@ -1,0 +1,145 @@
+"""Evaluation of trained work dirs on any converted dataset and split.
+
+Pose models are scored with the official PCKh in ORIGINAL-image pixels: predictions in input
+pixels go back through each record's crop box, and each record's own head size is the
+normaliser. Classifiers get the report's Table 2 figures (loss, accuracy) plus balanced
+accuracy, macro-F1, per-class accuracy and a confusion matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tfpose import config as config_lib
+from tfpose.errors import DataError
+from tfpose.metrics import classification, pckh
+from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS, predict_keypoints
+
+POSE_KINDS = HEATMAP_KINDS + REGRESSION_KINDS
+
+
+def _batches(cfg, split, max_batches):
+    from tfpose.data.pipeline import build_inference_dataset
+
+    ds = build_inference_dataset(cfg, split)
+    return ds.take(max_batches) if max_batches else ds
+
+
+def collect_pose_predictions(model, cfg, split, *, max_batches=None, flip_test=False) -> dict:
+    """Predicted and true keypoints of ``split`` in original pixels.
+
+    Returns numpy arrays: pred N x K x 2, gt N x K x 2, missing N x K (bool), head_size N,
+    scores N x K, filename N.
+    """
+    from tfpose.data.pipeline import keypoints_to_original
+
+    size = cfg.data.input_size
+    out = {k: [] for k in ("pred", "gt", "missing", "head_size", "scores", "filename")}
+    for inputs, meta in _batches(cfg, split, max_batches):
+        keypoints, scores = predict_keypoints(model, inputs["image"], cfg, flip_test=flip_test)
+        out["pred"].append(keypoints_to_original(keypoints, meta["crop_box"], size))
+        out["gt"].append(keypoints_to_original(meta["keypoints"][..., :2], meta["crop_box"], size))
+        out["missing"].append(np.asarray(meta["annotated"]) == 0)
+        out["head_size"].append(meta["head_size"])
+        out["scores"].append(scores)
+        out["filename"].append(meta["filename"])
+    if not out["pred"]:
+        raise DataError(f"{cfg.data.dir}: split {split!r} has no records to evaluate")
+    return {k: np.concatenate([np.asarray(v) for v in vals]) for k, vals in out.items()}
+
+
+def evaluate_pose_model(model, cfg, split, *, max_batches=None, flip_test=False) -> dict:
+    """PCKh of ``model`` on ``split``: {"pckh": pckh result dict, "num_persons": N}."""
+    p = collect_pose_predictions(model, cfg, split, max_batches=max_batches, flip_test=flip_test)
+    result = pckh.pckh(p["pred"], p["gt"], p["head_size"], p["missing"])
+    return {"pckh": result, "num_persons": int(len(p["pred"]))}
+
+
+def predict_action(model, inputs: dict) -> np.ndarray:
+    """Class probabilities B x C; feeds the model only the inputs it declares."""
+    outputs = model({t.name: inputs[t.name] for t in model.inputs}, training=False)
+    if isinstance(outputs, dict):
+        outputs = outputs["action"]
+    return np.asarray(outputs)
+
+
+def evaluate_classifier_model(model, cfg, split, class_names, *, max_batches=None) -> dict:
+    """Probabilities of ``model`` on the labelled records of ``split`` -> classification report."""
+    labels, probs = [], []
+    for inputs, meta in _batches(cfg, split, max_batches):
+        keep = np.asarray(meta["label"]) >= 0
+        if not keep.any():
+            continue
+        batch_probs = predict_action(model, inputs)
+        labels.append(np.asarray(meta["label"])[keep])
+        probs.append(batch_probs[keep])
+    if not labels:
+        raise DataError(f"{cfg.data.dir}: split {split!r} has no labelled records to evaluate")
+    return classification.classification_report(np.concatenate(labels), np.concatenate(probs),
+                                                class_names)
+
+
+def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
+    """``best.keras`` (falls back to ``model.keras`` when no best was saved) or ``model.keras``."""
+    import tfpose.models  # noqa: F401  (registers the custom layers for deserialisation)
+
+    candidates = [workdir / f"{checkpoint}.keras", workdir / "model.keras"]
+    for path in candidates:
+        if path.exists():
+            return keras.models.load_model(str(path), compile=False)
+    raise DataError(f"{workdir}: no trained model (looked for {', '.join(map(str, candidates))})")
+
+
+def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, checkpoint="best",
+                     out_dir=None) -> dict:
+    """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}."""
+    workdir = Path(workdir)
+    cfg_path = workdir / "config.yaml"
+    if not cfg_path.exists():
+        raise DataError(f"{workdir}: no config.yaml; is it a `tfpose train` work dir?")
+    overrides = [f"data.dir={data_dir}"] if data_dir else []
+    cfg = config_lib.load(cfg_path, overrides)
+    split = split or cfg.data.val_split
+    model = load_workdir_model(workdir, checkpoint)
+    out_dir = Path(out_dir or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    if cfg.model.kind in POSE_KINDS:
+        result = evaluate_pose_model(model, cfg, split, flip_test=flip_test)
+        metrics = {"model": cfg.name, "split": split, "persons": result["num_persons"],
+                   "flip_test": flip_test, **_flat_pckh(result["pckh"])}
+        text = (f"Table 1: PCKh@0.5 of {cfg.name} on {cfg.data.dir} [{split}], "
+                f"{result['num_persons']} persons\n" + pckh.format_table(result["pckh"]))
+    else:
+        names = json.loads((workdir / "classes.json").read_text())
+        report = evaluate_classifier_model(model, cfg, split, names)
+        classification.plot_confusion_matrix(report["confusion_matrix"], names,
+                                             out_dir / f"confusion-{split}.png")
+        metrics = {"model": cfg.name, "split": split,
+                   **{k: v for k, v in report.items() if k != "confusion_matrix"}}
+        text = (f"Table 2: {cfg.name} on {cfg.data.dir} [{split}]\n"
+                f"{'Model':<24}{'Loss':>8}{'Accuracy':>10}\n"
+                f"{cfg.name:<24}{report['loss']:>8.4f}{100 * report['accuracy']:>9.2f}%\n\n"
+                + classification.format_report(report, names))
+    (out_dir / f"eval-{split}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
+    return {"text": text, "metrics": _jsonable(metrics)}
+
+
+def _flat_pckh(result: dict) -> dict:
+    return {k: v for k, v in result.items() if isinstance(v, (int, float, str, dict))}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

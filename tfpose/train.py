@@ -1,0 +1,362 @@
+"""Training: one config -> a trained, resumable model in a work dir.
+
+Work dir layout::
+
+    config.yaml      the resolved config (what actually ran)
+    classes.json     class names in label order (classifiers), copied from the dataset manifest
+    state/           resume state: weights + optimizer (+ step) written atomically every N steps
+    best.keras       best model by validation PCKh (pose) or accuracy (classifiers)
+    model.keras      the model at the end of training
+    log.csv          one row per epoch; tb/ TensorBoard logs; history.json
+
+Rerunning the same command on the same work dir continues from ``state/``: the optimizer's
+step counter is restored with its moments, so a run killed mid-epoch finishes the interrupted
+epoch's remaining steps and ends at the same total number of steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfpose import config as config_lib
+from tfpose.errors import ConfigError, DataError
+from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS
+
+POSE_KINDS = HEATMAP_KINDS + REGRESSION_KINDS
+CLASSIFIER_KINDS = ("classifier", "two_stage")
+
+
+# -- environment: precision and distribution ----------------------------------------------------
+
+
+def resolve_precision(name: str) -> str:
+    """``auto`` -> mixed_float16 with a GPU, float32 on the CPU; sets the global Keras policy."""
+    valid = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+    if name not in valid:
+        raise ConfigError(f"train.precision must be one of {valid}. Received: {name!r}")
+    if name == "auto":
+        name = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(name)
+    return name
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``auto`` -> MirroredStrategy with more than one GPU, else the default strategy."""
+    # Only for auto: listing logical devices initialises TF, too early for multi_worker.
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":  # every GPU, else every logical CPU device (several in tests)
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(
+        "train.strategy must be auto, default, mirrored or multi_worker. "
+        f"Received: {name!r}"
+    )
+
+
+# -- dataset metadata ---------------------------------------------------------------------------
+
+
+def read_manifest(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no manifest; is {data_dir} a `tfpose convert` output?") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err})") from err
+
+
+def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
+    """Full batches in one pass over ``split`` (training drops the remainder)."""
+    if split == cfg.data.train_split and cfg.train.steps_per_epoch:
+        return cfg.train.steps_per_epoch
+    if split == cfg.data.val_split and cfg.train.validation_steps:
+        return cfg.train.validation_steps
+    if cfg.model.kind in CLASSIFIER_KINDS:  # only labelled persons reach a classifier
+        classes = set(manifest.get("classes", []))
+        counts = manifest.get("counts", {}).get(split, {})
+        count = sum(n for name, n in counts.items() if name in classes)
+    else:
+        count = manifest.get("num_records", {}).get(split, 0)
+    steps = count // cfg.data.batch_size
+    if steps < 1:
+        raise DataError(
+            f"{cfg.data.dir}: split {split!r} has {count} usable records, fewer than one batch "
+            f"of data.batch_size={cfg.data.batch_size}"
+        )
+    return steps
+
+
+# -- model, optimiser, compile ------------------------------------------------------------------
+
+
+def build_model(cfg: config_lib.Config, num_classes: int | None = None) -> keras.Model:
+    kind = cfg.model.kind
+    if kind in POSE_KINDS:
+        from tfpose.models.pose import build_pose_model
+
+        return build_pose_model(cfg)
+    if kind == "classifier":
+        from tfpose.models.classifier import build_classifier
+
+        return build_classifier(cfg, num_classes=num_classes)
+    if kind == "two_stage":
+        from tfpose.models.two_stage import build_two_stage_for_training
+
+        return build_two_stage_for_training(cfg, num_classes=num_classes)
+    raise ConfigError(
+        f"model.kind must be one of {POSE_KINDS + CLASSIFIER_KINDS}. Received: {kind!r}"
+    )
+
+
+def make_optimizer(train_cfg: config_lib.TrainConfig, steps: int) -> keras.optimizers.Optimizer:
+    """The configured optimiser; ``lr_decay_epochs`` become a piecewise-constant schedule."""
+    lr = train_cfg.learning_rate
+    if train_cfg.lr_decay_epochs:
+        boundaries = [int(e * steps) for e in train_cfg.lr_decay_epochs]
+        values = [lr * train_cfg.lr_decay_factor**i for i in range(len(boundaries) + 1)]
+        lr = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    name = train_cfg.optimizer
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=train_cfg.momentum, nesterov=train_cfg.nesterov)
+    if name == "adam":
+        return keras.optimizers.Adam(lr)
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=train_cfg.weight_decay)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    raise ConfigError(f"train.optimizer must be sgd, adam, adamw or rmsprop. Received: {name!r}")
+
+
+def compile_model(model: keras.Model, cfg: config_lib.Config, optimizer) -> None:
+    """Losses and metrics by model kind. Keras wraps the optimiser in a LossScaleOptimizer
+    itself when the policy is mixed_float16."""
+    if cfg.model.kind in POSE_KINDS:
+        from tfpose.losses import losses_for
+
+        model.compile(optimizer=optimizer, loss=losses_for(cfg),
+                      jit_compile=cfg.train.jit_compile)
+    else:
+        model.compile(
+            optimizer=optimizer,
+            loss={"action": keras.losses.SparseCategoricalCrossentropy()},
+            weighted_metrics={"action": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+            jit_compile=cfg.train.jit_compile,
+        )
+
+
+def current_learning_rate(optimizer) -> float:
+    lr = optimizer.learning_rate
+    return float(keras.ops.convert_to_numpy(lr))
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Writes weights + optimizer state to ``directory`` every ``every_steps`` steps and at each
+    epoch end. Each save goes to a new file and ``latest.json`` is replaced atomically after it,
+    so a process killed mid-write still leaves the previous complete state."""
+
+    def __init__(self, directory: str | Path, every_steps: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.every_steps = max(1, int(every_steps))
+
+    @staticmethod
+    def latest(directory: str | Path) -> Path | None:
+        pointer = Path(directory) / "latest.json"
+        if not pointer.exists():
+            return None
+        weights = Path(directory) / json.loads(pointer.read_text())["weights"]
+        return weights if weights.exists() else None
+
+    def _step(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def save(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        step = self._step()
+        weights = self.directory / f"step-{step:09d}.weights.h5"
+        self.model.save_weights(str(weights))
+        tmp = self.directory / "latest.json.tmp"
+        tmp.write_text(json.dumps({"weights": weights.name, "step": step}))
+        os.replace(tmp, self.directory / "latest.json")
+        for old in self.directory.glob("step-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step() % self.every_steps == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimiser's current learning rate to the epoch logs (CSV and TensorBoard)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+
+
+class ValidationPCKh(keras.callbacks.Callback):
+    """Scores the validation split with the official PCKh (original pixels, record head sizes)
+    and adds ``val_pckh`` to the epoch logs, so checkpointing can select on it."""
+
+    def __init__(self, cfg: config_lib.Config, max_batches: int | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.max_batches = max_batches
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tfpose.evaluate import evaluate_pose_model
+
+        result = evaluate_pose_model(self.model, self.cfg, self.cfg.data.val_split,
+                                     max_batches=self.max_batches)
+        if logs is not None:
+            logs["val_pckh"] = result["pckh"]["mean"]
+            logs["val_pckh@0.1"] = result["pckh"]["mean@0.1"]
+
+
+def log_hyperparameters(cfg: config_lib.Config, log_dir: Path) -> None:
+    """The resolved config as TensorBoard hyperparameters and as text."""
+    from tensorboard.plugins.hparams import api as hp
+
+    flat = {}
+    for section, values in config_lib.to_dict(cfg).items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, (bool, int, float, str)):
+                    flat[f"{section}.{key}"] = value
+    with tf.summary.create_file_writer(str(log_dir / "hparams")).as_default():
+        hp.hparams(flat)
+        tf.summary.text("config", "```\n" + config_lib.dump(cfg) + "\n```", step=0)
+
+
+# -- the training entry point -------------------------------------------------------------------
+
+
+def prepare_workdir(cfg: config_lib.Config, workdir: Path, overwrite: bool) -> bool:
+    """Writes config.yaml; returns True when ``workdir`` already holds this run (resume)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    resolved = config_lib.dump(cfg)
+    path = workdir / "config.yaml"
+    if path.exists() and not overwrite:
+        if path.read_text() != resolved:
+            raise ConfigError(
+                f"{workdir}: holds a run with a different config.yaml; use another --workdir "
+                "or --overwrite to start afresh there"
+            )
+        return True
+    if overwrite:
+        for stale in ("state",):
+            for f in (workdir / stale).glob("*"):
+                f.unlink()
+    path.write_text(resolved)
+    return False
+
+
+def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = False,
+          verbose: int | str = "auto") -> dict:
+    """Trains ``cfg`` into ``workdir``; resumes when the work dir holds the same run.
+
+    Returns a summary: history (per epoch), steps, precision, the paths written.
+    """
+    from tfpose.data.pipeline import build_dataset
+
+    if cfg.train.strategy == "multi_worker":  # Model.fit fails there (keras-team/keras#20585)
+        from tfpose.distributed import train_multi_worker
+
+        return train_multi_worker(cfg, workdir, overwrite=overwrite)
+    workdir = Path(workdir)
+    prepare_workdir(cfg, workdir, overwrite)
+    keras.utils.set_random_seed(cfg.train.seed)
+    precision = resolve_precision(cfg.train.precision)
+    manifest = read_manifest(cfg.data.dir)
+    classes = manifest.get("classes", [])
+    if cfg.model.kind in CLASSIFIER_KINDS:
+        (workdir / "classes.json").write_text(json.dumps(classes, indent=1))
+    train_steps = steps_per_epoch(cfg, manifest, cfg.data.train_split)
+    val_steps = steps_per_epoch(cfg, manifest, cfg.data.val_split)
+
+    strategy = make_strategy(cfg.train.strategy)
+    with strategy.scope():
+        model = build_model(cfg, num_classes=len(classes) or None)
+        compile_model(model, cfg, make_optimizer(cfg.train, train_steps))
+
+    state_dir = workdir / "state"
+    start_step = 0
+    latest = ResumeState.latest(state_dir)
+    if latest is not None:
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(str(latest))
+        start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    total_steps = cfg.train.epochs * train_steps
+    if start_step >= total_steps:
+        print(f"{workdir}: already trained ({start_step} of {total_steps} steps); nothing to do")
+        return {"steps": start_step, "resumed_from": start_step, "history": {}}
+    if start_step:
+        print(f"Resuming {workdir} at step {start_step} of {total_steps}")
+
+    # A resumed run reshuffles with a seed derived from the step, so it does not replay the
+    # batches it already trained on.
+    data_cfg = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
+                                                                seed=cfg.train.seed + start_step))
+    train_ds = build_dataset(data_cfg, cfg.data.train_split, training=True, repeat=True)
+    val_ds = build_dataset(cfg, cfg.data.val_split, training=False)
+
+    log_dir = workdir / "tb"
+    if not start_step:
+        log_hyperparameters(cfg, log_dir)
+    monitor = ("val_pckh", "max") if cfg.model.kind in POSE_KINDS else ("val_accuracy", "max")
+    callbacks = [LearningRateLogger()]
+    if cfg.model.kind in POSE_KINDS:
+        callbacks.append(ValidationPCKh(cfg, max_batches=cfg.train.validation_steps))
+    if cfg.train.image_summary_every:
+        from tfpose.summaries import SkeletonImages
+
+        callbacks.append(SkeletonImages(cfg, log_dir / "images", cfg.train.image_summary_every))
+    callbacks += [
+        keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor[0],
+                                        mode=monitor[1], save_best_only=True),
+        keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
+        keras.callbacks.TensorBoard(str(log_dir), profile_batch=cfg.train.profile_batch or 0),
+        keras.callbacks.TerminateOnNaN(),
+        ResumeState(state_dir, every_steps=cfg.train.checkpoint_every_steps or train_steps),
+    ]
+
+    history = {}
+    epoch, done_in_epoch = divmod(start_step, train_steps)
+    fits = []
+    if done_in_epoch:  # finish the interrupted epoch first
+        fits.append((epoch, epoch + 1, train_steps - done_in_epoch))
+        epoch += 1
+    if epoch < cfg.train.epochs:
+        fits.append((epoch, cfg.train.epochs, train_steps))
+    for initial_epoch, epochs, steps in fits:
+        result = model.fit(train_ds, initial_epoch=initial_epoch, epochs=epochs,
+                           steps_per_epoch=steps, validation_data=val_ds,
+                           validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if model.stop_training:
+            break
+
+    model.save(str(workdir / "model.keras"))
+    (workdir / "history.json").write_text(json.dumps(history, indent=1))
+    steps_done = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    return {"steps": steps_done, "resumed_from": start_step, "precision": precision,
+            "history": history, "workdir": str(workdir)}
