@@ -22,11 +22,210 @@ def cli():
 
 # -- data --------------------------------------------------------------------------------------
 
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--images", "num_images", default=1000, show_default=True, type=click.IntRange(min=1), help="Images to generate.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, byte-identical output.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Drawing processes (default: CPU count; 1: in-process).")
+@click.option("--min-width", default=320, show_default=True, type=click.IntRange(min=32), help="Smallest image width in pixels.")
+@click.option("--max-width", default=1280, show_default=True, type=click.IntRange(min=32), help="Largest image width in pixels.")
+def synth(out_dir, num_images, seed, workers, min_width, max_width):
+    """Write a synthetic MPII dataset: OUT_DIR/images/*.jpg + OUT_DIR/mpii_synthetic.mat."""
+    from tfpose.data import synthetic
+
+    with click.progressbar(length=num_images, label="drawing images", file=sys.stderr) as bar:
+        summary = synthetic.generate(out_dir, num_images, seed=seed, workers=workers,
+                                     progress=bar.update, width_range=(min_width, max_width))  # fmt: skip
+    categories = sum(1 for name in summary["categories"] if name != "(unlabelled)")
+    click.echo(
+        f"wrote {summary['images']} images, {summary['persons']} persons "
+        f"({summary['annotated_persons']} with joints), {categories} categories in "
+        f"{summary['seconds']:.1f} s ({summary['workers']} worker"
+        f"{'s' if summary['workers'] > 1 else ''}) to {summary['mat']}"
+    )
+
+
+def _ratios(ctx, param, value):
+    try:
+        ratios = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected three numbers like 0.8,0.1,0.1. Received: {value!r}")
+    if len(ratios) != 3:
+        raise click.BadParameter(f"expected train,val,test ratios. Received: {value!r}")
+    return ratios
+
+
+@cli.command()
+@click.argument("annotations", type=click.Path(exists=True, dir_okay=False))
+@click.option("--images", "images_dir", type=click.Path(exists=True, file_okay=False), help="Image folder.")
+@click.option("--annotations-only", is_flag=True, help="Joints and labels only, no images read.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Dataset folder to create.")
+@click.option("--min-joints", default=4, show_default=True, help="Drop persons with fewer annotated joints.")
+@click.option("--min-class-fraction", default=0.05, show_default=True, help="Drop categories below this fraction of the largest (0 keeps all).")
+@click.option("--top-classes", type=int, default=None, help="Keep only the K largest categories.")
+@click.option("--crop", type=click.Choice(["person", "whole"]), default="person", show_default=True, help="Square around the person, or the whole image (the report).")
+@click.option("--margin", default=1.25, show_default=True, help="Person crop side = scale x 200 x margin.")
+@click.option("--image-size", default=256, show_default=True, help="Stored image side in pixels.")
+@click.option("--jpeg-quality", default=90, show_default=True)
+@click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, callback=_ratios, help="train,val,test fractions (split by video, else image).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--split", default=None, help="Put every record in this one split.")
+@click.option("--validation-list", type=click.Path(exists=True, dir_okay=False), help="valid_index.mat (or a name list): these persons form 'val'.")
+@click.option("--num-shards", type=int, default=None, help="Shards per split (default: ~1000 records each).")
+@click.option("--workers", default=2, show_default=True, help="Image processes (1: in-process).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+def convert(annotations, images_dir, annotations_only, out_dir, **options):
+    """Convert MPII annotations (.mat or JSON) and images into sharded TFRecords + manifest.json."""
+    from tfpose.data import tfrecords
+
+    if (images_dir is None) == (not annotations_only):
+        raise click.UsageError("give exactly one of --images DIR and --annotations-only")
+    manifest = tfrecords.convert(
+        annotations, out_dir, images_dir, annotations_only, progress=True, **options
+    )
+    total = sum(manifest["num_records"].values())
+    splits = ", ".join(f"{k} {v}" for k, v in manifest["num_records"].items())
+    skipped = ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()) or "none"
+    click.echo(f"wrote {total} records ({splits}), {manifest['num_classes']} classes to {out_dir}")
+    click.echo(f"skipped: {skipped} (see {out_dir}/{tfrecords.LOG})")
+
+
+@cli.command()
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--examples", default=0, show_default=True, help="Records to draw with their skeleton.")
+@click.option("--out", "out_dir", type=click.Path(), default=None, help="PNG folder (default DATASET_DIR/inspect).")
+@click.option("--seed", default=0, show_default=True, help="Which records are drawn.")
+def inspect(dataset_dir, examples, out_dir, seed):
+    """Counts per split and class, joint coverage, and example drawings of a converted dataset."""
+    from tfpose.data import tfrecords
+
+    report = tfrecords.inspect_dataset(dataset_dir, examples=examples, out_dir=out_dir, seed=seed)
+    click.echo(tfrecords.format_inspection(report))
+
+
 # -- pose --------------------------------------------------------------------------------------
+
+
+@cli.command("eval-pckh")
+@click.option("--gt", "gt_path", required=True, type=click.Path(dir_okay=False),
+              help="Ground truth in the gt_valid.mat layout (pos_gt_src, jnt_missing, "
+                   "headboxes_src).")
+@click.option("--preds", "preds_path", required=True, type=click.Path(dir_okay=False),
+              help="Predictions: .h5 / .mat (key 'preds') or .npy; N x 16 x 2 or 2 x 16 x N.")
+@click.option("--threshold", default=0.5, show_default=True, type=float,
+              help="Fraction of the head size within which a joint is correct.")
+@click.option("--head", type=click.Choice(["top", "neck_top"]), default="top", show_default=True,
+              help="Head = head top (Python tables) or mean of upper neck and head top (MATLAB).")
+@click.option("--zero-based", is_flag=True,
+              help="Predictions are 0-based pixels (tfpose's own): add 1 to match the "
+                   "1-based .mat.")
+@click.option("--json", "json_only", is_flag=True, help="Print only the JSON line.")
+def eval_pckh(gt_path, preds_path, threshold, head, zero_based, json_only):
+    """Score a prediction file with the official PCKh; print Table 1 and one JSON line."""
+    import json
+
+    from tfpose.metrics import pckh
+
+    gt = pckh.load_gt(gt_path)
+    preds = pckh.load_predictions(preds_path, num_persons=len(gt))
+    if zero_based:
+        preds = preds + 1.0
+    result = pckh.pckh(preds, gt.joints, gt.head_size, gt.missing, threshold=threshold, head=head)
+    if not json_only:
+        click.echo(pckh.format_table(result))
+    click.echo(json.dumps(pckh.summary(result)))
+
 
 # -- training and evaluation -------------------------------------------------------------------
 
+
+@cli.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--workdir", "-w", type=click.Path(file_okay=False), default=None,
+              help="Where checkpoints, logs and the model go [default: runs/<config name>].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set train.epochs=3 (repeatable).")
+@click.option("--overwrite", is_flag=True, help="Start afresh in a work dir holding another run.")
+def train(config_path, workdir, overrides, overwrite):
+    """Train the model described by CONFIG (resumes when WORKDIR holds the same run)."""
+    from pathlib import Path
+
+    from tfpose import config as config_lib
+    from tfpose.train import train as run_training
+
+    cfg = config_lib.load(config_path, overrides)
+    workdir = workdir or str(Path("runs") / Path(config_path).stem)
+    summary = run_training(cfg, workdir, overwrite=overwrite)
+    click.echo(f"Trained {cfg.name}: {summary['steps']} steps; model in {workdir}/model.keras")
+
+
+@cli.command()
+@click.argument("workdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A converted dataset to evaluate on [default: the training dataset].")
+@click.option("--split", default=None, help="Split to score [default: the config's val split].")
+@click.option("--flip-test", is_flag=True, help="Average with the mirrored image (pose models).")
+@click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
+              show_default=True, help="Which saved model of WORKDIR to score.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write the metrics JSON and confusion matrix [default: WORKDIR].")
+def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir):
+    """Score a trained model: PCKh table (pose) or Table 2 metrics (classifiers)."""
+    import json
+
+    from tfpose.evaluate import evaluate_workdir
+
+    result = evaluate_workdir(workdir, data_dir=data_dir, split=split, flip_test=flip_test,
+                              checkpoint=checkpoint, out_dir=out_dir)
+    click.echo(result["text"])
+    click.echo(json.dumps(result["metrics"]))
+
 # -- export and prediction ---------------------------------------------------------------------
+
+
+@cli.command("export")
+@click.argument("workdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--base", "base_dir", required=True, type=click.Path(file_okay=False),
+              help="TF Serving model base folder; the export goes to BASE/NAME/VERSION.")
+@click.option("--name", required=True, help="Model name (the folder TF Serving serves).")
+@click.option("--version", "version", required=True, type=click.IntRange(min=1),
+              help="Model version, a positive integer.")
+@click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
+              show_default=True, help="Which saved model of WORKDIR to export.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing BASE/NAME/VERSION.")
+def export_cmd(workdir, base_dir, name, version, checkpoint, overwrite):
+    """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph)."""
+    from tfpose.export import export_workdir
+
+    path = export_workdir(workdir, base_dir, name, version, checkpoint=checkpoint,
+                          overwrite=overwrite)
+    click.echo(f"Exported {workdir} to {path} (signatures: serving_default, serving_boxes, "
+               "predict_images, predict_images_boxes)")
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the drawings (one PNG per image).")
+@click.option("--box", default=None, metavar="X0,Y0,X1,Y1",
+              help="Person box in original pixels for every image [default: the whole image].")
+@click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
+              show_default=True, help="Which saved model of a work dir to use.")
+def predict(model_path, images, out_dir, box, checkpoint):
+    """Draw the predicted skeleton and activity on each IMAGE; print one JSON line per image.
+
+    MODEL is a training work dir, an exported SavedModel, or a TF Serving model folder
+    (its highest version).
+    """
+    import json
+
+    from tfpose.predict import parse_box, predict_files
+
+    box = parse_box(box) if box else None
+    for rec in predict_files(model_path, images, out_dir, box=box, checkpoint=checkpoint):
+        click.echo(json.dumps(rec))
 
 
 def main(argv=None):

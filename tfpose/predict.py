@@ -1,0 +1,144 @@
+"""Predict on image files with a work dir or an export: skeleton drawings and one JSON line each.
+
+Both sources answer through the same code: an export's ``serving_boxes`` signature, or, for a
+work dir, the ``ServingModule`` the export would write, built in-process. So ``tfpose predict``
+on a work dir shows exactly what the served model will return.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from tfpose.errors import DataError
+
+BATCH = 8
+
+
+class Predictor:
+    """Encoded images (+ optional boxes) -> numpy outputs of the export's signatures.
+
+    ``source``: a work dir (``config.yaml`` inside), a SavedModel folder, or a TF Serving model
+    folder ``BASE/NAME`` (its highest version is used).
+    """
+
+    def __init__(self, source, checkpoint: str = "best"):
+        import tensorflow as tf
+
+        from tfpose import export
+
+        source = Path(source)
+        if (source / "config.yaml").exists() and not export.is_export(source):
+            cfg, model, class_names = export.load_workdir(source, checkpoint)
+            module = export.ServingModule(model, cfg, class_names)
+            self._fn = module.serving_boxes
+            self.description = f"work dir {source} ({cfg.model.kind})"
+        elif source.is_dir():
+            path = export.latest_version(source)
+            self._loaded = tf.saved_model.load(str(path))
+            self._fn = self._loaded.signatures["serving_boxes"]
+            self.description = f"export {path}"
+        else:
+            raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
+        self._tf = tf
+
+    def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None) -> dict:
+        """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px) or None (whole)."""
+        tf = self._tf
+        encoded = list(encoded)
+        if boxes is None:
+            boxes = np.stack([_image_box(b, f"image {i}") for i, b in enumerate(encoded)])
+        outputs = self._fn(images=tf.constant(encoded, tf.string),
+                           boxes=tf.constant(boxes, tf.float32))
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def _image_box(encoded: bytes, name="image") -> np.ndarray:
+    """The whole image's box (0, 0, W, H), read from the header without decoding pixels."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(encoded)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF): {err}") from err
+    return np.array([0.0, 0.0, width, height], np.float32)
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"x0,y0,x1,y1"`` -> float32 [4], checking x1 > x0 and y1 > y0."""
+    try:
+        box = np.array([float(v) for v in text.split(",")], np.float32)
+    except ValueError:
+        box = np.zeros(0)
+    if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
+        raise DataError(f"--box expects x0,y0,x1,y1 with x1 > x0 and y1 > y0. Received: {text!r}")
+    return box
+
+
+def record(path, outputs: dict, i: int) -> dict:
+    """The JSON line of image ``i`` of a batch."""
+    rec = {"file": str(path), "keypoints": None, "scores": None, "class": None,
+           "probability": None}
+    if "keypoints" in outputs:
+        rec["keypoints"] = np.round(outputs["keypoints"][i].astype(np.float64), 2).tolist()
+        rec["scores"] = np.round(outputs["keypoint_scores"][i].astype(np.float64), 4).tolist()
+    if "class_probs" in outputs:
+        probs = outputs["class_probs"][i]
+        rec["class"] = outputs["class_name"][i].decode()
+        rec["probability"] = round(float(probs.max()), 4)
+    return rec
+
+
+def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
+    """The original image with the predicted skeleton, the activity and its probability."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from tfpose.visualize import draw_skeleton
+
+    with Image.open(io.BytesIO(encoded)) as image:
+        image = image.convert("RGB")
+    if box is not None:
+        ImageDraw.Draw(image).rectangle([float(v) for v in box], outline=(255, 255, 0),
+                                        width=max(1, min(image.size) // 200))
+    label = f"{rec['class']} {rec['probability']:.2f}" if rec["class"] is not None else None
+    if rec["keypoints"] is None:
+        return draw_skeleton(image, np.zeros([16, 2]), annotated=np.zeros(16, bool), label=label)
+    return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
+
+
+def predict_files(source, images: Iterable, out_dir, *, box: Optional[np.ndarray] = None,
+                  checkpoint: str = "best", predictor: Optional[Predictor] = None):
+    """Predicts each image file; writes ``OUT/<stem>.png`` drawings and yields the JSON records.
+
+    ``box`` (x0, y0, x1, y1 original px) applies to every image; None means the whole image.
+    """
+    predictor = predictor or Predictor(source, checkpoint)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in images]
+    for start in range(0, len(paths), BATCH):
+        chunk = paths[start:start + BATCH]
+        encoded, boxes = [], []
+        for path in chunk:
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise DataError(f"{path}: cannot read ({err.strerror})") from err
+            encoded.append(data)
+            boxes.append(box if box is not None else _image_box(data, path))
+        boxes = np.stack(boxes).astype(np.float32)
+        outputs = predictor(encoded, boxes)
+        for i, path in enumerate(chunk):
+            rec = record(path, outputs, i)
+            target = out_dir / f"{path.stem}.png"
+            draw(encoded[i], rec, box).save(target)
+            rec["drawing"] = str(target)
+            yield rec
