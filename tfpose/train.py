@@ -77,10 +77,12 @@ def read_manifest(data_dir: str | Path) -> dict:
 
 
 def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
-    """Full batches in one pass over ``split`` (training drops the remainder)."""
-    if split == cfg.data.train_split and cfg.train.steps_per_epoch:
+    """Batches in one pass over ``split``: full ones for training (it drops the remainder),
+    all of them for validation (``train.validation_steps`` when set)."""
+    training = split == cfg.data.train_split
+    if training and cfg.train.steps_per_epoch:
         return cfg.train.steps_per_epoch
-    if split == cfg.data.val_split and cfg.train.validation_steps:
+    if not training and cfg.train.validation_steps:
         return cfg.train.validation_steps
     if cfg.model.kind in CLASSIFIER_KINDS:  # only labelled persons reach a classifier
         classes = set(manifest.get("classes", []))
@@ -88,7 +90,7 @@ def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
         count = sum(n for name, n in counts.items() if name in classes)
     else:
         count = manifest.get("num_records", {}).get(split, 0)
-    steps = count // cfg.data.batch_size
+    steps = count // cfg.data.batch_size if training else -(-count // cfg.data.batch_size)
     if steps < 1:
         raise DataError(
             f"{cfg.data.dir}: split {split!r} has {count} usable records, fewer than one batch "
@@ -147,12 +149,27 @@ def compile_model(model: keras.Model, cfg: config_lib.Config, optimizer) -> None
         model.compile(optimizer=optimizer, loss=losses_for(cfg),
                       jit_compile=cfg.train.jit_compile)
     else:
-        model.compile(
-            optimizer=optimizer,
-            loss={"action": keras.losses.SparseCategoricalCrossentropy()},
-            weighted_metrics={"action": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
-            jit_compile=cfg.train.jit_compile,
-        )
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        if isinstance(model.output, dict):
+            loss, accuracy = {"action": loss}, {"action": accuracy}
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=accuracy,
+                      jit_compile=cfg.train.jit_compile)
+
+
+def fit_dataset(ds, model: keras.Model):
+    """Adapts pipeline batches to ``model``: only the inputs it declares (a pose model takes no
+    ``joints``), and a bare target/weight for a model with a single, non-dict output."""
+    names = [t.name for t in model.inputs]
+    single = not isinstance(model.output, dict)
+
+    def adapt(inputs, targets, weights):
+        inputs = {name: inputs[name] for name in names}
+        if single and len(targets) == 1:
+            (targets,), (weights,) = targets.values(), weights.values()
+        return inputs, targets, weights
+
+    return ds.map(adapt)
 
 
 def current_learning_rate(optimizer) -> float:
@@ -290,7 +307,6 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     if cfg.model.kind in CLASSIFIER_KINDS:
         (workdir / "classes.json").write_text(json.dumps(classes, indent=1))
     train_steps = steps_per_epoch(cfg, manifest, cfg.data.train_split)
-    val_steps = steps_per_epoch(cfg, manifest, cfg.data.val_split)
 
     strategy = make_strategy(cfg.train.strategy)
     with strategy.scope():
@@ -315,8 +331,13 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     # batches it already trained on.
     data_cfg = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
                                                                 seed=cfg.train.seed + start_step))
-    train_ds = build_dataset(data_cfg, cfg.data.train_split, training=True, repeat=True)
-    val_ds = build_dataset(cfg, cfg.data.val_split, training=False)
+    train_ds = fit_dataset(build_dataset(data_cfg, cfg.data.train_split, training=True,
+                                         repeat=True), model)
+    # Without validation_steps Keras reads the whole split each epoch; with it, the split must
+    # repeat or the shared iterator runs dry after a few epochs.
+    val_steps = cfg.train.validation_steps
+    val_ds = fit_dataset(build_dataset(cfg, cfg.data.val_split, training=False,
+                                       repeat=bool(val_steps)), model)
 
     log_dir = workdir / "tb"
     if not start_step:

@@ -29,7 +29,9 @@ def frame_to_pixels(keypoints, input_size: int, coord_frame: str):
 
 
 def final_heatmaps(outputs):
-    """The last stack's heatmaps from a hourglass output (dict, list or a single tensor)."""
+    """The last stack's heatmaps from a hourglass output (dict, list or a single tensor/shape)."""
+    if isinstance(outputs, tuple) and all(d is None or isinstance(d, int) for d in outputs):
+        return outputs  # a single output's shape (compute_output_shape of a 1-stack model)
     if isinstance(outputs, dict):
         names = sorted((k for k in outputs if k.startswith("heatmaps_")), key=lambda k: int(k[9:]))
         return outputs[names[-1]]
