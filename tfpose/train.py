@@ -149,12 +149,13 @@ def compile_model(model: keras.Model, cfg: config_lib.Config, optimizer) -> None
         model.compile(optimizer=optimizer, loss=losses_for(cfg),
                       jit_compile=cfg.train.jit_compile)
     else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        if isinstance(model.output, dict):
-            loss, accuracy = {"action": loss}, {"action": accuracy}
-        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=accuracy,
-                      jit_compile=cfg.train.jit_compile)
+        # Keyed by output name either way: Keras maps the key to a single output too.
+        model.compile(
+            optimizer=optimizer,
+            loss={"action": keras.losses.SparseCategoricalCrossentropy()},
+            weighted_metrics={"action": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+            jit_compile=cfg.train.jit_compile,
+        )
 
 
 def fit_dataset(ds, model: keras.Model):
