@@ -101,8 +101,6 @@ def inference_network(model, cfg):
     if kind == "two_stage":
         from tfpose.models import two_stage
 
-        if not hasattr(two_stage, "inference_model"):
-            raise DataError("tfpose.models.two_stage has no inference_model(); cannot export")
         return two_stage.inference_model(model)
     raise DataError(f"model.kind {kind!r} cannot be exported")
 

@@ -371,7 +371,8 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     for initial_epoch, epochs, steps in fits:
         result = model.fit(train_ds, initial_epoch=initial_epoch, epochs=epochs,
                            steps_per_epoch=steps, validation_data=val_ds,
-                           validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
+                           validation_steps=val_steps, callbacks=callbacks, verbose=verbose,
+                           shuffle=False)  # the pipeline shuffles
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         if model.stop_training:

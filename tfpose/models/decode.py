@@ -67,10 +67,10 @@ def predict_keypoints(model: keras.Model, images, cfg, *, flip_test: bool = Fals
     kind, size = cfg.model.kind, cfg.data.input_size
     decode_args = dict(kind=kind, input_size=size, coord_frame=cfg.data.coord_frame,
                        heatmap_stride=cfg.data.heatmap_stride)
-    outputs = model(images, training=False)
+    outputs = model({"image": images}, training=False)
     if not flip_test:
         return keypoints_from_outputs(outputs, **decode_args)
-    flipped = model(tf.reverse(images, axis=[2]), training=False)
+    flipped = model({"image": tf.reverse(images, axis=[2])}, training=False)
     swap = list(FLIP_INDEX)
     if kind in HEATMAP_KINDS:
         maps = tf.cast(final_heatmaps(outputs), tf.float32)

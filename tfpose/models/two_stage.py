@@ -66,7 +66,7 @@ def build_two_stage(pose_model: keras.Model, pose_cfg: config_lib.Config,
     pose_image = image if pose_size == size else keras.layers.Resizing(
         pose_size, pose_size, name="pose_resize")(image)
     pose_image = NormalizeImage(pose_cfg.data.normalization, name="pose_normalize")(pose_image)
-    pose_outputs = pose_model(pose_image, training=False)
+    pose_outputs = pose_model({"image": pose_image}, training=False)
     joints = DecodeKeypoints(
         pose_cfg.model.kind, pose_size, pose_cfg.data.coord_frame, pose_cfg.data.heatmap_stride,
         score_threshold=score_threshold, name="decode_joints")(pose_outputs)

@@ -1,0 +1,96 @@
+"""End to end through `tfpose train` and `tfpose evaluate` on a tiny dataset: pose model,
+classifier, and the two-stage model that trains the classifier on predicted joints."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import cli
+
+TINY_POSE = ["model.kind=hourglass", "model.num_stacks=2", "model.num_channels=8",
+             "model.hourglass_depth=1", "data.input_size=64", "data.batch_size=4",
+             "train.epochs=1", "train.image_summary_every=1"]
+
+
+def run(args):
+    result = CliRunner().invoke(cli.cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def pose_workdir(tiny_dataset, tmp_path_factory, empty_config):
+    workdir = tmp_path_factory.mktemp("pose")
+    run(["train", str(empty_config), "--workdir", str(workdir),
+         "--set", f"data.dir={tiny_dataset}", *sum((["--set", s] for s in TINY_POSE), [])])
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def empty_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
+    path.write_text("name: tiny\n")
+    return path
+
+
+def test_pose_training_writes_the_work_dir_and_evaluates(pose_workdir):
+    for name in ("config.yaml", "model.keras", "best.keras", "log.csv", "history.json"):
+        assert (pose_workdir / name).exists(), name
+    history = json.loads((pose_workdir / "history.json").read_text())
+    assert "val_pckh" in history and "learning_rate" in history
+    assert list((pose_workdir / "tb").rglob("events.out.tfevents.*"))
+    output = run(["evaluate", str(pose_workdir), "--flip-test"])
+    metrics = json.loads(output.strip().splitlines()[-1])
+    assert 0.0 <= metrics["mean"] <= 100.0 and metrics["persons"] == 4
+    assert "Head" in output and "Ankle" in output
+
+
+def test_rerunning_a_finished_run_trains_nothing_more(pose_workdir, tiny_dataset, empty_config):
+    output = run(["train", str(empty_config), "--workdir", str(pose_workdir),
+                  "--set", f"data.dir={tiny_dataset}", *sum((["--set", s] for s in TINY_POSE), [])])
+    assert "already trained" in output
+
+
+def test_a_different_config_in_the_same_work_dir_is_refused(pose_workdir, tiny_dataset,
+                                                              empty_config):
+    from tfpose.errors import ConfigError
+
+    result = CliRunner().invoke(cli.cli, ["train", str(empty_config), "--workdir",
+                                          str(pose_workdir), "--set", "train.epochs=9"])
+    assert isinstance(result.exception, ConfigError)
+    assert "different config" in str(result.exception)
+
+
+@pytest.mark.parametrize("embedding", ["conv", "transformer"])
+def test_classifier_trains_and_evaluates(tiny_dataset, tmp_path, empty_config, embedding):
+    workdir = tmp_path / "cls"
+    run(["train", str(empty_config), "--workdir", str(workdir), "--set", f"data.dir={tiny_dataset}",
+         "--set", "model.kind=classifier", "--set", f"model.joint_embedding={embedding}",
+         "--set", "data.input_size=64", "--set", "data.batch_size=4", "--set", "train.epochs=2"])
+    assert json.loads((workdir / "classes.json").read_text())
+    output = run(["evaluate", str(workdir)])
+    metrics = json.loads(output.strip().splitlines()[-1])
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and "balanced_accuracy" in metrics
+    assert (workdir / "confusion-val.png").exists()
+    assert "Table 2" in output
+
+
+def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_path, empty_config):
+    workdir = tmp_path / "two_stage"
+    run(["train", str(empty_config), "--workdir", str(workdir), "--set", f"data.dir={tiny_dataset}",
+         "--set", "model.kind=two_stage", "--set", f"model.pose_workdir={pose_workdir}",
+         "--set", "model.joint_embedding=transformer", "--set", "data.input_size=64",
+         "--set", "data.batch_size=4", "--set", "train.epochs=1"])
+    import keras
+
+    import tfpose.models  # noqa: F401
+    from tfpose.evaluate import load_workdir_model
+
+    model = load_workdir_model(workdir, "model")
+    assert [t.name for t in model.inputs] == ["image"]
+    pose = [layer for layer in model.layers if isinstance(layer, keras.Model)
+            and layer.name != model.name and not layer.trainable]
+    assert pose, "the pose model inside the two-stage graph must be frozen"
+    metrics = json.loads(run(["evaluate", str(workdir)]).strip().splitlines()[-1])
+    assert 0.0 <= metrics["accuracy"] <= 1.0
