@@ -82,11 +82,18 @@ def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_pa
          "--set", "model.kind=two_stage", "--set", f"model.pose_workdir={pose_workdir}",
          "--set", "model.joint_embedding=transformer", "--set", "data.input_size=64",
          "--set", "data.batch_size=4", "--set", "train.epochs=1"])
+    import subprocess
+    import sys
+
     import keras
 
-    import tfpose.models  # noqa: F401
     from tfpose.evaluate import load_workdir_model
 
+    # A fresh process has imported none of the custom layers: loading must register them.
+    code = ("from pathlib import Path; from tfpose.evaluate import load_workdir_model; "
+            f"print(load_workdir_model(Path({str(workdir)!r}), 'model').name)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0 and "two_stage" in loaded.stdout, loaded.stderr[-2000:]
     model = load_workdir_model(workdir, "model")
     assert [t.name for t in model.inputs] == ["image"]
     pose = [layer for layer in model.layers if isinstance(layer, keras.Model)

@@ -85,7 +85,9 @@ def evaluate_classifier_model(model, cfg, split, class_names, *, max_batches=Non
 
 def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
     """``best.keras`` (falls back to ``model.keras`` when no best was saved) or ``model.keras``."""
-    import tfpose.models  # noqa: F401  (registers the custom layers for deserialisation)
+    from tfpose.models import register_custom_objects
+
+    register_custom_objects()
 
     candidates = [workdir / f"{checkpoint}.keras", workdir / "model.keras"]
     for path in candidates:
