@@ -5,7 +5,7 @@ set -euo pipefail
 RUN=${1:-runs/demo}
 IMAGES=${DEMO_IMAGES:-1500}
 DATA=tfrecords/demo
-SAMPLES=tests/data/mpii_sample/images
+SAMPLES=tests/data/mpii_sample
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 start=$(date +%s)
 step() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
