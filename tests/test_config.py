@@ -55,6 +55,9 @@ def test_overrides_apply_and_validate(tmp_path):
     assert cfg.train.epochs == 7
     assert cfg.model.preset is None
     assert cfg.data.augment.flip is False
+    assert config_lib.load(path, ["train.learning_rate=5e-3"]).train.learning_rate == 0.005
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        config_lib.load(path, ["train.learning_rate=fast"])
     with pytest.raises(ConfigError, match="train.epoch"):
         config_lib.load(path, ["train.epoch=7"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
