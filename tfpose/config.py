@@ -19,6 +19,14 @@ import yaml
 from tfpose.errors import ConfigError
 
 
+# Model kinds (``model.kind``) and regression coordinate frames (``data.coord_frame``).
+REGRESSION_KINDS = ("cdrp", "resnet34")
+HEATMAP_KINDS = ("hourglass",)
+POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS
+CLASSIFIER_KINDS = ("classifier", "two_stage")
+COORD_FRAMES = ("centered", "unit")
+
+
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
     """Training-time augmentation; one affine per example applied to image and joints."""

@@ -17,9 +17,8 @@ import numpy as np
 from tfpose import config as config_lib
 from tfpose.errors import DataError
 from tfpose.metrics import classification, pckh
-from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS, predict_keypoints
-
-POSE_KINDS = HEATMAP_KINDS + REGRESSION_KINDS
+from tfpose.config import POSE_KINDS
+from tfpose.models.decode import predict_keypoints
 
 
 def _batches(cfg, split, max_batches):

@@ -49,9 +49,9 @@ import tensorflow as tf
 from tfpose import config as config_lib
 from tfpose.data import pipeline
 from tfpose.errors import DataError
-from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS, keypoints_from_outputs
+from tfpose.config import POSE_KINDS
+from tfpose.models.decode import keypoints_from_outputs
 
-POSE_KINDS = HEATMAP_KINDS + REGRESSION_KINDS
 SIGNATURES = ("serving_default", "serving_boxes", "predict_images", "predict_images_boxes")
 WARMUP_FILE = "tf_serving_warmup_requests"
 

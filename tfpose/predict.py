@@ -7,7 +7,6 @@ on a work dir shows exactly what the served model will return.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS, predict_keypoints
+from tfpose.config import POSE_KINDS
+from tfpose.models.decode import predict_keypoints
 
 
 def displayable(images) -> np.ndarray:
@@ -56,7 +57,7 @@ class SkeletonImages(keras.callbacks.Callback):
         pictures = displayable(inputs["image"])
         true = np.asarray(inputs["joints"])
         drawn = []
-        if self.cfg.model.kind in HEATMAP_KINDS + REGRESSION_KINDS:
+        if self.cfg.model.kind in POSE_KINDS:
             keypoints, scores = predict_keypoints(self.model, inputs["image"], self.cfg)
             keypoints = np.asarray(keypoints)
             for i, picture in enumerate(pictures):

@@ -24,11 +24,8 @@ import keras
 import tensorflow as tf
 
 from tfpose import config as config_lib
+from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
 from tfpose.errors import ConfigError, DataError
-from tfpose.models.decode import HEATMAP_KINDS, REGRESSION_KINDS
-
-POSE_KINDS = HEATMAP_KINDS + REGRESSION_KINDS
-CLASSIFIER_KINDS = ("classifier", "two_stage")
 
 
 # -- environment: precision and distribution ----------------------------------------------------

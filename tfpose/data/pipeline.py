@@ -38,17 +38,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfpose.config import Config
+from tfpose.config import CLASSIFIER_KINDS, COORD_FRAMES, HEATMAP_KINDS, REGRESSION_KINDS, Config
 from tfpose.data import augment as augment_lib
 from tfpose.data import heatmaps as heatmaps_lib
 from tfpose.data import schema
 from tfpose.errors import ConfigError, DataError
 
-REGRESSION_KINDS = ("cdrp", "resnet34")
-HEATMAP_KINDS = ("hourglass",)
-CLASSIFIER_KINDS = ("classifier", "two_stage")
 NORMALIZATIONS = ("zero_center", "imagenet", "unit", "none")
-COORD_FRAMES = ("centered", "unit")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AUTOTUNE = tf.data.AUTOTUNE

@@ -43,7 +43,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -506,7 +506,6 @@ def convert(
     manifest, one line per person in ``convert.log``).
     """
     from tfpose.data import schema  # TensorFlow: parent process only
-    import tensorflow as tf
 
     started = time.time()
     annotations = Path(annotations)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfpose.config import HEATMAP_KINDS, REGRESSION_KINDS
 from tfpose.data import heatmaps as heatmap_codec
 from tfpose.data.mpii import FLIP_INDEX
 
-HEATMAP_KINDS = ("hourglass",)
-REGRESSION_KINDS = ("cdrp", "resnet34")
 
 
 def frame_to_pixels(keypoints, input_size: int, coord_frame: str):

@@ -16,10 +16,7 @@ import keras
 
 from tfpose.errors import ConfigError
 
-REGRESSION_KINDS = ("cdrp", "resnet34")
-HEATMAP_KINDS = ("hourglass",)
-POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS
-COORD_FRAMES = ("centered", "unit")
+from tfpose.config import COORD_FRAMES, HEATMAP_KINDS, POSE_KINDS, REGRESSION_KINDS  # noqa: F401
 
 
 def is_heatmap_model(cfg) -> bool:
