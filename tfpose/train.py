@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfpose import config as config_lib
 from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
+from tfpose.data.pipeline import read_manifest  # noqa: F401  (also used by distributed.py)
 from tfpose.errors import ConfigError, DataError
 
 
@@ -61,16 +62,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 
 
 # -- dataset metadata ---------------------------------------------------------------------------
-
-
-def read_manifest(data_dir: str | Path) -> dict:
-    path = Path(data_dir) / "manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no manifest; is {data_dir} a `tfpose convert` output?") from None
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}: not valid JSON ({err})") from err
 
 
 def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:

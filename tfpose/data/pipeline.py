@@ -32,7 +32,6 @@ offset of a 256 -> 224 resize (< 0.07 px) is ignored.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ from tfpose.config import CLASSIFIER_KINDS, COORD_FRAMES, HEATMAP_KINDS, REGRESS
 from tfpose.data import augment as augment_lib
 from tfpose.data import heatmaps as heatmaps_lib
 from tfpose.data import schema
+from tfpose.data.tfrecords import read_manifest  # noqa: F401  (re-exported for callers)
 from tfpose.errors import ConfigError, DataError
 
 NORMALIZATIONS = ("zero_center", "imagenet", "unit", "none")
@@ -52,17 +52,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 # ----------------------------------------------------------------------------------------------
 # Dataset folder: manifest and shards.
-
-
-def read_manifest(data_dir) -> dict:
-    """``manifest.json`` of a converted dataset folder, as a dict."""
-    path = Path(data_dir) / "manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except OSError as err:
-        raise DataError(f"{path}: cannot read the dataset manifest ({err.strerror})") from err
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}: invalid JSON: {err}") from err
 
 
 def shard_files(data_dir, split: str) -> list[str]:

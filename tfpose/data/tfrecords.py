@@ -720,10 +720,14 @@ def convert(
 
 
 def read_manifest(dataset_dir) -> dict:
+    """``manifest.json`` of a converted dataset folder, as a dict (the one reader of it)."""
     path = Path(dataset_dir) / MANIFEST
     if not path.is_file():
         raise DataError(f"{dataset_dir} is not a converted dataset (no {MANIFEST})")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: cannot read the dataset manifest ({err})") from err
 
 
 def shard_paths(dataset_dir, split: str) -> List[str]:
