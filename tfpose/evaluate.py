@@ -41,7 +41,7 @@ def collect_pose_predictions(model, cfg, split, *, max_batches=None, flip_test=F
     for inputs, meta in _batches(cfg, split, max_batches):
         keypoints, scores = predict_keypoints(model, inputs["image"], cfg, flip_test=flip_test)
         out["pred"].append(keypoints_to_original(keypoints, meta["crop_box"], size))
-        out["gt"].append(keypoints_to_original(meta["keypoints"][..., :2], meta["crop_box"], size))
+        out["gt"].append(meta["keypoints_original"][..., :2])
         out["missing"].append(np.asarray(meta["annotated"]) == 0)
         out["head_size"].append(meta["head_size"])
         out["scores"].append(scores)
@@ -95,17 +95,31 @@ def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
     raise DataError(f"{workdir}: no trained model (looked for {', '.join(map(str, candidates))})")
 
 
-def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, checkpoint="best",
-                     out_dir=None) -> dict:
-    """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}."""
+def load_workdir(workdir, checkpoint: str = "best", overrides=()):
+    """``(cfg, keras model, class names or None)`` of a ``tfpose train`` work dir; ``overrides``
+    are ``--set`` strings applied to its config.yaml (e.g. another ``data.dir``)."""
     workdir = Path(workdir)
     cfg_path = workdir / "config.yaml"
     if not cfg_path.exists():
         raise DataError(f"{workdir}: no config.yaml; is it a `tfpose train` work dir?")
-    overrides = [f"data.dir={data_dir}"] if data_dir else []
     cfg = config_lib.load(cfg_path, overrides)
-    split = split or cfg.data.val_split
     model = load_workdir_model(workdir, checkpoint)
+    class_names = None
+    if cfg.model.kind not in POSE_KINDS:
+        path = workdir / "classes.json"
+        if not path.exists():
+            raise DataError(f"{workdir}: a {cfg.model.kind} work dir needs classes.json")
+        class_names = [str(c) for c in json.loads(path.read_text())]
+    return cfg, model, class_names
+
+
+def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, checkpoint="best",
+                     out_dir=None) -> dict:
+    """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}."""
+    workdir = Path(workdir)
+    overrides = [f"data.dir={data_dir}"] if data_dir else []
+    cfg, model, names = load_workdir(workdir, checkpoint, overrides)
+    split = split or cfg.data.val_split
     out_dir = Path(out_dir or workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -116,7 +130,6 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
         text = (f"Table 1: PCKh@0.5 of {cfg.name} on {cfg.data.dir} [{split}], "
                 f"{result['num_persons']} persons\n" + pckh.format_table(result["pckh"]))
     else:
-        names = json.loads((workdir / "classes.json").read_text())
         report = evaluate_classifier_model(model, cfg, split, names)
         classification.plot_confusion_matrix(report["confusion_matrix"], names,
                                              out_dir / f"confusion-{split}.png")

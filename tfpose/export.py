@@ -49,6 +49,7 @@ import tensorflow as tf
 from tfpose import config as config_lib
 from tfpose.data import pipeline
 from tfpose.errors import DataError
+from tfpose.evaluate import load_workdir  # noqa: F401  (re-exported for predict and tests)
 from tfpose.config import POSE_KINDS
 from tfpose.models.decode import keypoints_from_outputs
 
@@ -58,25 +59,6 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 
 # ----------------------------------------------------------------------------------------------
 # Work dir.
-
-
-def load_workdir(workdir, checkpoint: str = "best"):
-    """``(cfg, keras model, class names or None)`` of a ``tfpose train`` work dir."""
-    from tfpose.evaluate import load_workdir_model
-
-    workdir = Path(workdir)
-    cfg_path = workdir / "config.yaml"
-    if not cfg_path.exists():
-        raise DataError(f"{workdir}: no config.yaml; is it a `tfpose train` work dir?")
-    cfg = config_lib.load(cfg_path)
-    model = load_workdir_model(workdir, checkpoint)
-    class_names = None
-    if cfg.model.kind not in POSE_KINDS:
-        path = workdir / "classes.json"
-        if not path.exists():
-            raise DataError(f"{workdir}: a {cfg.model.kind} work dir needs classes.json")
-        class_names = [str(c) for c in json.loads(path.read_text())]
-    return cfg, model, class_names
 
 
 def inference_network(model, cfg):
@@ -235,9 +217,7 @@ def _decode_crop(encoded, box, size: int):
 
 
 def normalize_images(images, method: str):
-    """The training pipeline's normalisation; ``none`` keeps raw 0..255 (two-stage input)."""
-    if method == "none":
-        return tf.cast(images, tf.float32)
+    """The training pipeline's normalisation stage on raw 0..255 images."""
     return pipeline.normalize({"image": images}, method)["image"]
 
 
@@ -267,7 +247,7 @@ class ServingModule(tf.Module):
         self.kind = cfg.model.kind
         self.size = cfg.data.input_size
         # The two-stage graph normalises inside (each half its own way): it takes raw 0..255.
-        self.normalization = "none" if self.kind == "two_stage" else cfg.data.normalization
+        self.normalization = pipeline.input_normalization(cfg)
         self.decode_args = dict(kind=self.kind, input_size=self.size,
                                 coord_frame=cfg.data.coord_frame,
                                 heatmap_stride=cfg.data.heatmap_stride)
