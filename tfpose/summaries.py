@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
@@ -10,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose.config import POSE_KINDS
+from tfpose.data.tfrecords import read_manifest
 from tfpose.models.decode import predict_keypoints
 
 
@@ -34,8 +34,7 @@ class SkeletonImages(keras.callbacks.Callback):
         self.max_images = max_images
         self.writer = tf.summary.create_file_writer(str(log_dir))
         self._batch = None
-        manifest = Path(cfg.data.dir) / "manifest.json"
-        self.classes = json.loads(manifest.read_text()).get("classes", []) if manifest.exists() else []
+        self.classes = read_manifest(cfg.data.dir).get("classes", [])
 
     def _first_batch(self):
         if self._batch is None:
