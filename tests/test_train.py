@@ -101,3 +101,15 @@ def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_pa
     assert pose, "the pose model inside the two-stage graph must be frozen"
     metrics = json.loads(run(["evaluate", str(workdir)]).strip().splitlines()[-1])
     assert 0.0 <= metrics["accuracy"] <= 1.0
+
+
+def test_overwrite_leaves_nothing_of_the_earlier_run(tiny_dataset, tmp_path, empty_config):
+    workdir = tmp_path / "joints"
+    args = ["train", str(empty_config), "--workdir", str(workdir), "--set", f"data.dir={tiny_dataset}",
+            "--set", "model.kind=classifier", "--set", "model.image_branch=false",
+            "--set", "model.joint_embedding=linear", "--set", "data.batch_size=4"]
+    run(args + ["--set", "train.epochs=2"])
+    run(args + ["--set", "train.epochs=1", "--overwrite"])
+    rows = (workdir / "log.csv").read_text().strip().splitlines()
+    assert len(rows) == 2, rows  # header + the one epoch of the second run
+    assert len(json.loads((workdir / "history.json").read_text())["loss"]) == 1

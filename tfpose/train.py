@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -255,6 +256,11 @@ def log_hyperparameters(cfg: config_lib.Config, log_dir: Path) -> None:
 # -- the training entry point -------------------------------------------------------------------
 
 
+# What a run writes into its work dir besides config.yaml (cleared by --overwrite).
+RUN_OUTPUTS = ("state", "tb", "best.keras", "model.keras", "log.csv", "history.json",
+               "classes.json")
+
+
 def prepare_workdir(cfg: config_lib.Config, workdir: Path, overwrite: bool) -> bool:
     """Writes config.yaml; returns True when ``workdir`` already holds this run (resume)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -267,10 +273,13 @@ def prepare_workdir(cfg: config_lib.Config, workdir: Path, overwrite: bool) -> b
                 "or --overwrite to start afresh there"
             )
         return True
-    if overwrite:
-        for stale in ("state",):
-            for f in (workdir / stale).glob("*"):
-                f.unlink()
+    if overwrite:  # nothing of the earlier run may be mistaken for this one's
+        for name in RUN_OUTPUTS:
+            stale = workdir / name
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
     path.write_text(resolved)
     return False
 
