@@ -2,7 +2,6 @@
 the published table on the real validation files (skipped without ../shared)."""
 
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -10,10 +9,11 @@ import pytest
 import scipy.io
 from click.testing import CliRunner
 
+from mpii_shared import SHARED_MPII
 from tfpose.errors import DataError
 from tfpose.metrics import pckh as P
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "mpii" / "eval"
+EVAL = SHARED_MPII / "eval"
 K = 16
 
 

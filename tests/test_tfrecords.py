@@ -16,16 +16,9 @@ from tfpose.data import tfrecords as T
 from tfpose.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "mpii"
-TRAIN_ANNOTATIONS = SHARED / "annotations" / "mpii_train_annotations.mat"
-README_COUNTS = {
-    "sports": 2842, "occupation": 1977, "conditioning exercise": 1452, "home activities": 1182,
-    "lawn and garden": 964, "home repair": 937, "water activities": 865,
-    "fishing and hunting": 640, "winter activities": 634, "miscellaneous": 609, "dancing": 498,
-    "walking": 466, "music playing": 446, "bicycling": 443, "running": 226,
-    "inactivity quiet/light": 155, "religious activities": 90, "transportation": 77,
-    "self care": 76, "volunteer activities": 35,
-}  # fmt: skip
+from mpii_shared import SHARED_MPII as SHARED
+from mpii_shared import TRAIN_ANNOTATIONS
+from mpii_shared import TRAIN_CATEGORY_COUNTS as README_COUNTS
 
 
 @pytest.fixture(scope="module")
