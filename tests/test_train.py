@@ -113,3 +113,27 @@ def test_overwrite_leaves_nothing_of_the_earlier_run(tiny_dataset, tmp_path, emp
     rows = (workdir / "log.csv").read_text().strip().splitlines()
     assert len(rows) == 2, rows  # header + the one epoch of the second run
     assert len(json.loads((workdir / "history.json").read_text())["loss"]) == 1
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_budget_stops_at_the_first_epoch_end_past_it(tiny_dataset, tmp_path, empty_config,
+                                                           clock):
+    workdir = tmp_path / "budget"
+    output = run(["train", str(empty_config), "--workdir", str(workdir),
+                  "--set", f"data.dir={tiny_dataset}", "--set", "model.kind=classifier",
+                  "--set", "model.image_branch=false", "--set", "model.joint_embedding=linear",
+                  "--set", "data.batch_size=2", "--set", "train.epochs=5",
+                  "--set", "train.time_budget_minutes=0", "--set", f"train.time_budget_clock={clock}"])
+    assert f"Time budget of 0 {clock} min" in output
+    history = json.loads((workdir / "history.json").read_text())
+    assert len(history["loss"]) == 1 and history["wall_s"][0] > 0 and history["cpu_s"][0] > 0
+    assert "wall_s" in (workdir / "log.csv").read_text().splitlines()[0]
+
+
+def test_an_unknown_time_budget_clock_is_refused(tiny_dataset, tmp_path, empty_config):
+    from tfpose.errors import ConfigError
+
+    result = CliRunner().invoke(cli.cli, ["train", str(empty_config), "--workdir",
+                                          str(tmp_path / "w"), "--set", f"data.dir={tiny_dataset}",
+                                          "--set", "train.time_budget_clock=gpu"])
+    assert isinstance(result.exception, ConfigError) and "gpu" in str(result.exception)

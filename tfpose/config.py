@@ -91,6 +91,11 @@ class TrainConfig:
     """Optimisation, precision, distribution, checkpoints and logging."""
 
     epochs: int = 10
+    # Time budget: training stops at the first epoch end after this many minutes of this
+    # process (equal-time model comparisons); None: run all epochs. The clock is wall time or
+    # the process's CPU time (all threads; fair on a shared machine). Model.fit strategies only.
+    time_budget_minutes: Optional[float] = None
+    time_budget_clock: str = "wall"  # wall | cpu
     steps_per_epoch: Optional[int] = None  # None: one pass over the training split
     validation_steps: Optional[int] = None
     optimizer: str = "adam"  # sgd | adam | adamw | rmsprop

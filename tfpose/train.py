@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -219,6 +220,33 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = current_learning_rate(self.model.optimizer)
 
 
+class WallClock(keras.callbacks.Callback):
+    """Adds ``wall_s`` (seconds since training started in this process) and ``cpu_s`` (CPU
+    seconds of this process over the same span, all threads) to the epoch logs, and stops
+    training at the first epoch end where the ``clock`` (``wall`` or ``cpu``) has passed
+    ``budget_s``, so runs can be given equal time. On a shared machine ``cpu`` is the fair clock:
+    it counts only the time the run really had."""
+
+    def __init__(self, budget_s: float | None = None, clock: str = "wall"):
+        super().__init__()
+        if clock not in ("wall", "cpu"):
+            raise ConfigError(f"train.time_budget_clock must be wall or cpu, received {clock!r}")
+        self.budget_s = budget_s
+        self.clock = clock
+        self.start = time.perf_counter()
+        self.start_cpu = time.process_time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        spent = {"wall": time.perf_counter() - self.start,
+                 "cpu": time.process_time() - self.start_cpu}
+        if logs is not None:
+            logs["wall_s"], logs["cpu_s"] = spent["wall"], spent["cpu"]
+        if self.budget_s is not None and spent[self.clock] >= self.budget_s:
+            print(f"\nTime budget of {self.budget_s / 60:g} {self.clock} min spent after epoch "
+                  f"{epoch + 1}; stopping")
+            self.model.stop_training = True
+
+
 class ValidationPCKh(keras.callbacks.Callback):
     """Scores the validation split with the official PCKh (original pixels, record head sizes)
     and adds ``val_pckh`` to the epoch logs, so checkpointing can select on it."""
@@ -296,6 +324,9 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         from tfpose.distributed import train_multi_worker
 
         return train_multi_worker(cfg, workdir, overwrite=overwrite)
+    budget = cfg.train.time_budget_minutes
+    clock = WallClock(None if budget is None else 60.0 * budget,  # the clock starts here
+                      cfg.train.time_budget_clock)
     workdir = Path(workdir)
     prepare_workdir(cfg, workdir, overwrite)
     keras.utils.set_random_seed(cfg.train.seed)
@@ -349,6 +380,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
 
         callbacks.append(SkeletonImages(cfg, log_dir / "images", cfg.train.image_summary_every))
     callbacks += [
+        clock,  # after the validation callbacks (their time counts), before the CSV log
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor[0],
                                         mode=monitor[1], save_best_only=True),
         keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
