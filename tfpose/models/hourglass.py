@@ -27,6 +27,13 @@ from tfpose.models.pose import image_input
 STRIDE = 4  # stem: conv stride 2 then max-pool 2
 STEM_FILTERS = 64
 STEM_RESIDUAL_FILTERS = 128
+# Torch's BatchNorm default (momentum 0.1 there = 0.9 here), as in the authors' code: Keras's
+# 0.99 lets the inference statistics lag far behind the weights in short runs.
+BN_MOMENTUM = 0.9
+
+
+def batch_norm(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
 
 
 def apply_residual(x, filters: int, name: str):
@@ -37,7 +44,7 @@ def apply_residual(x, filters: int, name: str):
         shortcut = keras.layers.Conv2D(filters, 1, name=f"{name}_skip")(x)
     y = x
     for i, (width, kernel) in enumerate(((mid, 1), (mid, 3), (filters, 1)), start=1):
-        y = keras.layers.BatchNormalization(name=f"{name}_bn{i}")(y)
+        y = batch_norm(f"{name}_bn{i}")(y)
         y = keras.layers.ReLU(name=f"{name}_relu{i}")(y)
         y = keras.layers.Conv2D(width, kernel, padding="same", name=f"{name}_conv{i}")(y)
     return keras.layers.Add(name=f"{name}_add")([shortcut, y])
@@ -64,14 +71,14 @@ def apply_hourglass(x, depth: int, filters: int, name: str):
 def apply_conv_bn_relu(x, filters: int, name: str):
     """Conv 1x1 -> BN -> ReLU (the Torch code's ``lin``)."""
     x = keras.layers.Conv2D(filters, 1, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
 def apply_stem(x, filters: int, name: str = "stem"):
     """B x S x S x 3 -> B x S/4 x S/4 x filters."""
     x = keras.layers.Conv2D(STEM_FILTERS, 7, strides=2, padding="same", name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     x = apply_residual(x, STEM_RESIDUAL_FILTERS, name=f"{name}_res1")
     x = keras.layers.MaxPooling2D(2, name=f"{name}_pool")(x)
