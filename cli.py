@@ -170,14 +170,23 @@ def train(config_path, workdir, overrides, overwrite):
               show_default=True, help="Which saved model of WORKDIR to score.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write the metrics JSON and confusion matrix [default: WORKDIR].")
-def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir):
+@click.option("--joints", type=click.Choice(["auto", "gt", "predicted"]), default="auto",
+              show_default=True,
+              help="Classifiers: joints fed to the model. gt = the records' annotations; "
+                   "predicted = a frozen pose model's, composed as in a two-stage model; auto = "
+                   "those it trained on. gt/predicted suffix the outputs (eval-SPLIT-gt.json).")
+@click.option("--pose-workdir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Pose model work dir for --joints predicted (required for a classifier work "
+                   "dir; a two_stage work dir defaults to the pose model frozen inside it).")
+def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, pose_workdir):
     """Score a trained model: PCKh table (pose) or Table 2 metrics (classifiers)."""
     import json
 
     from tfpose.evaluate import evaluate_workdir
 
     result = evaluate_workdir(workdir, data_dir=data_dir, split=split, flip_test=flip_test,
-                              checkpoint=checkpoint, out_dir=out_dir)
+                              checkpoint=checkpoint, out_dir=out_dir, joints=joints,
+                              pose_workdir=pose_workdir)
     click.echo(result["text"])
     click.echo(json.dumps(result["metrics"]))
 

@@ -4,6 +4,11 @@ Pose models are scored with the official PCKh in ORIGINAL-image pixels: predicti
 pixels go back through each record's crop box, and each record's own head size is the
 normaliser. Classifiers get the report's Table 2 figures (loss, accuracy) plus balanced
 accuracy, macro-F1, per-class accuracy and a confusion matrix.
+
+A classifier can be scored with either joint source (``joint_source``): the records' ground
+truth (``gt``) or the joints a pose model predicts from the image (``predicted``), whichever it
+was trained on, so the cost of predicted joints and the benefit of training on them can be read
+off one table.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import keras
 import numpy as np
 
 from tfpose import config as config_lib
-from tfpose.errors import DataError
+from tfpose.errors import ConfigError, DataError
 from tfpose.metrics import classification, pckh
 from tfpose.config import POSE_KINDS
 from tfpose.models.decode import predict_keypoints
@@ -60,7 +65,11 @@ def evaluate_pose_model(model, cfg, split, *, max_batches=None, flip_test=False)
 
 def predict_action(model, inputs: dict) -> np.ndarray:
     """Class probabilities B x C; feeds the model only the inputs it declares."""
-    outputs = model({t.name: inputs[t.name] for t in model.inputs}, training=False)
+    names = [t.name for t in model.inputs]
+    feed = {name: inputs[name] for name in names}
+    if not isinstance(model.input, dict):  # e.g. two-stage (one image input): no dict warning
+        feed = feed[names[0]] if len(names) == 1 else [feed[name] for name in names]
+    outputs = model(feed, training=False)
     if isinstance(outputs, dict):
         outputs = outputs["action"]
     return np.asarray(outputs)
@@ -113,15 +122,96 @@ def load_workdir(workdir, checkpoint: str = "best", overrides=()):
     return cfg, model, class_names
 
 
+JOINT_SOURCES = ("auto", "gt", "predicted")
+
+
+def action_classifier(model: keras.Model) -> keras.Model:
+    """The action classifier of a loaded model: itself, or the one inside a two-stage graph."""
+    if not any(layer.name == "decode_joints" for layer in model.layers):
+        return model
+    inner = [layer for layer in model.layers
+             if isinstance(layer, keras.Model) and layer.name.startswith("classifier_")]
+    if len(inner) != 1:
+        raise DataError(f"{model.name}: expected one classifier_* model inside the two-stage graph;"
+                        f" found {[layer.name for layer in inner]}")
+    return inner[0]
+
+
+def joint_source(cfg, model, joints: str = "auto", pose_workdir=None):
+    """The model and dataset config that score the classifier ``model`` with ``joints``.
+
+    ``gt``: the records' ground-truth joints feed the classifier (of a two-stage graph too).
+    ``predicted``: the joints of a frozen pose model feed it, through the same in-graph
+    composition that trains and exports a two-stage model (``two_stage.build_two_stage``: raw
+    image -> pose model -> decoded joints scaled into the classifier's input frame). The pose
+    model is ``pose_workdir``'s, or for a two-stage work dir the one frozen inside it.
+    ``auto``: the joints the model was trained with (gt for ``classifier``, predicted for
+    ``two_stage``).
+
+    Returns ``(data_cfg, model, info)``: ``data_cfg`` builds the matching inference dataset
+    (raw images for the predicted path), ``info`` = {"joints": "gt" | "predicted" | "none",
+    "pose_workdir": str or None} for the report.
+    """
+    from tfpose.models import two_stage
+
+    kind = cfg.model.kind
+    if joints not in JOINT_SOURCES:
+        raise ConfigError(f"--joints: expected one of {', '.join(JOINT_SOURCES)}; "
+                          f"received {joints!r}")
+    if kind in POSE_KINDS:
+        if joints != "auto" or pose_workdir:
+            raise ConfigError(f"--joints/--pose-workdir apply to classifier work dirs; {cfg.name} "
+                              f"is a {kind} pose model (received --joints {joints}"
+                              + (f" --pose-workdir {pose_workdir})" if pose_workdir else ")"))
+        return cfg, model, {}
+    if pose_workdir and joints != "predicted":
+        raise ConfigError(f"--pose-workdir {pose_workdir} needs --joints predicted; "
+                          f"received --joints {joints}")
+    classifier = action_classifier(model)
+    if "joints" not in [t.name for t in classifier.inputs]:
+        if joints != "auto":
+            raise ConfigError(f"{cfg.name} ({classifier.name}) takes no joints, so --joints "
+                              f"{joints} does not apply; evaluate it with --joints auto")
+        return cfg, model, {"joints": "none", "pose_workdir": None}
+    if joints == "auto":
+        joints = "predicted" if kind == "two_stage" else "gt"
+
+    def with_kind(new_kind):
+        return config_lib.replace(cfg, model=config_lib.replace(cfg.model, kind=new_kind))
+
+    if joints == "gt":
+        return with_kind("classifier"), classifier, {"joints": "gt", "pose_workdir": None}
+    if pose_workdir is None:
+        if kind != "two_stage":
+            raise ConfigError(f"--joints predicted on a {kind} work dir needs --pose-workdir "
+                              "(a trained pose model's work dir); received none")
+        return cfg, model, {"joints": "predicted", "pose_workdir": cfg.model.pose_workdir}
+    pose_kind = config_lib.load(Path(pose_workdir) / "config.yaml").model.kind
+    if pose_kind not in POSE_KINDS:
+        raise ConfigError(f"--pose-workdir {pose_workdir}: expected a pose model work dir "
+                          f"({', '.join(POSE_KINDS)}); received a {pose_kind} one")
+    pose_model, pose_cfg = two_stage.load_pose_workdir(pose_workdir)
+    composed = two_stage.build_two_stage(pose_model, pose_cfg, classifier, cfg)
+    return with_kind("two_stage"), composed, {"joints": "predicted",
+                                              "pose_workdir": str(pose_workdir)}
+
+
 def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, checkpoint="best",
-                     out_dir=None) -> dict:
-    """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}."""
+                     out_dir=None, joints="auto", pose_workdir=None) -> dict:
+    """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}.
+
+    ``joints`` / ``pose_workdir`` choose a classifier's joint source (``joint_source``); an
+    explicit source suffixes the output files (``eval-test-predicted.json``) so runs with
+    different sources never overwrite each other.
+    """
     workdir = Path(workdir)
     overrides = [f"data.dir={data_dir}"] if data_dir else []
     cfg, model, names = load_workdir(workdir, checkpoint, overrides)
+    data_cfg, model, source = joint_source(cfg, model, joints, pose_workdir)
     split = split or cfg.data.val_split
     out_dir = Path(out_dir or workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = "" if joints == "auto" else f"-{joints}"
 
     if cfg.model.kind in POSE_KINDS:
         result = evaluate_pose_model(model, cfg, split, flip_test=flip_test)
@@ -130,16 +220,19 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
         text = (f"Table 1: PCKh@0.5 of {cfg.name} on {cfg.data.dir} [{split}], "
                 f"{result['num_persons']} persons\n" + pckh.format_table(result["pckh"]))
     else:
-        report = evaluate_classifier_model(model, cfg, split, names)
+        report = evaluate_classifier_model(model, data_cfg, split, names)
         classification.plot_confusion_matrix(report["confusion_matrix"], names,
-                                             out_dir / f"confusion-{split}.png")
-        metrics = {"model": cfg.name, "split": split,
+                                             out_dir / f"confusion-{split}{suffix}.png")
+        metrics = {"model": cfg.name, "split": split, **source,
                    **{k: v for k, v in report.items() if k != "confusion_matrix"}}
-        text = (f"Table 2: {cfg.name} on {cfg.data.dir} [{split}]\n"
-                f"{'Model':<24}{'Loss':>8}{'Accuracy':>10}\n"
-                f"{cfg.name:<24}{report['loss']:>8.4f}{100 * report['accuracy']:>9.2f}%\n\n"
+        used = source["joints"] + (f" ({source['pose_workdir']})"
+                                   if source["joints"] == "predicted" else "")
+        text = (f"Table 2: {cfg.name} on {cfg.data.dir} [{split}], joints: {used}\n"
+                f"{'Model':<24}{'Joints':<11}{'Loss':>8}{'Accuracy':>10}\n"
+                f"{cfg.name:<24}{source['joints']:<11}{report['loss']:>8.4f}"
+                f"{100 * report['accuracy']:>9.2f}%\n\n"
                 + classification.format_report(report, names))
-    (out_dir / f"eval-{split}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
+    (out_dir / f"eval-{split}{suffix}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
     return {"text": text, "metrics": _jsonable(metrics)}
 
 
