@@ -5,9 +5,12 @@
   (b) decode_only  interleave + parse + JPEG decode of the same shards (the ceiling);
   (c) naive        a plain Python loop doing the same work with Pillow + numpy.
 
-    python benchmarks/pipeline.py [--data DIR] [--seconds 10]
+    python benchmarks/pipeline.py [--data DIR] [--input-size 256] [--seconds 10]
 
 Without ``--data`` it writes 256 synthetic 256x256 records (4 shards) to a temporary folder.
+All three read the same shards; (a) and (b) batch ``--batch-size`` examples. With stored images
+smaller than ``--input-size`` (e.g. 128-px ``tfpose convert`` crops into a 256 input), (a) and
+(c) also resample them up to the input (folded into their one warp), which (b) does not.
 Target: pipeline >= 0.7 x decode_only and >= 5 x naive. The last line is JSON:
 ``{"pipeline": ..., "decode_only": ..., "naive": ...}``.
 """
@@ -106,7 +109,8 @@ def naive_rate(data_dir, cfg, seconds: float) -> float:
     """The same work as (a) in a Python loop: Pillow decode + affine warp, numpy jitter/heatmaps."""
     records = [r.numpy() for r in tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "train"))]
     aug, rng = cfg.data.augment, np.random.default_rng(0)
-    out = SIZE // cfg.data.heatmap_stride
+    size = cfg.data.input_size  # as in (a)
+    out = size // cfg.data.heatmap_stride
     grid = np.arange(out, dtype=np.float32)
     flip_index = np.array(mpii.FLIP_INDEX)
     n, start = 0, time.perf_counter()
@@ -115,16 +119,22 @@ def naive_rate(data_dir, cfg, seconds: float) -> float:
         keypoints = np.array(ex["person/keypoints"].float_list.value, np.float32).reshape(16, 3)
         annotated = np.array(ex["person/annotated"].int64_list.value, np.float32)
         image = Image.open(io.BytesIO(ex["image/encoded"].bytes_list.value[0])).convert("RGB")
+        # Stored -> input scale, folded into the warp as in (a): pixel centres for the image,
+        # continuous coordinates for the keypoints (``pipeline.decode``'s rule).
+        sx, sy = size / image.width, size / image.height
+        keypoints[:, 0] *= sx
+        keypoints[:, 1] *= sy
+        stored_to_input = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
         angle = math.radians(rng.uniform(-aug.rotation, aug.rotation))
         s = rng.uniform(aug.scale_min, aug.scale_max)
-        t = rng.uniform(-aug.translate, aug.translate, 2) * SIZE
+        t = rng.uniform(-aug.translate, aug.translate, 2) * size
         f = -1.0 if aug.flip and rng.random() < 0.5 else 1.0
-        c = (SIZE - 1) / 2
+        c = (size - 1) / 2
         lin = np.array([[np.cos(angle) * s * f, -np.sin(angle) * s], [np.sin(angle) * s * f, np.cos(angle) * s]])
         m = np.eye(3)
         m[:2, :2], m[:2, 2] = lin, c + t - lin @ [c, c]
-        inv = np.linalg.inv(m)
-        image = image.transform((SIZE, SIZE), Image.AFFINE, inv[:2].ravel().tolist(), Image.BILINEAR)
+        inv = np.linalg.inv(m @ stored_to_input)
+        image = image.transform((size, size), Image.AFFINE, inv[:2].ravel().tolist(), Image.BILINEAR)
         pixels = np.asarray(image, np.float32)
         b, k, sat = 1 + rng.uniform(-1, 1, 3) * aug.color_jitter
         pixels = pixels * b
@@ -137,7 +147,7 @@ def naive_rate(data_dir, cfg, seconds: float) -> float:
         xy = keypoints[:, :2] @ m[:2, :2].T + m[:2, 2]
         if f < 0:
             xy, annotated = xy[flip_index], annotated[flip_index]
-        annotated = annotated * np.all((xy >= 0) & (xy < SIZE), axis=1)
+        annotated = annotated * np.all((xy >= 0) & (xy < size), axis=1)
         heatmaps = np.zeros((out, out, 16), np.float32)
         sigma = cfg.data.heatmap_sigma
         for j in range(16):
@@ -150,11 +160,85 @@ def naive_rate(data_dir, cfg, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
+def cpu_us(fn, per: int, rounds: int = 5, window: float = 0.3) -> float:
+    """Best-of-``rounds`` CPU microseconds per example of ``fn()`` (robust to a busy machine)."""
+    fn()
+    best = math.inf
+    for _ in range(rounds):
+        start, calls = time.process_time(), 0
+        while time.process_time() - start < window:
+            fn()
+            calls += 1
+        best = min(best, (time.process_time() - start) / calls / per)
+    return best * 1e6
+
+
+def breakdown(data_dir, cfg) -> dict:
+    """CPU us/example (all threads) of (b)'s decode and of (a)'s extra work, by part.
+
+    (a) decodes like (b) and then warps every example, so ``decode / (decode + warp)`` bounds
+    (a) / (b) from above, however the rest is tuned.
+    """
+    from tfpose.data import augment
+
+    size, batch_size = cfg.data.input_size, cfg.data.batch_size
+    shards = pipeline.shard_files(data_dir, "train")
+    records = list(tf.data.TFRecordDataset(shards).take(batch_size))
+    parsed = [pipeline.parse(r) for r in records]
+    encoded = tf.stack([p["encoded"] for p in parsed])
+    decode = tf.function(lambda e: tf.map_fn(
+        lambda x: tf.io.decode_image(x, channels=3, expand_animations=False), e,
+        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8)))  # fmt: skip
+    canvases = [pipeline.decode(p, size, canvas=True) for p in parsed]
+    batch = {k: tf.stack([c[k] for c in canvases]) for k in pipeline._BATCH_KEYS}
+    seed = tf.constant([0, 1], tf.int64)
+    matrix, flip, colour = augment.draw(seed, batch_size, size, cfg.data.augment)
+    warp = tf.function(lambda b, m, f: augment.apply_affine(b, m, f, size), jit_compile=True)
+    warped = warp(batch, matrix, flip)
+
+    def rest(example):
+        example = dict(example, image=augment.jitter_colours(example["image"], colour))
+        example = pipeline.normalize(example, "zero_center")
+        return example["image"], pipeline.make_targets(example, cfg)["targets"]["heatmaps_1"]
+
+    rest = tf.function(rest, jit_compile=True)
+    full = tf.linalg.inv(tf.linalg.matmul(matrix, batch["image_matrix"]))
+    v3 = tf.function(lambda: tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(batch["image"], tf.float32), transforms=tf.reshape(full, [-1, 9])[:, :8],
+        output_shape=[size, size], fill_value=0.0, interpolation="BILINEAR",
+        fill_mode="CONSTANT"))  # fmt: skip
+    pil = [Image.open(io.BytesIO(e)).convert("RGB") for e in encoded.numpy()]
+    coeffs = [full[i, :2].numpy().ravel().tolist() for i in range(batch_size)]
+
+    def pillow():
+        for image, c in zip(pil, coeffs):
+            image.transform((size, size), Image.AFFINE, c, Image.BILINEAR)
+
+    parts = {
+        "decode (b)": cpu_us(lambda: decode(encoded), batch_size),
+        "warp, XLA gather (a)": cpu_us(lambda: warp(batch, matrix, flip), batch_size),
+        "warp, ImageProjectiveTransformV3": cpu_us(v3, batch_size),
+        "warp, Pillow affine (c)": cpu_us(pillow, batch_size),
+        "colour + normalise + heatmaps (a)": cpu_us(lambda: rest(warped), batch_size),
+    }
+    print(f"CPU us/example, stored {pil[0].size[0]} px -> input {size} px:")
+    for name, value in parts.items():
+        print(f"  {name:36s} {value:8.1f}")
+    decode_us, warp_us = parts["decode (b)"], parts["warp, XLA gather (a)"]
+    print(f"  bound on (a)/(b) from the warp alone: {decode_us / (decode_us + warp_us):.2f}; "
+          f"from all of (a)'s extra work: "
+          f"{decode_us / (decode_us + warp_us + parts['colour + normalise + heatmaps (a)']):.2f}")
+    return parts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="converted dataset folder (train shards, 256 px)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timing window per variant")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--input-size", type=int, default=SIZE, help="model input (a) and (c)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time (a)'s parts against (b)'s decode (CPU time)")  # fmt: skip
     args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(THREADS)
@@ -167,7 +251,7 @@ def main(argv=None) -> int:
         data_dir = write_synthetic(Path(tmp.name))
         print(f"wrote 256 synthetic records to {data_dir}")
     cfg = config.from_dict({
-        "data": {"dir": str(data_dir), "input_size": SIZE, "batch_size": args.batch_size,
+        "data": {"dir": str(data_dir), "input_size": args.input_size, "batch_size": args.batch_size,
                  "heatmap_stride": 4, "shuffle_buffer": 256},
         "model": {"kind": "hourglass", "num_stacks": 2},
     })  # fmt: skip
@@ -178,10 +262,13 @@ def main(argv=None) -> int:
         "naive": naive_rate(data_dir, cfg, args.seconds),
     }
     print(f"machine: {os.cpu_count()} CPUs visible, {THREADS} tf.data threads, TF {tf.__version__}")
+    print(f"data: {data_dir}, input {args.input_size} px, batch {args.batch_size}")
     for name, value in results.items():
         print(f"  {name:12s} {value:9.1f} examples/s")
     print(f"  pipeline / decode_only = {results['pipeline'] / results['decode_only']:.2f} (target >= 0.7)")
     print(f"  pipeline / naive       = {results['pipeline'] / results['naive']:.2f} (target >= 5)")
+    if args.breakdown:
+        breakdown(data_dir, cfg)
     print(json.dumps({k: round(v, 1) for k, v in results.items()}))
     if tmp is not None:
         tmp.cleanup()

@@ -131,3 +131,68 @@ def test_joints_only_example_is_augmented_without_an_image():
     del example["image"]
     out = augment.augment(dict(example, seed=np.array([0, 1])), STRONG, SIZE)
     assert "image" not in out and out["keypoints"].shape == (16, 3)
+
+
+def test_warp_matches_image_projective_transform_inside_the_image():
+    """The fused gather warp is TF's bilinear ``ImageProjectiveTransformV3`` (same pixel
+    convention) wherever all four taps lie inside the image; outside it is 0."""
+    rng = np.random.default_rng(7)
+    images = rng.uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+    matrix, _, _ = augment.draw(np.array([4, 2]), 3, SIZE, STRONG)
+    ours = augment.warp_image(images, matrix).numpy()
+    inverse = tf.linalg.inv(matrix)
+    reference = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=tf.reshape(inverse, [3, 9])[:, :8], output_shape=[SIZE, SIZE],
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
+    ).numpy()  # fmt: skip
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    inv = inverse.numpy()
+    sx = inv[:, 0, 0, None, None] * xs + inv[:, 0, 1, None, None] * ys + inv[:, 0, 2, None, None]
+    sy = inv[:, 1, 0, None, None] * xs + inv[:, 1, 1, None, None] * ys + inv[:, 1, 2, None, None]
+    interior = (sx > 0.01) & (sx < SIZE - 1.01) & (sy > 0.01) & (sy < SIZE - 1.01)
+    outside = (sx < -0.51) | (sx > SIZE - 0.49) | (sy < -0.51) | (sy > SIZE - 0.49)
+    assert interior.sum() > 0.5 * interior.size and outside.sum() > 100
+    np.testing.assert_allclose(ours[interior], reference[interior], atol=0.05)
+    assert np.all(ours[outside] == 0.0)
+
+
+def test_uint8_canvas_warp_reads_only_its_extent():
+    """A zero-padded canvas: ``image_matrix`` scales its 32 x 32 image to 64 x 64 pixels, the
+    same as bilinear resizing (half-pixel centres) when the augmentation is the identity."""
+    rng = np.random.default_rng(8)
+    small = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    canvas = np.zeros((SIZE, SIZE, 3), np.uint8)
+    canvas[:32, :32] = small
+    scale = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]], np.float32)  # (i + 0.5) * 2 - 0.5
+    example = {"image": canvas, "image_matrix": scale, "image_extent": np.array([32.0, 32.0]),
+               "keypoints": np.zeros((16, 3), np.float32), "annotated": np.ones(16, np.float32)}  # fmt: skip
+    out = augment.augment(example, AugmentConfig(enabled=False), SIZE)
+    assert set(out) == {"image", "keypoints", "annotated"}
+    expected = tf.image.resize(small.astype(np.float32), [SIZE, SIZE], method="bilinear").numpy()
+    np.testing.assert_allclose(out["image"].numpy(), expected, atol=1e-3)
+
+
+def test_a_batch_gets_one_matrix_per_example():
+    examples = [_random_example(10 + i) for i in range(3)]
+    batch = {key: np.stack([e[key] for e in examples]) for key in examples[0]}
+    cfg = dataclasses.replace(STRONG, color_jitter=0.3)
+    matrix, flipped, colour = augment.draw(np.array([5, 5]), 3, SIZE, cfg)
+    assert len({tuple(m) for m in matrix.numpy().reshape(3, 9).round(4)}) == 3
+    batched = augment.apply(batch, matrix, flipped, colour, cfg, SIZE)
+    for i, example in enumerate(examples):
+        single = augment.apply(example, matrix[i], flipped[i], colour[i : i + 1], cfg, SIZE)
+        for key in ("image", "keypoints", "annotated"):
+            np.testing.assert_allclose(batched[key][i].numpy(), single[key].numpy(), atol=1e-3)
+
+
+def test_colour_jitter_is_brightness_then_contrast_then_saturation():
+    image = _random_example(11)["image"]
+    b, k, s = 1.2, 0.7, 1.3
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    x = image * b
+    x = (x - (x @ luma).mean()) * k + (x @ luma).mean()
+    gray = (x @ luma)[..., None]
+    expected = np.clip(gray + (x - gray) * s, 0, 255)
+    out = augment.jitter_colours(image, [b, k, s]).numpy()
+    np.testing.assert_allclose(out, expected, atol=1e-3)
+    assert 0 < (expected == 255).mean() < 0.5  # the clip is exercised

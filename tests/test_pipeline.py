@@ -1,5 +1,6 @@
 """tf.data pipelines on tiny TFRecord shards written here with ``schema.encode_example``."""
 
+import dataclasses
 import io
 import json
 
@@ -192,27 +193,78 @@ def test_normalizations(data_dir):
     np.testing.assert_allclose(images["imagenet"], (images["unit"] - mean) / std, atol=1e-4)
 
 
-def test_each_stage_same_eagerly_and_in_dataset_map(data_dir):
-    cfg = _cfg(data_dir, "hourglass", input_size=48)
+def _same_eagerly_and_mapped(stage, example):
+    eager = stage(example)
+    mapped = _first(tf.data.Dataset.from_tensors(example).map(stage))
+    assert len(tf.nest.flatten(eager)) == len(tf.nest.flatten(mapped))
+    tf.nest.map_structure(
+        lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3)
+        if a.dtype != tf.string else None,
+        eager, mapped,
+    )  # fmt: skip
+    return eager
+
+
+@pytest.mark.parametrize("input_size", [48, 96])  # stored 64: resized down / folded into the warp
+def test_each_stage_same_eagerly_and_in_dataset_map(data_dir, input_size):
+    cfg = _cfg(data_dir, "hourglass", input_size=input_size)
     stages = pipeline.stages(cfg)
-    serialized = _first(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val")))
-    eager = stages["parse"](serialized)
-    mapped = _first(tf.data.Dataset.from_tensors(serialized).map(stages["parse"]))
-    tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()), eager, mapped)
-    example = eager
-    for name in ("decode", "augment", "normalize", "make_targets"):
-        if name == "augment":
-            example = dict(example, seed=tf.constant([3, 4], tf.int64))
-        eager = stages[name](example)
-        mapped = _first(tf.data.Dataset.from_tensors(example).map(stages[name]))
-        assert len(tf.nest.flatten(eager)) == len(tf.nest.flatten(mapped))
-        tf.nest.map_structure(
-            lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-3)
-            if a.dtype != tf.string else None,
-            eager, mapped,
-        )  # fmt: skip
-        example = eager
-    assert example["targets"]["heatmaps_1"].shape == (12, 12, 16)
+    serialized = list(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val")))[:2]
+    parsed = []
+    for record in serialized:
+        eager = stages["parse"](record)
+        mapped = _first(tf.data.Dataset.from_tensors(record).map(stages["parse"]))
+        tf.nest.map_structure(lambda a, b: np.testing.assert_array_equal(a.numpy(), b.numpy()),
+                              eager, mapped)  # fmt: skip
+        parsed.append(eager)
+    # Evaluation order: decode (resize) -> normalize -> make_targets, one example.
+    example = parsed[0]
+    for name in ("decode", "normalize", "make_targets"):
+        example = _same_eagerly_and_mapped(stages[name], example)
+    assert example["targets"]["heatmaps_1"].shape == (input_size // 4,) * 2 + (16,)
+    # Training order: decode (canvas) per example -> batch -> augment -> normalize -> targets,
+    # and augment also on one example.
+    canvases = [_same_eagerly_and_mapped(stages["decode_canvas"], ex) for ex in parsed]
+    assert canvases[0]["image"].dtype == tf.uint8
+    one = _same_eagerly_and_mapped(stages["augment"], dict(canvases[0], seed=tf.constant([3, 4])))
+    assert one["image"].shape == (input_size, input_size, 3) and "image_matrix" not in one
+    keys = ("image", "image_matrix", "image_extent", "keypoints", "annotated", "label")
+    example = {k: tf.stack([c[k] for c in canvases]) for k in keys}
+    example["seed"] = tf.constant([3, 4], tf.int64)
+    for name in ("augment", "normalize", "make_targets"):
+        example = _same_eagerly_and_mapped(stages[name], example)
+    assert example["image"].shape == (2, input_size, input_size, 3)
+    assert example["targets"]["heatmaps_2"].shape == (2,) + (input_size // 4,) * 2 + (16,)
+
+
+@pytest.mark.parametrize("input_size", [48, 96])
+def test_canvas_resampled_without_augmentation_equals_decode(data_dir, input_size):
+    """Folding the stored -> input scale into the warp gives decode's resized image."""
+    cfg = _cfg(data_dir, "hourglass", input_size=input_size)
+    stages = pipeline.stages(cfg)
+    example = stages["parse"](_first(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val"))))
+    resized = stages["decode"](example)
+    folded = pipeline.augment_lib.augment(
+        stages["decode_canvas"](example), dataclasses.replace(cfg.data.augment, enabled=False),
+        input_size,
+    )  # fmt: skip
+    np.testing.assert_allclose(folded["keypoints"].numpy(), resized["keypoints"].numpy())
+    # Upscaling: one bilinear resample = the resize; downscaling: the canvas is the antialiased
+    # resize rounded to uint8.
+    atol = 5e-3 if input_size > STORED else 0.5 + 5e-3
+    np.testing.assert_allclose(folded["image"].numpy(), resized["image"].numpy(), atol=atol)
+
+
+def test_compiled_batches_equal_the_plain_tf_stages(data_dir):
+    """``data.jit_compile`` (XLA) changes speed, not the batches."""
+    batches = {}
+    for jit in (True, False):
+        cfg = _cfg(data_dir, "hourglass", input_size=96, jit_compile=jit)
+        batches[jit] = list(pipeline.build_dataset(cfg, "train", True).take(2))
+    tf.nest.map_structure(
+        lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-2),  # of 0..255
+        batches[True], batches[False],
+    )  # fmt: skip
 
 
 def test_keypoints_to_original_round_trip():

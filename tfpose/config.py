@@ -57,6 +57,9 @@ class DataConfig:
     cache: bool = False
     deterministic: bool = False
     class_weights: bool = False  # sample weights inversely proportional to class frequency
+    # XLA-compile the per-batch work (warp, colour, normalise, targets) into fused loops:
+    # several times faster on CPU; false runs the same stages as plain TF ops.
+    jit_compile: bool = True
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 

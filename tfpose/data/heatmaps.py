@@ -51,10 +51,12 @@ def encode(keypoints, weights, output_size, stride, sigma):
     # Separable Gaussian: exp(-(dx^2 + dy^2) / 2s^2) = gx * gy, an outer product per joint.
     xs = tf.range(width, dtype=tf.float32)
     ys = tf.range(height, dtype=tf.float32)
-    gx = tf.exp(-tf.square(xs - mu_x[..., None]) / (2.0 * sigma**2))  # ... x K x W
-    gy = tf.exp(-tf.square(ys - mu_y[..., None]) / (2.0 * sigma**2))  # ... x K x H
-    gy = gy * weights[..., None]
-    heatmaps = tf.einsum("...kh,...kw->...hwk", gy, gx)
+    # Built as ... x W x K and ... x H x 1 x K so the product lands in the output layout
+    # without a transpose.
+    gx = tf.exp(-tf.square(xs[:, None] - mu_x[..., None, :]) / (2.0 * sigma**2))  # ... x W x K
+    gy = tf.exp(-tf.square(ys[:, None] - mu_y[..., None, :]) / (2.0 * sigma**2))  # ... x H x K
+    gy = gy * weights[..., None, :]
+    heatmaps = gy[..., :, None, :] * gx[..., None, :, :]
     return heatmaps, weights
 
 

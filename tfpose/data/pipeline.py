@@ -1,10 +1,15 @@
 """tf.data input pipelines: converted TFRecords -> ``(inputs, targets, sample_weights)`` batches.
 
 Order (training): list shards -> interleave -> parse -> [filter unlabelled] -> [cache] -> shuffle
--> repeat -> per example: decode -> augment -> batch (drop_remainder) -> per batch: normalise ->
+-> repeat -> per example: decode -> batch (drop_remainder) -> per batch: augment -> normalise ->
 make targets -> prefetch. Shuffling and caching act on parsed records (compressed JPEG bytes,
-cheap to hold); normalising and heatmaps run once per batch, vectorised, which costs fewer op
-launches than per example. Parallel maps and prefetch use AUTOTUNE.
+cheap to hold). Everything after the JPEG decode runs once per batch, vectorised, and (with
+``data.jit_compile``) XLA-compiled into a few fused loops: per-example ops would pay a kernel
+launch each, and ``ImageProjectiveTransformV3`` alone cost several JPEG decodes per example.
+When augmenting, ``decode`` keeps the stored pixels (a uint8 *canvas*, zero-padded to S x S when
+smaller) and the augmentation folds the stored -> input scale into its one warp matrix, so each
+image is resampled once; a stored image larger than S is first resized with antialiasing (a
+bilinear warp would alias). Parallel maps and prefetch use AUTOTUNE.
 
 Stages are named functions ``example dict -> example dict`` that give the same result eagerly
 and inside ``Dataset.map`` (``parse`` takes the serialised record instead). The example dict:
@@ -12,17 +17,21 @@ and inside ``Dataset.map`` (``parse`` takes the serialised record instead). The 
     encoded      string, the stored JPEG (removed by ``decode``)
     stored_size  float32 [2] (height, width) of the stored image
     image        float32 S x S x 3: 0..255 after ``decode``/``augment``, normalised after
-                 ``normalize``; absent for joints-only models (``model.image_branch: false``)
+                 ``normalize``; absent for joints-only models (``model.image_branch: false``).
+                 ``decode(..., canvas=True)`` gives a uint8 S x S x 3 canvas instead, with
+    image_matrix float32 3 x 3, canvas pixels -> input pixels, and
+    image_extent float32 [2] (height, width) of the image inside the canvas; ``augment``
+                 resamples the canvas to the input and drops both
     keypoints    float32 K x 3 (x, y, visible) in pixels of the current image (stored image
                  after ``parse``, input image after ``decode``); visible in {0, 1}
     annotated    float32 K in {0, 1}; visible implies annotated
     label        int32 action label (-1 = unlabelled)
     crop_box     float32 [4] (x0, y0, x1, y1) original-image pixels; head_size float32
     filename     string; image_index, person_index int64
-    seed         int64 [2], per-example augmentation seed (training only)
+    seed         int64 [2], augmentation seed of the example or batch (training only)
     targets, weights   dicts keyed by model output name (added by ``make_targets``)
 
-``normalize`` and ``make_targets`` accept one example or a batch (leading ``B``).
+``augment``, ``normalize`` and ``make_targets`` accept one example or a batch (leading ``B``).
 
 Coordinates scale with the image as continuous coordinates (``x * S / W``), the same rule as the
 crop box (``schema``), so ``keypoints_to_original`` needs only the crop box and ``S``; the half-pixel
@@ -126,11 +135,15 @@ def parse(serialized) -> dict:
     }
 
 
-def decode(example: dict, input_size: int, decode_image: bool = True) -> dict:
+def decode(example: dict, input_size: int, decode_image: bool = True, canvas: bool = False) -> dict:
     """Decode stage: JPEG -> float32 ``S x S x 3`` (0..255), resized when the stored size differs.
 
     Keypoints are scaled by the same resize. An empty ``encoded`` (annotations-only dataset)
     gives a zero image; ``decode_image=False`` drops the image altogether (joints-only models).
+    ``canvas=True`` (for ``augment``) leaves the resampling to the augmentation's warp: a uint8
+    ``S x S x 3`` canvas holding the stored image (zero-padded; resized with antialiasing and
+    rounded only when larger than S) plus ``image_matrix`` and ``image_extent`` (see the module
+    docstring).
     """
     example = dict(example)
     encoded = example.pop("encoded")
@@ -140,6 +153,8 @@ def decode(example: dict, input_size: int, decode_image: bool = True) -> dict:
     example["keypoints"] = tf.concat([keypoints[:, :2] * scale, keypoints[:, 2:]], axis=1)
     if not decode_image:
         return example
+    if canvas:
+        return _decode_canvas(example, encoded, input_size)
 
     def from_bytes():
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
@@ -161,8 +176,51 @@ def decode(example: dict, input_size: int, decode_image: bool = True) -> dict:
     return example
 
 
+def _decode_canvas(example: dict, encoded, input_size: int) -> dict:
+    """``decode(..., canvas=True)`` with the image: see there."""
+    size = input_size
+    full = tf.constant([float(size), float(size)])
+
+    def from_bytes():
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        fits = tf.logical_and(height <= size, width <= size)
+
+        def pad():
+            return tf.pad(image, [[0, size - height], [0, size - width], [0, 0]])
+
+        def shrink():
+            resized = tf.image.resize(image, [size, size], antialias=True)
+            return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+
+        exact = tf.logical_and(tf.equal(height, size), tf.equal(width, size))
+        padded = tf.cond(exact, lambda: image, lambda: tf.cond(fits, pad, shrink))
+        extent = tf.where(fits, tf.cast(tf.stack([height, width]), tf.float32), full)
+        # Canvas pixel centre i -> input (i + 0.5) * S / n - 0.5: the half-pixel-centre mapping of
+        # ``tf.image.resize`` that ``decode`` applies (identity when resized or exact).
+        scale = full / extent
+        offset = 0.5 * scale - 0.5
+        matrix = tf.stack([
+            tf.stack([scale[1], 0.0, offset[1]]),
+            tf.stack([0.0, scale[0], offset[0]]),
+            tf.constant([0.0, 0.0, 1.0]),
+        ])  # fmt: skip
+        return tf.ensure_shape(padded, [size, size, 3]), matrix, extent
+
+    def empty():
+        return tf.zeros([size, size, 3], tf.uint8), tf.eye(3), full
+
+    image, matrix, extent = tf.cond(tf.strings.length(encoded) > 0, from_bytes, empty)
+    example["image"] = tf.ensure_shape(image, [size, size, 3])
+    example["image_matrix"] = tf.ensure_shape(matrix, [3, 3])
+    example["image_extent"] = tf.ensure_shape(extent, [2])
+    return example
+
+
 def augment(example: dict, cfg: Config) -> dict:
-    """Augment stage: one random affine (+ flip, colour jitter) per example; see ``augment.py``."""
+    """Augment stage: one random affine (+ flip, colour jitter) per example of one example or a
+    batch; resamples a ``decode(..., canvas=True)`` canvas to the input. See ``augment.py``."""
     return augment_lib.augment(example, cfg.data.augment, cfg.data.input_size)
 
 
@@ -212,7 +270,7 @@ def make_targets(example: dict, cfg: Config, weights_per_class=None) -> dict:
         maps, weight = heatmaps_lib.encode(
             keypoints, annotated, cfg.data.input_size // stride, stride, cfg.data.heatmap_sigma
         )
-        names = [f"heatmaps_{i + 1}" for i in range(cfg.model.num_stacks)]
+        names = output_names(cfg)
         targets = {name: maps for name in names}
         weights = {name: weight for name in names}
     elif kind in CLASSIFIER_KINDS:
@@ -227,6 +285,13 @@ def make_targets(example: dict, cfg: Config, weights_per_class=None) -> dict:
         raise ConfigError(f"model.kind: unknown {kind!r}")
     example["targets"], example["weights"] = targets, weights
     return example
+
+
+def output_names(cfg: Config) -> list[str]:
+    """The model's output names, the keys of ``targets`` and ``weights``."""
+    if cfg.model.kind in HEATMAP_KINDS:
+        return [f"heatmaps_{i + 1}" for i in range(cfg.model.num_stacks)]
+    return ["keypoints"] if cfg.model.kind in REGRESSION_KINDS else ["action"]
 
 
 def input_normalization(cfg: Config) -> str:
@@ -303,6 +368,10 @@ def _records(cfg: Config, split: str, shuffle_files: bool) -> tf.data.Dataset:
     return ds
 
 
+# What the per-batch stages read; the rest (strings, ids) is dropped before batching.
+_BATCH_KEYS = ("image", "image_matrix", "image_extent", "keypoints", "annotated", "label")
+
+
 def build_dataset(cfg: Config, split: str, training: bool, *, repeat: bool | None = None):
     """Batches of ``(inputs, targets, sample_weights)`` for ``cfg.model.kind``.
 
@@ -327,25 +396,51 @@ def build_dataset(cfg: Config, split: str, training: bool, *, repeat: bool | Non
     if repeat:
         ds = ds.repeat()
 
+    size = cfg.data.input_size
     decode_image = needs_images(cfg)
     do_augment = training and cfg.data.augment.enabled
 
-    def per_example(position, example):
-        example = decode(example, cfg.data.input_size, decode_image)
-        if do_augment:
-            # The position after shuffle/repeat makes every epoch draw fresh augmentations.
-            example["seed"] = tf.stack([tf.constant(seed, tf.int64), position])
-            example = augment(example, cfg)
-            del example["seed"]
-        return example
+    def per_example(example):
+        example = decode(example, size, decode_image, canvas=do_augment and decode_image)
+        # Only what the batch stages read is batched (no strings: they cannot enter XLA).
+        return {key: example[key] for key in _BATCH_KEYS if key in example}
 
-    def per_batch(example):
+    def warp(example, matrix, flip):
+        return augment_lib.apply_affine(example, matrix, flip, size)
+
+    def finish(example, colour=None):
+        if colour is not None and "image" in example and cfg.data.augment.color_jitter > 0:
+            example = dict(example, image=augment_lib.jitter_colours(example["image"], colour))
         example = normalize(example, input_normalization(cfg))
-        return to_model_tuple(make_targets(example, cfg, weights_per_class))
+        inputs, targets, weights = to_model_tuple(make_targets(example, cfg, weights_per_class))
+        # Every hourglass stack shares one target; only one copy leaves the function (each XLA
+        # output is a buffer of its own, so N names would cost N - 1 heatmap copies).
+        return inputs, dict(list(targets.items())[:1]), dict(list(weights.items())[:1])
 
-    ds = ds.enumerate().map(per_example, num_parallel_calls=AUTOTUNE)
+    # Two compiled functions (``augment.apply`` split after the warp), not one: in one, XLA
+    # fuses the warp into every later pass over the pixels (the colour and normalisation
+    # means, the output) and recomputes it each time; materialising it once is ~20% faster.
+    warp = tf.function(warp, jit_compile=cfg.data.jit_compile, autograph=False)
+    finish = tf.function(finish, jit_compile=cfg.data.jit_compile, autograph=False)
+    names = output_names(cfg)
+
+    def per_batch(position, example):
+        if do_augment:
+            # The batch position after shuffle/repeat makes every epoch draw fresh augmentations;
+            # drawn outside XLA, whose random bits differ from the stateless kernels' ones.
+            batch = tf.shape(example["keypoints"])[0]
+            matrix, flip, colour = augment_lib.draw(
+                tf.stack([tf.constant(seed, tf.int64), position]), batch, size, cfg.data.augment
+            )
+            inputs, targets, weights = finish(warp(example, matrix, flip), colour)
+        else:
+            inputs, targets, weights = finish(example)
+        (target,), (weight,) = targets.values(), weights.values()
+        return inputs, {n: target for n in names}, {n: weight for n in names}
+
+    ds = ds.map(per_example, num_parallel_calls=AUTOTUNE)
     ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
-    ds = ds.map(per_batch, num_parallel_calls=AUTOTUNE)
+    ds = ds.enumerate().map(per_batch, num_parallel_calls=AUTOTUNE)
     ds = ds.prefetch(AUTOTUNE)
     return ds.with_options(_options(cfg.data.deterministic))
 
@@ -395,6 +490,9 @@ def stages(cfg: Config) -> dict:
         "parse": parse,
         "decode": functools.partial(
             decode, input_size=cfg.data.input_size, decode_image=needs_images(cfg)
+        ),
+        "decode_canvas": functools.partial(
+            decode, input_size=cfg.data.input_size, decode_image=needs_images(cfg), canvas=True
         ),
         "augment": functools.partial(augment, cfg=cfg),
         "normalize": functools.partial(normalize, method=input_normalization(cfg)),
