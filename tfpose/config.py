@@ -82,6 +82,10 @@ class ModelConfig:
     joint_embedding: str = "none"  # none | linear | conv | transformer
     num_classes: int = 0  # 0: taken from the dataset manifest
     l2: float = 0.0
+    # LFE / CFE read the visible flag as a third input channel (the Transformer always does).
+    # False is the report's (x, y) only; on real MPII joints whether a joint is annotated at all
+    # (ankles missing in a third of the persons: cut off by the frame) tells the activity too.
+    joint_visibility: bool = False
     transformer_layers: int = 2
     transformer_heads: int = 4
     # Two-stage model (kind two_stage): the classifier trains on the joints predicted by the

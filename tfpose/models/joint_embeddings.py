@@ -10,6 +10,9 @@ downstream can read an invisible joint's coordinates.
 - CFE (report): the K joints as a length-K sequence of (x, y) "characters"; Conv1D(64, 3) and
   Conv1D(128, 3), ReLU, valid padding (the report's c_1..c_{n-h+1}); max over positions;
   Dense 128.
+- ``model.joint_visibility``: LFE and CFE read (x, y, visible) instead (3K=48 flattened, or
+  3 channels per position), so "this joint is missing" differs from "this joint is at the
+  centre"; the report dropped the flag.
 - Transformer (the report's future work): one token per joint, Dense(x/(S/2), y/(S/2),
   visible) -> d_model, plus a learned joint-identity embedding (attention itself is
   permutation-blind, so the token must say which joint it is); a learned CLS token; pre-norm
@@ -149,19 +152,25 @@ def _dense(units, l2, name, activation=None):
     )
 
 
-def apply_linear_embedding(joints, *, l2: float = 0.0, name: str = "joints_lfe"):
-    """LFE: B x K x 3 preprocessed joints -> B x 128. Visibility is dropped, as in the report."""
-    x = SelectXY(name=f"{name}_xy")(joints)  # B x K x 2
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)  # B x 2K
+def apply_linear_embedding(
+    joints, *, l2: float = 0.0, use_visibility: bool = False, name: str = "joints_lfe"
+):
+    """LFE: B x K x 3 preprocessed joints -> B x 128. Visibility is dropped, as in the report,
+    unless ``use_visibility`` (then all 3K values are flattened)."""
+    x = joints if use_visibility else SelectXY(name=f"{name}_xy")(joints)  # B x K x (3 | 2)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)  # B x 3K | 2K
     x = _dense(LFE_HIDDEN, l2, f"{name}_dense1")(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
     return _dense(EMBED_DIM, l2, f"{name}_dense2", activation="relu")(x)
 
 
-def apply_conv_embedding(joints, *, l2: float = 0.0, name: str = "joints_cfe"):
-    """CFE: B x K x 3 preprocessed joints -> B x 128 (two Conv1D, max over positions, Dense)."""
-    x = SelectXY(name=f"{name}_xy")(joints)  # B x K x 2
+def apply_conv_embedding(
+    joints, *, l2: float = 0.0, use_visibility: bool = False, name: str = "joints_cfe"
+):
+    """CFE: B x K x 3 preprocessed joints -> B x 128 (two Conv1D, max over positions, Dense).
+    Channels per position: (x, y), or (x, y, visible) with ``use_visibility``."""
+    x = joints if use_visibility else SelectXY(name=f"{name}_xy")(joints)  # B x K x (3 | 2)
     for i, filters in enumerate(CONV_FILTERS, start=1):
         x = keras.layers.Conv1D(
             filters,
@@ -227,9 +236,9 @@ def apply_joint_embedding(joints, cfg):
     m = cfg.model
     x = JointPreprocess(cfg.data.input_size, name="joints_preprocess")(joints)
     if kind == "linear":
-        return apply_linear_embedding(x, l2=m.l2)
+        return apply_linear_embedding(x, l2=m.l2, use_visibility=m.joint_visibility)
     if kind == "conv":
-        return apply_conv_embedding(x, l2=m.l2)
+        return apply_conv_embedding(x, l2=m.l2, use_visibility=m.joint_visibility)
     if kind == "transformer":
         return apply_transformer_embedding(
             x,
