@@ -289,9 +289,9 @@ def make_targets(example: dict, cfg: Config, weights_per_class=None) -> dict:
 
 def output_names(cfg: Config) -> list[str]:
     """The model's output names, the keys of ``targets`` and ``weights``."""
-    if cfg.model.kind in HEATMAP_KINDS:
-        return [f"heatmaps_{i + 1}" for i in range(cfg.model.num_stacks)]
-    return ["keypoints"] if cfg.model.kind in REGRESSION_KINDS else ["action"]
+    from tfpose.models.pose import pose_output_names  # the one home of the pose models' names
+
+    return ["action"] if cfg.model.kind in CLASSIFIER_KINDS else pose_output_names(cfg)
 
 
 def input_normalization(cfg: Config) -> str:
