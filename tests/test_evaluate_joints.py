@@ -199,3 +199,57 @@ def test_the_command_line_prints_one_line_and_exits_2(workdirs, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("Error: ") and "--pose-workdir" in err and "\n" not in err
+
+
+def test_mirror_inputs_swaps_sides_and_reflects_x():
+    from tfpose.data.mpii import JOINT_NAMES
+    from tfpose.evaluate import mirror_inputs
+
+    left, right = JOINT_NAMES.index("l_wrist"), JOINT_NAMES.index("r_wrist")
+    joints = np.zeros((1, 16, 3), np.float32)
+    joints[0, left] = (10.0, 20.0, 1.0)  # visible left wrist
+    joints[0, right] = (0.0, 0.0, 0.0)  # hidden right wrist: zeros, stays zeros
+    image = np.zeros((1, SIZE, SIZE, 3), np.float32)
+    image[0, 20, 10] = 1.0
+    mirrored = mirror_inputs({"image": image, "joints": joints}, SIZE)
+
+    np.testing.assert_array_equal(mirrored["joints"][0, right], [SIZE - 1 - 10.0, 20.0, 1.0])
+    np.testing.assert_array_equal(mirrored["joints"][0, left], [0.0, 0.0, 0.0])
+    assert mirrored["image"][0, 20, SIZE - 1 - 10, 0] == 1.0  # the pixel under the wrist moved too
+    twice = mirror_inputs(mirrored, SIZE)
+    np.testing.assert_array_equal(twice["joints"], joints)
+    np.testing.assert_array_equal(twice["image"], image)
+
+
+@pytest.mark.parametrize("which", ["cls", "joints_only", "two_stage"])
+def test_flip_test_averages_the_mirrored_view(workdirs, which):
+    """--flip-test scores the mean of the probabilities on the inputs and on their mirror image,
+    recomputed here with the mirror spelled out (reverse x, swap the named sides)."""
+    from tfpose.data.mpii import JOINT_NAMES
+    from tfpose.data.pipeline import build_inference_dataset
+    from tfpose.evaluate import load_workdir, predict_action
+    from tfpose.metrics.classification import classification_report
+
+    swap = [JOINT_NAMES.index(n.replace("r_", "l_") if n.startswith("r_") else
+                              n.replace("l_", "r_") if n.startswith("l_") else n)
+            for n in JOINT_NAMES]
+    plain = evaluate(workdirs[which])
+    flipped = evaluate(workdirs[which], "--flip-test")
+
+    cfg, model, names = load_workdir(workdirs[which])
+    labels, probs = [], []
+    for inputs, meta in build_inference_dataset(cfg, "val"):
+        mirror = {}
+        if "image" in inputs:
+            mirror["image"] = np.asarray(inputs["image"])[:, :, ::-1]
+        joints = np.asarray(inputs["joints"])[:, swap]
+        mirror["joints"] = np.concatenate(
+            [np.where(joints[..., 2:] > 0, SIZE - 1 - joints[..., :1], joints[..., :1]),
+             joints[..., 1:]], axis=-1)
+        probs.append((predict_action(model, inputs) + predict_action(model, mirror)) / 2)
+        labels.append(np.asarray(meta["label"]))
+    expected = classification_report(np.concatenate(labels), np.concatenate(probs), names)
+
+    assert flipped["flip_test"] is True and plain["flip_test"] is False
+    assert flipped["loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    assert abs(flipped["loss"] - plain["loss"]) > 1e-5, "an untrained model is not mirror-symmetric"

@@ -8,7 +8,7 @@ accuracy, macro-F1, per-class accuracy and a confusion matrix.
 A classifier can be scored with either joint source (``joint_source``): the records' ground
 truth (``gt``) or the joints a pose model predicts from the image (``predicted``), whichever it
 was trained on, so the cost of predicted joints and the benefit of training on them can be read
-off one table.
+off one table. ``flip_test`` averages every model with its view of the mirrored input.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tfpose import config as config_lib
 from tfpose.errors import ConfigError, DataError
 from tfpose.metrics import classification, pckh
 from tfpose.config import POSE_KINDS
+from tfpose.data.mpii import FLIP_INDEX
 from tfpose.models.decode import predict_keypoints
 
 
@@ -75,14 +76,37 @@ def predict_action(model, inputs: dict) -> np.ndarray:
     return np.asarray(outputs)
 
 
-def evaluate_classifier_model(model, cfg, split, class_names, *, max_batches=None) -> dict:
-    """Probabilities of ``model`` on the labelled records of ``split`` -> classification report."""
+def mirror_inputs(inputs: dict, input_size: int) -> dict:
+    """The model inputs seen in a mirror: ``image`` B x S x S x 3 reversed along x; ``joints``
+    B x K x 3 (x, y, visible) with left and right swapped (``mpii.FLIP_INDEX``) and x -> S - 1 - x
+    where visible (``tf.reverse``'s pixel-centre convention; hidden joints keep their zeros)."""
+    mirrored = dict(inputs)
+    if "image" in inputs:
+        mirrored["image"] = np.asarray(inputs["image"])[:, :, ::-1]
+    if "joints" in inputs:
+        joints = np.asarray(inputs["joints"], np.float32)[:, FLIP_INDEX].copy()
+        joints[..., 0] = np.where(joints[..., 2] > 0, input_size - 1.0 - joints[..., 0],
+                                  joints[..., 0])
+        mirrored["joints"] = joints
+    return mirrored
+
+
+def evaluate_classifier_model(model, cfg, split, class_names, *, max_batches=None,
+                              flip_test=False) -> dict:
+    """Probabilities of ``model`` on the labelled records of ``split`` -> classification report.
+
+    ``flip_test``: the mean of the probabilities on the inputs and on ``mirror_inputs`` (the
+    activity of a person does not change in a mirror; classifiers train with flips).
+    """
     labels, probs = [], []
     for inputs, meta in _batches(cfg, split, max_batches):
         keep = np.asarray(meta["label"]) >= 0
         if not keep.any():
             continue
         batch_probs = predict_action(model, inputs)
+        if flip_test:
+            mirrored = predict_action(model, mirror_inputs(inputs, cfg.data.input_size))
+            batch_probs = (batch_probs + mirrored) / 2.0
         labels.append(np.asarray(meta["label"])[keep])
         probs.append(batch_probs[keep])
     if not labels:
@@ -220,14 +244,15 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
         text = (f"Table 1: PCKh@0.5 of {cfg.name} on {cfg.data.dir} [{split}], "
                 f"{result['num_persons']} persons\n" + pckh.format_table(result["pckh"]))
     else:
-        report = evaluate_classifier_model(model, data_cfg, split, names)
+        report = evaluate_classifier_model(model, data_cfg, split, names, flip_test=flip_test)
         classification.plot_confusion_matrix(report["confusion_matrix"], names,
                                              out_dir / f"confusion-{split}{suffix}.png")
-        metrics = {"model": cfg.name, "split": split, **source,
+        metrics = {"model": cfg.name, "split": split, **source, "flip_test": flip_test,
                    **{k: v for k, v in report.items() if k != "confusion_matrix"}}
         used = source["joints"] + (f" ({source['pose_workdir']})"
                                    if source["joints"] == "predicted" else "")
-        text = (f"Table 2: {cfg.name} on {cfg.data.dir} [{split}], joints: {used}\n"
+        text = (f"Table 2: {cfg.name} on {cfg.data.dir} [{split}], joints: {used}"
+                f"{', flip test' if flip_test else ''}\n"
                 f"{'Model':<24}{'Joints':<11}{'Loss':>8}{'Accuracy':>10}\n"
                 f"{cfg.name:<24}{source['joints']:<11}{report['loss']:>8.4f}"
                 f"{100 * report['accuracy']:>9.2f}%\n\n"
