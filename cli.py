@@ -165,7 +165,9 @@ def train(config_path, workdir, overrides, overwrite):
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="A converted dataset to evaluate on [default: the training dataset].")
 @click.option("--split", default=None, help="Split to score [default: the config's val split].")
-@click.option("--flip-test", is_flag=True, help="Average with the mirrored input: image and/or joints, left/right swapped.")
+@click.option("--flip-test", is_flag=True,
+              help="Average with the mirrored input (image and joints, left/right swapped); "
+                   "suffixes the outputs (eval-SPLIT-flip.json).")
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of WORKDIR to score.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,

@@ -251,5 +251,9 @@ def test_flip_test_averages_the_mirrored_view(workdirs, which):
     expected = classification_report(np.concatenate(labels), np.concatenate(probs), names)
 
     assert flipped["flip_test"] is True and plain["flip_test"] is False
+    # Its own output files: the plain evaluation's are not overwritten.
+    assert json.loads((workdirs[which] / "eval-val.json").read_text())["flip_test"] is False
+    assert json.loads((workdirs[which] / "eval-val-flip.json").read_text())["flip_test"] is True
+    assert (workdirs[which] / "confusion-val-flip.png").exists()
     assert flipped["loss"] == pytest.approx(expected["loss"], rel=1e-4)
     assert abs(flipped["loss"] - plain["loss"]) > 1e-5, "an untrained model is not mirror-symmetric"

@@ -225,8 +225,8 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     """Scores the model trained in ``workdir``; returns {"text": table, "metrics": dict}.
 
     ``joints`` / ``pose_workdir`` choose a classifier's joint source (``joint_source``); an
-    explicit source suffixes the output files (``eval-test-predicted.json``) so runs with
-    different sources never overwrite each other.
+    explicit source and ``flip_test`` suffix the output files (``eval-test-predicted-flip.json``)
+    so runs with different settings never overwrite each other.
     """
     workdir = Path(workdir)
     overrides = [f"data.dir={data_dir}"] if data_dir else []
@@ -235,7 +235,7 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     split = split or cfg.data.val_split
     out_dir = Path(out_dir or workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "" if joints == "auto" else f"-{joints}"
+    suffix = ("" if joints == "auto" else f"-{joints}") + ("-flip" if flip_test else "")
 
     if cfg.model.kind in POSE_KINDS:
         result = evaluate_pose_model(model, cfg, split, flip_test=flip_test)
