@@ -9,7 +9,9 @@ import pytest
 from tfpose import config
 from tfpose.errors import ConfigError
 from tfpose.models.classifier import build_classifier, build_image_branch, image_feature_size
-from tfpose.models.joint_embeddings import JointPreprocess, build_joint_embedding
+from tfpose.models.joint_embeddings import (
+    JointPreprocess, PairwiseDistances, build_joint_embedding,
+)
 
 S = 64  # test input size
 C = 5  # test classes
@@ -17,7 +19,8 @@ K = 16
 EMBEDDINGS = ("linear", "conv", "transformer")
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MY_CONFIGS = (
-    "baseline", "lfe", "cfe", "transformer", "joints_lfe", "joints_cfe", "joints_transformer",
+    "baseline", "lfe", "cfe", "transformer", "joints_lfe", "joints_cfe", "joints_pairwise",
+    "joints_transformer",
 )
 
 
@@ -98,6 +101,23 @@ def test_joint_preprocess_centres_and_zeroes_invisible():
     np.testing.assert_allclose(
         out, [[[0.0, -112.0, 1.0], [0.0, 0.0, 0.0], [-102.0, 112.0, 1.0]]]
     )
+
+
+def test_pairwise_distances_between_visible_joints_in_half_sides():
+    # Preprocessed joints (x, y, visible): a 3-4-5 triangle, then a hidden joint.
+    joints = np.array([[[0.0, 0.0, 1.0], [30.0, 40.0, 1.0], [-56.0, 0.0, 1.0], [0.0, 0.0, 0.0]]],
+                      "float32")
+    out = keras.ops.convert_to_numpy(PairwiseDistances(112)(joints))  # S/2 = 56
+    # Pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3).
+    np.testing.assert_allclose(out, [[50 / 56, 1.0, 0.0, np.hypot(86, 40) / 56, 0.0, 0.0]],
+                               rtol=1e-5, atol=1e-5)
+    # Coincident joints (all zeroed when hidden) must not make the gradient NaN.
+    import tensorflow as tf
+
+    coincident = tf.Variable(tf.concat([tf.zeros((1, 16, 2)), tf.ones((1, 16, 1))], -1))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(PairwiseDistances(112)(coincident))
+    assert np.all(np.isfinite(tape.gradient(total, coincident).numpy()))
 
 
 @pytest.mark.parametrize(

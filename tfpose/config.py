@@ -79,7 +79,7 @@ class ModelConfig:
     hourglass_depth: int = 4
     # Action classifier.
     image_branch: bool = True  # False: joints-only classifier
-    joint_embedding: str = "none"  # none | linear | conv | transformer
+    joint_embedding: str = "none"  # none | linear | conv | pairwise | transformer
     num_classes: int = 0  # 0: taken from the dataset manifest
     l2: float = 0.0
     # LFE / CFE read the visible flag as a third input channel (the Transformer always does).

@@ -6,7 +6,7 @@ Three families, chosen by ``cfg.model.image_branch`` and ``cfg.model.joint_embed
   baseline, image -> 4624 features -> Dense 128 -> Dense C. The report states this head
   ("flatten layer and 2 fully connected layers ... from 4624 to 128, finally to 15"), so the
   baseline has no 256-wide fusion layers.
-- image + joints (``joint_embedding``: linear | conv | transformer): concat(image 128,
+- image + joints (``joint_embedding``: linear | conv | pairwise | transformer): concat(image 128,
   joints 128) = 256 -> Dense 256 -> Dense 256 -> Dense C, as in the report.
 - joints-only (``image_branch: false``): joints 128 -> Dense 256 -> Dense 256 -> Dense C, for
   datasets converted with ``--annotations-only``.

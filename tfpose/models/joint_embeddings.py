@@ -13,6 +13,10 @@ downstream can read an invisible joint's coordinates.
 - ``model.joint_visibility``: LFE and CFE read (x, y, visible) instead (3K=48 flattened, or
   3 channels per position), so "this joint is missing" differs from "this joint is at the
   centre"; the report dropped the flag.
+- Pairwise (not in the report): the K(K-1)/2 = 120 distances between visible joints, divided by
+  S/2, beside the flattened (x, y, visible) -> Dense 256 -> BatchNorm -> ReLU -> Dense 128. A
+  distance is a norm, which a small MLP fits poorly from coordinates on ~11 k examples; it is
+  also blind to where the person stands in the crop and to flips.
 - Transformer (the report's future work): one token per joint, Dense(x/(S/2), y/(S/2),
   visible) -> d_model, plus a learned joint-identity embedding (attention itself is
   permutation-blind, so the token must say which joint it is); a learned CLS token; pre-norm
@@ -39,7 +43,9 @@ LFE_HIDDEN = 64
 TRANSFORMER_DIM = 64  # d_model: 16 tokens of 3 numbers need little width
 TRANSFORMER_MLP_DIM = 128
 
-EMBEDDINGS = ("linear", "conv", "transformer")
+PAIRWISE_HIDDEN = 256
+
+EMBEDDINGS = ("linear", "conv", "pairwise", "transformer")
 
 
 def kernel_regularizer(l2: float):
@@ -184,6 +190,19 @@ def apply_conv_embedding(
     return _dense(EMBED_DIM, l2, f"{name}_dense", activation="relu")(x)
 
 
+def apply_pairwise_embedding(joints, *, input_size: int, l2: float = 0.0,
+                             name: str = "joints_pairwise"):
+    """Pairwise: B x K x 3 preprocessed joints -> B x 128 from the joints and their distances."""
+    distances = PairwiseDistances(input_size, name=f"{name}_distances")(joints)  # B x K(K-1)/2
+    flat = keras.layers.Flatten(name=f"{name}_flatten")(joints)  # B x 3K
+    scaled = keras.layers.Rescaling(2.0 / input_size, name=f"{name}_rescale")(flat)
+    x = keras.layers.Concatenate(name=f"{name}_concat")([scaled, distances])
+    x = _dense(PAIRWISE_HIDDEN, l2, f"{name}_dense1")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    return _dense(EMBED_DIM, l2, f"{name}_dense2", activation="relu")(x)
+
+
 def apply_transformer_embedding(
     joints,
     *,
@@ -239,6 +258,8 @@ def apply_joint_embedding(joints, cfg):
         return apply_linear_embedding(x, l2=m.l2, use_visibility=m.joint_visibility)
     if kind == "conv":
         return apply_conv_embedding(x, l2=m.l2, use_visibility=m.joint_visibility)
+    if kind == "pairwise":
+        return apply_pairwise_embedding(x, input_size=cfg.data.input_size, l2=m.l2)
     if kind == "transformer":
         return apply_transformer_embedding(
             x,
@@ -280,6 +301,37 @@ class SelectXY(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 2)
+
+
+@keras.saving.register_keras_serializable(package="tfpose")
+class PairwiseDistances(keras.layers.Layer):
+    """Distances between every pair of joints i < j, 0 unless both are visible.
+
+    Input:  B x K x 3 preprocessed joints (x, y in pixels, visible in {0, 1}).
+    Output: B x K(K-1)/2, in units of half the input side (S/2), pairs in row-major order of
+    the upper triangle ((0, 1), (0, 2), ..., (K-2, K-1)).
+    """
+
+    def __init__(self, input_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.input_size = int(input_size)
+
+    def call(self, joints):
+        k = joints.shape[1]
+        rows, cols = zip(*[(i, j) for i in range(k) for j in range(i + 1, k)])
+        first = ops.take(joints, list(rows), axis=1)  # B x P x 3
+        second = ops.take(joints, list(cols), axis=1)
+        delta = (first[..., :2] - second[..., :2]) / (self.input_size / 2.0)
+        both = first[..., 2] * second[..., 2]
+        # sqrt(d^2 + eps): a finite gradient where two joints coincide (or both are zeroed).
+        return ops.sqrt(ops.sum(ops.square(delta), axis=-1) + 1e-12) * both
+
+    def compute_output_shape(self, input_shape):
+        k = input_shape[1]
+        return (input_shape[0], k * (k - 1) // 2)
+
+    def get_config(self):
+        return {**super().get_config(), "input_size": self.input_size}
 
 
 @keras.saving.register_keras_serializable(package="tfpose")
