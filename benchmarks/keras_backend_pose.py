@@ -6,9 +6,9 @@ TensorFlow, so this script runs them on ``KERAS_BACKEND=jax`` with a small numpy
 in place of the tf.data one:
 
     # here (TensorFlow): the converted split's stored crops and labels -> one .npz
-    python benchmarks/keras_backend_pose.py export tfrecords/pose2k .gpu/pose2k.npz
+    python benchmarks/keras_backend_pose.py export tfrecords/pose2k runs/pose2k.npz
     # there (no TensorFlow): train the config's hourglass for a time budget, then val PCKh
-    KERAS_BACKEND=jax python benchmarks/keras_backend_pose.py train .gpu/pose2k.npz \\
+    KERAS_BACKEND=jax python benchmarks/keras_backend_pose.py train runs/pose2k.npz \\
         configs/synthetic/hourglass2.yaml --epochs 200 --minutes 4 [--set KEY=VALUE ...]
     # there: train-step throughput per precision policy (random batch, no input pipeline)
     KERAS_BACKEND=jax python benchmarks/keras_backend_pose.py step configs/hourglass8.yaml \\
@@ -47,8 +47,9 @@ SPLITS = ("train", "val")
 # -- export (needs TensorFlow) -------------------------------------------------------------------
 
 def export(data_dir: str, out: str) -> dict:
-    """Stored JPEG crops + crop boxes, original-pixel joints, flags and head sizes of the train and
-    val splits -> ``out`` (.npz, JPEG bytes concatenated with offsets, no pickles)."""
+    """Stored JPEG crops, their sizes, joints (stored-image pixels), flags, crop boxes and head
+    sizes of the train and val splits -> ``out`` (.npz, JPEG bytes concatenated with offsets, no
+    pickles)."""
     import tensorflow as tf
 
     from tfpose.data.schema import FEATURES
