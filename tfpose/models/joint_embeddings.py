@@ -14,9 +14,10 @@ downstream can read an invisible joint's coordinates.
   3 channels per position), so "this joint is missing" differs from "this joint is at the
   centre"; the report dropped the flag.
 - Pairwise (not in the report): the K(K-1)/2 = 120 distances between visible joints, divided by
-  S/2, beside the flattened (x, y, visible) -> Dense 256 -> BatchNorm -> ReLU -> Dense 128. A
-  distance is a norm, which a small MLP fits poorly from coordinates on ~11 k examples; it is
-  also blind to where the person stands in the crop and to flips.
+  S/2, beside the flattened (x/(S/2), y/(S/2), visible) -> Dense 256 -> BatchNorm -> ReLU ->
+  Dense 128. A distance is a norm, which a small MLP fits poorly from coordinates on ~11 k
+  examples; the joints beside them keep what distances cannot tell: where the person stands in
+  the crop, and left from right.
 - Transformer (the report's future work): one token per joint, Dense(x/(S/2), y/(S/2),
   visible) -> d_model, plus a learned joint-identity embedding (attention itself is
   permutation-blind, so the token must say which joint it is); a learned CLS token; pre-norm
@@ -194,9 +195,12 @@ def apply_pairwise_embedding(joints, *, input_size: int, l2: float = 0.0,
                              name: str = "joints_pairwise"):
     """Pairwise: B x K x 3 preprocessed joints -> B x 128 from the joints and their distances."""
     distances = PairwiseDistances(input_size, name=f"{name}_distances")(joints)  # B x K(K-1)/2
-    flat = keras.layers.Flatten(name=f"{name}_flatten")(joints)  # B x 3K
-    scaled = keras.layers.Rescaling(2.0 / input_size, name=f"{name}_rescale")(flat)
-    x = keras.layers.Concatenate(name=f"{name}_concat")([scaled, distances])
+    # Coordinates to [-1, 1] like the distances; the visible flag stays 0 / 1.
+    scaled = keras.layers.Rescaling(
+        [2.0 / input_size, 2.0 / input_size, 1.0], name=f"{name}_rescale"
+    )(joints)
+    flat = keras.layers.Flatten(name=f"{name}_flatten")(scaled)  # B x 3K
+    x = keras.layers.Concatenate(name=f"{name}_concat")([flat, distances])
     x = _dense(PAIRWISE_HIDDEN, l2, f"{name}_dense1")(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)
