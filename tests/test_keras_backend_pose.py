@@ -88,6 +88,7 @@ def test_train_runs_a_tiny_hourglass_and_reports_pckh(kb, tiny_dataset, tmp_path
 
     assert result["epochs_run"] == 2 and [row["epoch"] for row in result["history"]] == [1, 2]
     assert 0.0 <= result["val_pckh"] <= 100.0 and set(result["parts"]) >= {"Head", "Ankle"}
+    assert result["val_pckh"] == result["history"][-1]["val_pckh"]  # the final evaluation
     assert result["history"][1]["loss"] < result["history"][0]["loss"]
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert printed == result["history"]
