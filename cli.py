@@ -64,8 +64,9 @@ def _ratios(ctx, param, value):
 @click.option("--min-joints", default=4, show_default=True, help="Drop persons with fewer annotated joints.")
 @click.option("--min-class-fraction", default=0.05, show_default=True, help="Drop categories below this fraction of the largest (0 keeps all).")
 @click.option("--top-classes", type=int, default=None, help="Keep only the K largest categories.")
-@click.option("--crop", type=click.Choice(["person", "whole"]), default="person", show_default=True, help="Square around the person, or the whole image (the report).")
-@click.option("--margin", default=1.25, show_default=True, help="Person crop side = scale x 200 x margin.")
+@click.option("--format", "format", type=click.Choice(["auto", "mpii", "lsp"]), default="auto", show_default=True, help="mpii: RELEASE .mat or HRNet JSON; lsp: LSP/LSPET joints.mat; auto: from the file.")
+@click.option("--crop", type=click.Choice(["person", "whole", "letterbox"]), default="person", show_default=True, help="Square around the person, the whole image stretched (the report), or the whole image letterboxed (as predict frames a photo).")
+@click.option("--margin", default=1.25, show_default=True, help="Person crop side = scale x 200 x margin (without a scale, as LSP: margin x the joints' box).")
 @click.option("--image-size", default=256, show_default=True, help="Stored image side in pixels.")
 @click.option("--jpeg-quality", default=90, show_default=True)
 @click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, callback=_ratios, help="train,val,test fractions (split by video, else image).")
@@ -76,7 +77,8 @@ def _ratios(ctx, param, value):
 @click.option("--workers", default=2, show_default=True, help="Image processes (1: in-process).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 def convert(annotations, images_dir, annotations_only, out_dir, **options):
-    """Convert MPII annotations (.mat or JSON) and images into sharded TFRecords + manifest.json."""
+    """Convert MPII (.mat or JSON) or LSP/LSPET (joints.mat) annotations and images into sharded
+    TFRecords + manifest.json."""
     from tfpose.data import tfrecords
 
     if (images_dir is None) == (not annotations_only):

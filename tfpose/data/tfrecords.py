@@ -2,7 +2,8 @@
 
 ``convert`` runs these steps, each a small function testable on its own:
 
-1. read the annotations (``mpii.read_annotations``: official ``RELEASE`` .mat or HRNet JSON);
+1. read the annotations (``readers.read_annotations``: official MPII ``RELEASE`` .mat, HRNet
+   JSON, or an LSP/LSPET ``joints.mat``);
 2. filter: persons with fewer than ``min_joints`` annotated joints; categories with fewer
    persons than ``min_class_fraction`` x the largest (the report's 5 % rule), or all but the
    ``top_classes`` largest. Persons without an activity keep label -1 (``UNLABELLED``);
@@ -10,8 +11,11 @@
 4. split (``assign_splits``): deterministic for a seed and group-aware (all persons of one
    video, else of one image, land in one split);
 5. crop (``crop_box``): a square around ``objpos`` of side ``scale x 200 x margin`` (falling
-   back to the annotated joints' bounding box), or the whole image (the report's mode, aspect
-   not kept); parts outside the image are zero-padded; resize to ``image_size``; JPEG;
+   back to the annotated joints' bounding box x margin: LSP has no objpos), the whole image
+   (the report's mode, aspect not kept), or the whole image letterboxed (``letterbox_box``:
+   the square around the image centre with the longer side, exactly how ``tfpose predict``
+   frames a photo without a box); parts outside the image are zero-padded; resize to
+   ``image_size``; JPEG;
 6. write ``{split}-00000-of-000NN.tfrecord`` shards, ``manifest.json`` and ``convert.log``
    into a hidden temporary sibling of ``out_dir`` and rename it only when complete.
 
@@ -48,7 +52,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tfpose import __version__
-from tfpose.data import mpii
+from tfpose.data import mpii, readers
 from tfpose.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -59,6 +63,9 @@ LOG = "convert.log"
 RECORDS_PER_SHARD = 1000
 RECORDS_PER_SHARD_NO_IMAGES = 20000
 MIN_FALLBACK_SIDE = 16.0  # px; a joints-bbox crop of one or two joints still shows something
+CROPS = ("person", "whole", "letterbox")
+# Crops whose box comes from the image size (read by the worker), not from the annotation.
+IMAGE_FRAMED = ("whole", "letterbox")
 
 # Skip reasons (manifest ``skipped`` keys).
 TOO_FEW_JOINTS = "too_few_joints"
@@ -216,16 +223,19 @@ def crop_box(
 
     ``person``: a square of side ``scale x 200 x margin`` centred on ``objpos``; without
     objpos/scale, a square of side ``margin x`` the longer side of the annotated joints'
-    bounding box (at least 16 px) centred on it. ``whole``: ``(0, 0, W, H)`` (needs
-    ``image_size_wh``). None when the person cannot be located.
+    bounding box (at least 16 px) centred on it. ``whole``: ``(0, 0, W, H)``; ``letterbox``:
+    ``letterbox_box(W, H)`` (both need ``image_size_wh``). None when the person cannot be
+    located.
     """
-    if mode == "whole":
+    if mode in IMAGE_FRAMED:
         if image_size_wh is None:
-            raise DataError("whole-image crops need the image size (read from the image)")
+            raise DataError(f"{mode} crops need the image size (read from the image)")
         width, height = image_size_wh
+        if mode == "letterbox":
+            return letterbox_box(width, height)
         return (0.0, 0.0, float(width), float(height))
     if mode != "person":
-        raise DataError(f"crop must be 'person' or 'whole'. Received: crop={mode!r}")
+        raise DataError(f"crop must be one of {', '.join(CROPS)}. Received: crop={mode!r}")
     if record.objpos is not None and record.scale is not None and record.scale > 0:
         cx, cy = record.objpos
         side = float(record.scale) * 200.0 * margin
@@ -239,6 +249,14 @@ def crop_box(
         side = max(max(x1 - x0, y1 - y0) * margin, MIN_FALLBACK_SIDE)
     half = side / 2
     return (float(cx - half), float(cy - half), float(cx + half), float(cy + half))
+
+
+def letterbox_box(width: float, height: float) -> Tuple[float, float, float, float]:
+    """The square ``(x0, y0, x1, y1)`` of side max(W, H) around the image centre: the whole
+    image, aspect kept, the shorter side padded equally on both sides (with zeros)."""
+    side = float(max(width, height))
+    x0, y0 = (float(width) - side) / 2, (float(height) - side) / 2
+    return (x0, y0, x0 + side, y0 + side)
 
 
 def to_stored(points, box, image_size: int) -> np.ndarray:
@@ -295,8 +313,8 @@ def _crop_resize(image, box, size: int, reduction: int):
 def crop_image(task) -> tuple:
     """Worker: ``(path, boxes, size, quality)`` -> ``("ok", (W, H, boxes, jpegs))`` or a skip.
 
-    ``boxes`` entries of None mean the whole image. The JPEG is decoded once per image, at the
-    coarsest DCT reduction (1/2, 1/4, 1/8) that still gives every crop at least one decoded
+    ``boxes`` entries may be ``"whole"`` or ``"letterbox"`` (``crop_box`` of the image size).
+    The JPEG is decoded once per image, at the coarsest DCT reduction (1/2, 1/4, 1/8) that still gives every crop at least one decoded
     pixel per stored pixel: the same picture, several times faster for small persons.
     """
     from PIL import Image, UnidentifiedImageError
@@ -305,7 +323,8 @@ def crop_image(task) -> tuple:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            boxes = [b if b is not None else (0.0, 0.0, float(width), float(height)) for b in boxes]
+            boxes = [crop_box(None, b, image_size_wh=(width, height)) if isinstance(b, str)
+                     else b for b in boxes]
             reduction = 1
             if image.format == "JPEG":
                 ratio = min(min(b[2] - b[0], b[3] - b[1]) for b in boxes) / size
@@ -468,6 +487,7 @@ def convert(
     min_class_fraction: Optional[float] = 0.05,
     top_classes: Optional[int] = None,
     crop: str = "person",
+    format: str = "auto",
     margin: float = 1.25,
     image_size: int = 256,
     jpeg_quality: int = 90,
@@ -493,7 +513,9 @@ def convert(
       min_joints: drop persons with fewer annotated joints (0 keeps all).
       min_class_fraction: drop categories below this fraction of the largest (0/None: keep).
       top_classes: keep only the K largest categories (overrides ``min_class_fraction``).
-      crop: ``"person"`` (square around the person) or ``"whole"`` (the report's mode).
+      crop: ``"person"`` (square around the person), ``"whole"`` (the report's mode) or
+        ``"letterbox"`` (the whole image, aspect kept, as ``tfpose predict`` frames a photo).
+      format: ``auto`` | ``mpii`` | ``lsp`` (``readers.read_annotations``).
       margin: person crop side = scale x 200 x margin.
       image_size: stored side in px (larger than the model input, so augmentation can crop).
       split_ratios: train/val/test fractions; ``split``: put everything in one split;
@@ -515,17 +537,18 @@ def convert(
     images_dir = Path(images_dir) if images_dir is not None else None
     if images_dir is not None and not images_dir.is_dir():
         raise DataError(f"image folder {images_dir} does not exist")
-    if crop not in ("person", "whole"):
-        raise DataError(f"crop must be 'person' or 'whole'. Received: crop={crop!r}")
-    if crop == "whole" and annotations_only and images_dir is None:
-        raise DataError("--crop whole with --annotations-only needs --images to read image sizes")
+    if crop not in CROPS:
+        raise DataError(f"crop must be one of {', '.join(CROPS)}. Received: crop={crop!r}")
+    if crop in IMAGE_FRAMED and annotations_only and images_dir is None:
+        raise DataError(f"--crop {crop} with --annotations-only needs --images to read image sizes")
     if image_size < 8 or not 1 <= jpeg_quality <= 100 or margin <= 0:
         raise DataError(
             f"need image_size >= 8, 1 <= jpeg_quality <= 100, margin > 0. Received: image_size="
             f"{image_size}, jpeg_quality={jpeg_quality}, margin={margin}"
         )
     arguments = {
-        "annotations": str(annotations), "images": str(images_dir) if images_dir else None,
+        "annotations": str(annotations), "format": format,
+        "images": str(images_dir) if images_dir else None,
         "annotations_only": annotations_only, "min_joints": min_joints,
         "min_class_fraction": min_class_fraction, "top_classes": top_classes, "crop": crop,
         "margin": margin, "image_size": image_size, "jpeg_quality": jpeg_quality,
@@ -536,7 +559,10 @@ def convert(
     if records is None:
         if not annotations.is_file():
             raise DataError(f"annotation file {annotations} does not exist")
-        records = mpii.read_annotations(annotations)
+        source = readers.read_annotations(annotations, format)
+        records = source.records
+    else:
+        source = readers.Annotations("records", records, "as given")
     validation = read_validation_list(validation_list) if validation_list else None
 
     tmp = _prepare_out_dir(out_dir, overwrite)
@@ -601,7 +627,8 @@ def convert(
             elif annotations_only:
                 tasks.append(("size_only", (path, boxes)))
             else:
-                tasks.append(("image", (str(path), boxes, image_size, jpeg_quality)))
+                framed = boxes if crop == "person" else [crop] * len(persons)
+                tasks.append(("image", (str(path), framed, image_size, jpeg_quality)))
 
         # 6. write
         shard_counts = {
@@ -633,7 +660,7 @@ def convert(
                 status, result = UNSAFE_PATH, "absolute or '..' image name"
             elif kind == "image":
                 status, result = next(results)
-            elif kind == "size_only" and crop == "whole":
+            elif kind == "size_only" and crop in IMAGE_FRAMED:
                 status, result = _image_size_only(payload[0])
             if status == "ok" and kind in ("image", "size_only"):
                 try:
@@ -652,9 +679,9 @@ def convert(
                 if kind == "image":
                     width, height, boxes, jpegs = result
                     box, jpeg, original = boxes[j], jpegs[j], (width, height)
-                elif kind == "size_only" and crop == "whole":
+                elif kind == "size_only" and crop in IMAGE_FRAMED:
                     original = tuple(result)
-                    box = crop_box(record, "whole", image_size_wh=original)
+                    box = crop_box(record, crop, image_size_wh=original)
                 else:
                     box = payload[1][j] if kind == "size_only" else payload[j]
                 if box is None:
@@ -691,6 +718,9 @@ def convert(
             "crop": crop,
             "margin": margin,
             "joint_names": list(mpii.JOINT_NAMES),
+            "source_format": source.format,
+            "head_size": source.head_size,
+            "dropped_joints": {"nonfinite": source.dropped_joints},
             "joints_outside_crop": outside,
             "split_groups": "video index where present, else image name",
             "arguments": arguments,
