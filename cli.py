@@ -14,10 +14,21 @@ import click
 from tfpose import __version__
 
 
+# Commands that never import TensorFlow start without it (and without its start-up cost).
+TF_FREE_COMMANDS = {"synth", "eval-pckh", "models"}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfpose")
-def cli():
+@click.option("--verbose", is_flag=True,
+              help="Show TensorFlow's own start-up and C++ log lines (hidden by default).")
+@click.pass_context
+def cli(ctx, verbose):
     """tfpose: MPII joint localisation and pose-aware action classification (double CNN)."""
+    if not verbose and ctx.invoked_subcommand not in TF_FREE_COMMANDS:
+        from tfpose.console import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -154,16 +165,29 @@ def train(config_path, workdir, overrides, overwrite):
     from pathlib import Path
 
     from tfpose import config as config_lib
+    from tfpose.console import fit_verbosity
     from tfpose.train import train as run_training
 
     cfg = config_lib.load(config_path, overrides)
     workdir = workdir or str(Path("runs") / Path(config_path).stem)
-    summary = run_training(cfg, workdir, overwrite=overwrite)
+    summary = run_training(cfg, workdir, overwrite=overwrite, verbose=fit_verbosity())
     click.echo(f"Trained {cfg.name}: {summary['steps']} steps; model in {workdir}/model.keras")
 
 
+def _model_source(ctx, param, value):
+    """A work dir / model path, or a shipped model's name (``tfpose models``) -> its path."""
+    from tfpose import zoo
+
+    path = zoo.resolve(value)
+    if not path.exists():
+        shipped = ", ".join(zoo.names()) or "none"
+        raise click.BadParameter(f"{value!r} is neither a path nor a shipped model "
+                                 f"(shipped: {shipped})", ctx=ctx, param=param)
+    return str(path)
+
+
 @cli.command()
-@click.argument("workdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("workdir", callback=_model_source)
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="A converted dataset to evaluate on [default: the training dataset].")
 @click.option("--split", default=None, help="Split to score [default: the config's val split].")
@@ -183,7 +207,8 @@ def train(config_path, workdir, overrides, overwrite):
               help="Pose model work dir for --joints predicted (required for a classifier work "
                    "dir; a two_stage work dir defaults to the pose model frozen inside it).")
 def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, pose_workdir):
-    """Score a trained model: PCKh table (pose) or Table 2 metrics (classifiers)."""
+    """Score a trained model: PCKh@0.5 and PCK@0.2 tables (pose) or Table 2 metrics
+    (classifiers). WORKDIR is a training work dir or a shipped model's name (tfpose models)."""
     import json
 
     from tfpose.evaluate import evaluate_workdir
@@ -198,7 +223,7 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
 
 
 @cli.command("export")
-@click.argument("workdir", type=click.Path(exists=True, file_okay=False))
+@click.argument("workdir", callback=_model_source)
 @click.option("--base", "base_dir", required=True, type=click.Path(file_okay=False),
               help="TF Serving model base folder; the export goes to BASE/NAME/VERSION.")
 @click.option("--name", required=True, help="Model name (the folder TF Serving serves).")
@@ -208,7 +233,8 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
               show_default=True, help="Which saved model of WORKDIR to export.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing BASE/NAME/VERSION.")
 def export_cmd(workdir, base_dir, name, version, checkpoint, overwrite):
-    """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph)."""
+    """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph).
+    WORKDIR is a training work dir or a shipped model's name (tfpose models)."""
     from tfpose.export import export_workdir
 
     path = export_workdir(workdir, base_dir, name, version, checkpoint=checkpoint,
@@ -218,27 +244,47 @@ def export_cmd(workdir, base_dir, name, version, checkpoint, overwrite):
 
 
 @cli.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, file_okay=False))
+@click.argument("model_path", metavar="MODEL", callback=_model_source)
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for the drawings (one PNG per image).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for the drawings (one PNG per image); required unless --no-draw.")
+@click.option("--no-draw", is_flag=True, help="Write no drawings: only the JSON lines.")
 @click.option("--box", default=None, metavar="X0,Y0,X1,Y1",
-              help="Person box in original pixels for every image [default: the whole image].")
+              help="Person box in original pixels for every image [default: the whole image, "
+                   "framed as the model's training data: letterboxed for lspet].")
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Images per model call.")
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of a work dir to use.")
-def predict(model_path, images, out_dir, box, checkpoint):
-    """Draw the predicted skeleton and activity on each IMAGE; print one JSON line per image.
+def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
+    """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image.
 
-    MODEL is a training work dir, an exported SavedModel, or a TF Serving model folder
-    (its highest version).
+    MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
+    exported SavedModel, or a TF Serving model folder (its highest version).
+
+    Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"};
+    keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
+    of the original image with pixel centres at integers (the top-left pixel is (0, 0)).
     """
     import json
 
     from tfpose.predict import parse_box, predict_files
 
+    if out_dir is None and not no_draw:
+        raise click.UsageError("give --out DIR for the drawings, or --no-draw")
     box = parse_box(box) if box else None
-    for rec in predict_files(model_path, images, out_dir, box=box, checkpoint=checkpoint):
+    for rec in predict_files(model_path, images, None if no_draw else out_dir, box=box,
+                             checkpoint=checkpoint, batch_size=batch_size):
         click.echo(json.dumps(rec))
+
+
+@cli.command()
+def models():
+    """List the pretrained models shipped with tfpose (usable wherever a work dir is)."""
+    from tfpose import zoo
+
+    for name in zoo.names():
+        click.echo(f"{name:12s} {zoo.summary(name)}")
 
 
 def main(argv=None):

@@ -353,3 +353,23 @@ def test_jpeg_dct_scaled_decode_matches_the_converter():
             ref = np.asarray(_crop_resize(image.convert("RGB"), box, SIZE, reduction), np.float32)
         inner = np.abs(ref - got)[2:-2, 2:-2]
         assert inner.mean() < 1.0 and np.percentile(inner, 99) < 8.0, (box, inner.mean())
+
+
+def test_letterbox_frame_pads_the_short_side_like_the_converter():
+    """frame="letterbox": the box is the converter's ``letterbox_box`` and the bars are black,
+    for encoded JPEGs (the DCT-reduced path included) and decoded images alike."""
+    from tfpose.data.tfrecords import letterbox_box
+
+    wide = np.full((48, 160, 3), 200, np.uint8)
+    jpeg = tf.io.encode_jpeg(tf.constant(wide)).numpy()
+    for images, encoded in (([jpeg], True), (wide[None].astype(np.float32), False)):
+        crops, used = export.crop_batch(tf.constant(images), None, 32, encoded=encoded,
+                                        frame="letterbox")
+        np.testing.assert_allclose(used.numpy()[0], letterbox_box(160, 48))
+        crop = crops.numpy()[0]
+        # 48 of 160 rows are the photo: at 32 px, rows 11..20 bright, the outer rows black.
+        assert crop[:9].max() < 5 and crop[-9:].max() < 5
+        assert crop[13:19, 1:-1].min() > 150  # (column 0: the kernel half outside, zeros)
+        stretched, box = export.crop_batch(tf.constant(images), None, 32, encoded=encoded)
+        np.testing.assert_allclose(box.numpy()[0], [0, 0, 160, 48])
+        assert stretched.numpy()[0][2:-2, 2:-2].min() > 150

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tfpose import config
-from tfpose.losses import HeatmapMSE, MaskedKeypointL2, losses_for
+from tfpose.errors import ConfigError
+from tfpose.losses import HeatmapMSE, HeatmapSoftmaxCE, MaskedKeypointL2, losses_for
 from tfpose.models.pose import build_pose_model
 
 K = 16
@@ -64,6 +65,45 @@ def test_heatmap_mse_per_joint_and_masked():
     np.testing.assert_allclose(loss.call(y_true, y_pred).numpy(), [[1.0, 0.0, 9.0]])
     assert float(loss(y_true, y_pred, sample_weight=[[1, 1, 0]])) == pytest.approx(0.5)
     assert float(loss(y_true, y_pred)) == pytest.approx(10 / 3)
+
+
+def test_heatmap_softmax_ce_by_hand_and_masked():
+    y_true = np.zeros((1, 2, 2, 2), "float32")
+    y_true[0, 0, 0, 0] = 1.0  # joint 0: all mass on pixel (0, 0)
+    y_true[0, :, 1, 1] = 0.5  # joint 1: half on each pixel of column 1 (scale is normalised)
+    logits = np.zeros((1, 2, 2, 2), "float32")
+    logits[0, 0, 0, 0] = np.log(3.0)  # softmax of joint 0: 3/6 at (0, 0), 1/6 elsewhere
+    loss = HeatmapSoftmaxCE()
+    np.testing.assert_allclose(loss.call(y_true, logits).numpy(), [[np.log(2.0), np.log(4.0)]],
+                               rtol=1e-6)
+    # An unannotated joint (all-zero target, weight 0) costs nothing, whatever its logits.
+    y_true[0, ..., 1] = 0.0
+    assert loss.call(y_true, logits).numpy()[0, 1] == 0.0
+    assert float(loss(y_true, logits, sample_weight=[[1, 0]])) == pytest.approx(np.log(2.0))
+
+
+def test_softmax_ce_decodes_through_the_softmax_at_the_target_peak():
+    """Logits = log of the training Gaussian: same keypoint as the MSE decode, scores ~1."""
+    from tfpose.data import heatmaps
+    from tfpose.models.decode import keypoints_from_outputs
+
+    keypoints = np.array([[[20.0, 36.0], [44.0, 8.0]]], "float32")  # input px, stride 4
+    target, _ = heatmaps.encode(keypoints, np.ones((1, 2)), 16, 4, 2.0)
+    logits = np.log(np.maximum(target.numpy(), 1e-30)) + 7.0  # any offset: softmax ignores it
+    args = dict(kind="hourglass", input_size=64, coord_frame="centered", heatmap_stride=4)
+    xy_ce, score_ce = keypoints_from_outputs([logits], heatmap_loss="softmax_ce",
+                                             heatmap_sigma=2.0, **args)
+    xy_mse, _ = keypoints_from_outputs([target], **args)
+    np.testing.assert_allclose(xy_ce.numpy(), xy_mse.numpy(), atol=1e-4)
+    np.testing.assert_allclose(xy_ce.numpy(), keypoints, atol=1.0)
+    np.testing.assert_allclose(score_ce.numpy(), 1.0, atol=0.02)
+
+
+def test_losses_for_picks_the_configured_heatmap_loss():
+    cfg = make_cfg("hourglass", num_stacks=2, heatmap_loss="softmax_ce")
+    assert all(isinstance(v, HeatmapSoftmaxCE) for v in losses_for(cfg).values())
+    with pytest.raises(ConfigError, match="heatmap_loss"):
+        losses_for(make_cfg("hourglass", heatmap_loss="l1"))
 
 
 def test_losses_for_keys_match_model_outputs():

@@ -66,7 +66,7 @@ def test_predict_two_stage_workdir_and_export_agree(workdirs, tmp_path):
     from_export = run_predict([base / "double_cnn", *SAMPLES, "--out", tmp_path / "b"])
     assert len(from_workdir) == len(from_export) == 5
     for rec_w, rec_e, path in zip(from_workdir, from_export, SAMPLES):
-        assert rec_w["file"] == rec_e["file"] == str(path)
+        assert rec_w["image"] == rec_e["image"] == str(path)
         assert rec_w["class"] == rec_e["class"] and rec_w["class"] in CLASSES
         assert rec_w["probability"] == pytest.approx(rec_e["probability"], abs=1e-4)
         np.testing.assert_allclose(rec_w["keypoints"], rec_e["keypoints"], atol=0.02)
@@ -101,3 +101,46 @@ def test_predict_rejects_bad_box_and_non_images(workdirs, tmp_path):
     junk.write_bytes(b"not an image at all")
     with pytest.raises(DataError, match="junk.jpg: not an image"):
         run_predict([workdirs["hourglass"], junk, "--out", tmp_path])
+
+
+def dot_finder_workdir(folder: Path, frame: str) -> Path:
+    """A 'pose model' whose every heatmap is the input's brightness (stride 1): it finds a dot.
+
+    Saved as a real work dir (config.yaml + model.keras), so predict runs its normal path:
+    decode, frame the whole image, crop, the network, the heatmap decode, the map back.
+    """
+    import keras
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = config_lib.from_dict({
+        "data": {"input_size": SIZE, "heatmap_stride": 1, "normalization": "unit",
+                 "whole_image_frame": frame},
+        "model": {"kind": "hourglass", "num_stacks": 1}})
+    config_lib.dump(cfg, folder / "config.yaml")
+    image = keras.Input((SIZE, SIZE, 3), name="image")
+    brightness = keras.layers.Conv2D(16, 1, use_bias=False, name="heatmaps_1",
+                                     kernel_initializer=keras.initializers.Constant(1 / 3))(image)
+    keras.Model({"image": image}, {"heatmaps_1": brightness}).save(str(folder / "model.keras"))
+    return folder
+
+
+@pytest.mark.parametrize("frame", ["letterbox", "stretch"])
+def test_predict_json_coordinates_round_trip_on_a_non_square_photo(tmp_path, frame):
+    """A 192 x 96 photo with one bright dot: every keypoint of the JSON line is the dot's pixel
+    in the original image (0-based), however the whole image was framed."""
+    width, height, dot = 192, 96, (60, 51)
+    canvas = np.zeros((height, width, 3), np.uint8)
+    canvas[dot[1] - 1:dot[1] + 2, dot[0] - 1:dot[0] + 2] = 255  # 3 x 3, centred on the dot
+    photo = tmp_path / "wide.png"
+    Image.fromarray(canvas).save(photo)
+    workdir = dot_finder_workdir(tmp_path / f"dots-{frame}", frame)
+    [rec] = run_predict([workdir, photo, "--no-draw"])
+    assert rec["image"] == str(photo) and "drawing" not in rec
+    # One input pixel is 3 original px (letterbox: side 192 / 64) or 3 x 1.5 (stretch).
+    np.testing.assert_allclose(np.asarray(rec["keypoints"]), np.tile(dot, (16, 1)), atol=1.6)
+    assert not list(tmp_path.glob("*.png"))[1:]  # only the photo itself: nothing drawn
+
+
+def test_predict_needs_out_or_no_draw(workdirs):
+    result = CliRunner().invoke(cli.cli, ["predict", str(workdirs["hourglass"]), str(SAMPLES[0])])
+    assert result.exit_code != 0 and "--no-draw" in result.output

@@ -60,6 +60,10 @@ class DataConfig:
     # XLA-compile the per-batch work (warp, colour, normalise, targets) into fused loops:
     # several times faster on CPU; false runs the same stages as plain TF ops.
     jit_compile: bool = True
+    # How predict and the export's box-less signatures frame a whole photo: stretch (to the
+    # square input, as ``convert --crop whole``: the report) | letterbox (longer side fitted,
+    # the shorter padded, as ``convert --crop letterbox``). Match the dataset's crop.
+    whole_image_frame: str = "stretch"
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 
@@ -77,6 +81,10 @@ class ModelConfig:
     num_stacks: int = 2
     num_channels: int = 256
     hourglass_depth: int = 4
+    # Heatmap loss: mse (the paper's L2 to Gaussian maps, peak 1) | softmax_ce (each joint's map is
+    # a spatial softmax trained by cross-entropy to the normalised Gaussian; its gradient does not
+    # vanish on the all-background start, so it localises sooner per step).
+    heatmap_loss: str = "mse"
     # Action classifier.
     image_branch: bool = True  # False: joints-only classifier
     joint_embedding: str = "none"  # none | linear | conv | pairwise | transformer
@@ -113,6 +121,9 @@ class TrainConfig:
     lr_decay_epochs: Tuple[int, ...] = ()  # piecewise-constant schedule boundaries
     lr_decay_factor: float = 0.1
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
+    # Start a fresh run from these weights (a .keras / .weights.h5 file, a work dir or a shipped
+    # model name): continue training a shipped model with a new schedule.
+    init_weights: Optional[str] = None
     strategy: str = "auto"  # auto | default | mirrored | multi_worker
     jit_compile: bool = False
     seed: int = 0

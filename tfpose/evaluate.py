@@ -19,11 +19,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfpose import config as config_lib
+from tfpose import config as config_lib, zoo
 from tfpose.errors import ConfigError, DataError
-from tfpose.metrics import classification, pckh
+from tfpose.metrics import classification, pck, pckh
 from tfpose.config import POSE_KINDS
 from tfpose.data.mpii import FLIP_INDEX
+from tfpose.data.tfrecords import read_manifest
 from tfpose.models.decode import predict_keypoints
 
 
@@ -58,10 +59,12 @@ def collect_pose_predictions(model, cfg, split, *, max_batches=None, flip_test=F
 
 
 def evaluate_pose_model(model, cfg, split, *, max_batches=None, flip_test=False) -> dict:
-    """PCKh of ``model`` on ``split``: {"pckh": pckh result dict, "num_persons": N}."""
+    """PCKh@0.5 and PCK@0.2 of ``model`` on ``split``:
+    {"pckh": pckh result, "pck": pck result, "num_persons": N}."""
     p = collect_pose_predictions(model, cfg, split, max_batches=max_batches, flip_test=flip_test)
     result = pckh.pckh(p["pred"], p["gt"], p["head_size"], p["missing"])
-    return {"pckh": result, "num_persons": int(len(p["pred"]))}
+    torso = pck.pck(p["pred"], p["gt"], p["missing"], threshold=0.2)
+    return {"pckh": result, "pck": torso, "num_persons": int(len(p["pred"]))}
 
 
 def predict_action(model, inputs: dict) -> np.ndarray:
@@ -233,6 +236,8 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     cfg, model, names = load_workdir(workdir, checkpoint, overrides)
     data_cfg, model, source = joint_source(cfg, model, joints, pose_workdir)
     split = split or cfg.data.val_split
+    if out_dir is None and zoo.is_shipped(workdir):  # never write into the installed package
+        out_dir = Path("runs") / "eval" / workdir.name
     out_dir = Path(out_dir or workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ("" if joints == "auto" else f"-{joints}") + ("-flip" if flip_test else "")
@@ -240,9 +245,13 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     if cfg.model.kind in POSE_KINDS:
         result = evaluate_pose_model(model, cfg, split, flip_test=flip_test)
         metrics = {"model": cfg.name, "split": split, "persons": result["num_persons"],
-                   "flip_test": flip_test, **_flat_pckh(result["pckh"])}
+                   "flip_test": flip_test, **_flat_pckh(result["pckh"]),
+                   **pck.summary(result["pck"]), "pck": _flat_pckh(result["pck"])}
+        head_rule = read_manifest(cfg.data.dir).get("head_size")
         text = (f"Table 1: PCKh@0.5 of {cfg.name} on {cfg.data.dir} [{split}], "
-                f"{result['num_persons']} persons\n" + pckh.format_table(result["pckh"]))
+                f"{result['num_persons']} persons\n"
+                + pckh.format_table(result["pckh"], normalizer=head_rule)
+                + "\n\n" + pck.format_table(result["pck"]))
     else:
         report = evaluate_classifier_model(model, data_cfg, split, names, flip_test=flip_test)
         classification.plot_confusion_matrix(report["confusion_matrix"], names,

@@ -10,7 +10,8 @@ loads half a model) holding a ``tf.Module`` with these signatures:
     predict_images_boxes  images  float32 [B, H, W, 3], boxes float32 [B, 4]
 
 A SavedModel signature has no optional inputs, so "an optional person box" is two signatures:
-without a box the whole image is the person crop. Outputs, by model kind:
+without a box the whole image is the person crop, framed as the model's training data was
+(``data.whole_image_frame``: stretched to the square, or letterboxed). Outputs, by model kind:
 
     keypoints        float32 [B, 16, 2]  (x, y) in ORIGINAL-image pixels    pose, two_stage
     keypoint_scores  float32 [B, 16]     heatmap maxima (ones for regression) pose, two_stage
@@ -48,10 +49,10 @@ import tensorflow as tf
 
 from tfpose import config as config_lib
 from tfpose.data import pipeline
-from tfpose.errors import DataError
+from tfpose.errors import ConfigError, DataError
 from tfpose.evaluate import load_workdir  # noqa: F401  (re-exported for predict and tests)
 from tfpose.config import POSE_KINDS
-from tfpose.models.decode import keypoints_from_outputs
+from tfpose.models.decode import decode_args, keypoints_from_outputs
 
 SIGNATURES = ("serving_default", "serving_boxes", "predict_images", "predict_images_boxes")
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -113,10 +114,27 @@ def decode_image(encoded):
     return tf.cast(image, tf.float32)
 
 
-def whole_image_box(image):
-    """float32 [4] = (0, 0, W, H): the converter's whole-image crop box."""
-    shape = tf.cast(tf.shape(image), tf.float32)
-    return tf.stack([0.0, 0.0, shape[1], shape[0]])
+WHOLE_IMAGE_FRAMES = ("stretch", "letterbox")
+
+
+def whole_image_box(width, height, frame: str = "stretch"):
+    """float32 [4], the converter's box for a whole W x H image: ``stretch`` (0, 0, W, H)
+    (``--crop whole``) or ``letterbox``: the centred square of side max(W, H)
+    (``--crop letterbox``, ``tfrecords.letterbox_box``), padded with zeros by the crop."""
+    width, height = tf.cast(width, tf.float32), tf.cast(height, tf.float32)
+    if frame == "stretch":
+        return tf.stack([0.0, 0.0, width, height])
+    if frame != "letterbox":
+        raise ValueError(f"whole_image_frame must be one of {WHOLE_IMAGE_FRAMES}. "
+                         f"Received: {frame!r}")
+    side = tf.maximum(width, height)
+    x0, y0 = (width - side) / 2.0, (height - side) / 2.0
+    return tf.stack([x0, y0, x0 + side, y0 + side])
+
+
+def _image_box(image, frame: str):
+    shape = tf.shape(image)
+    return whole_image_box(shape[1], shape[0], frame)
 
 
 def _axis_window(start, length, size: int, extent, reduction=1.0):
@@ -162,19 +180,20 @@ def crop_and_resize(image, box, size: int, reduction=1):
     return tf.ensure_shape(out[0], [size, size, 3])
 
 
-def crop_batch(images, boxes, size: int, *, encoded: bool):
+def crop_batch(images, boxes, size: int, *, encoded: bool, frame: str = "stretch"):
     """B images (encoded strings, or a float B x H x W x 3 tensor) -> (B x S x S x 3, boxes B x 4).
 
-    ``boxes`` None: each whole image. The boxes returned are those used (for the map back).
+    ``boxes`` None: each whole image, framed by ``frame`` (``whole_image_box``). The boxes
+    returned are those used (for the map back).
     """
 
     def one(args):
         item, box = args
         if not encoded:
             image = tf.cast(item, tf.float32)
-            box = whole_image_box(image) if box is None else box
+            box = _image_box(image, frame) if box is None else box
             return crop_and_resize(image, box, size), tf.cast(box, tf.float32)
-        return _decode_crop(item, box, size)
+        return _decode_crop(item, box, size, frame)
 
     if boxes is None:
         fn = lambda item: one((item, None))  # noqa: E731
@@ -187,19 +206,19 @@ def crop_batch(images, boxes, size: int, *, encoded: bool):
                              tf.TensorSpec([4], tf.float32)))
 
 
-def _decode_crop(encoded, box, size: int):
+def _decode_crop(encoded, box, size: int, frame: str = "stretch"):
     """Decode + crop one encoded image; a JPEG whose box is >= 2x the output is decoded at
     1/2, 1/4 or 1/8 scale in the DCT domain (the converter's ``draft``): same picture after
     the antialiased resize, several times cheaper."""
 
     def full():
         image = decode_image(encoded)
-        used = whole_image_box(image) if box is None else tf.cast(box, tf.float32)
+        used = _image_box(image, frame) if box is None else tf.cast(box, tf.float32)
         return crop_and_resize(image, used, size), used
 
     def reduced():
         height_width = tf.cast(tf.io.extract_jpeg_shape(encoded)[:2], tf.float32)
-        used = (tf.stack([0.0, 0.0, height_width[1], height_width[0]]) if box is None
+        used = (whole_image_box(height_width[1], height_width[0], frame) if box is None
                 else tf.cast(box, tf.float32))
         ratio = tf.minimum(used[2] - used[0], used[3] - used[1]) / float(size)
         branch = tf.cast(ratio >= 2.0, tf.int32) + tf.cast(ratio >= 4.0, tf.int32) + tf.cast(
@@ -248,26 +267,29 @@ class ServingModule(tf.Module):
         self.size = cfg.data.input_size
         # The two-stage graph normalises inside (each half its own way): it takes raw 0..255.
         self.normalization = pipeline.input_normalization(cfg)
-        self.decode_args = dict(kind=self.kind, input_size=self.size,
-                                coord_frame=cfg.data.coord_frame,
-                                heatmap_stride=cfg.data.heatmap_stride)
+        self.decode_args = decode_args(cfg) if self.kind in POSE_KINDS else None
         self.class_names = list(class_names) if class_names else None
         self.assets = [tf.saved_model.Asset(str(p)) for p in asset_paths]
         self.has_keypoints = self.kind in POSE_KINDS or self.kind == "two_stage"
         self.has_classes = self.class_names is not None
 
-        size = self.size
+        size, frame = self.size, cfg.data.whole_image_frame
+        if frame not in WHOLE_IMAGE_FRAMES:
+            raise ConfigError(f"data.whole_image_frame must be one of "
+                              f"{', '.join(WHOLE_IMAGE_FRAMES)}; received {frame!r}")
         strings = tf.TensorSpec([None], tf.string, name="images")
         floats = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
         boxes = tf.TensorSpec([None, 4], tf.float32, name="boxes")
         self.serving_default = tf.function(
-            lambda images: self._run(*crop_batch(images, None, size, encoded=True)),
+            lambda images: self._run(*crop_batch(images, None, size, encoded=True,
+                                                 frame=frame)),
             input_signature=[strings], autograph=False)
         self.serving_boxes = tf.function(
             lambda images, boxes: self._run(*crop_batch(images, boxes, size, encoded=True)),
             input_signature=[strings, boxes], autograph=False)
         self.predict_images = tf.function(
-            lambda images: self._run(*crop_batch(images, None, size, encoded=False)),
+            lambda images: self._run(*crop_batch(images, None, size, encoded=False,
+                                                 frame=frame)),
             input_signature=[floats], autograph=False)
         self.predict_images_boxes = tf.function(
             lambda images, boxes: self._run(*crop_batch(images, boxes, size, encoded=False)),

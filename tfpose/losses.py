@@ -13,7 +13,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from tfpose.errors import ConfigError
 from tfpose.models.pose import is_heatmap_model, pose_output_names
+
+HEATMAP_LOSSES = ("mse", "softmax_ce")
 
 
 @keras.saving.register_keras_serializable(package="tfpose")
@@ -49,12 +52,42 @@ class HeatmapMSE(keras.losses.Loss):
         return ops.mean(ops.square(y_pred - y_true), axis=(1, 2))
 
 
+@keras.saving.register_keras_serializable(package="tfpose")
+class HeatmapSoftmaxCE(keras.losses.Loss):
+    """Cross-entropy between each joint's spatial softmax and its normalised Gaussian target.
+
+    ``call(y_true, y_pred)``: B x H x W x K each -> B x K. ``y_pred`` are logits; ``y_true`` the
+    codec's Gaussian maps (peak 1), divided by their sum so each joint's target is a
+    distribution over the H x W pixels. Unlike the L2 to a mostly-zero map, whose gradient
+    is tiny once the output is flat, every pixel's logit gets ``softmax - target``: the
+    network is pushed toward the joint from the first step. An unannotated joint has an
+    all-zero map, hence zero loss (and weight 0).
+    """
+
+    def __init__(self, name="heatmap_softmax_ce", reduction="mean_with_sample_weight",
+                 dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        shape = ops.shape(y_pred)
+        logits = ops.reshape(ops.cast(y_pred, "float32"), (shape[0], -1, shape[-1]))  # B x HW x K
+        target = ops.reshape(ops.cast(y_true, "float32"), (shape[0], -1, shape[-1]))
+        target = target / ops.maximum(ops.sum(target, axis=1, keepdims=True), 1e-12)
+        return -ops.sum(target * ops.log_softmax(logits, axis=1), axis=1)
+
+
 def losses_for(cfg) -> dict[str, keras.losses.Loss]:
     """The pose model's losses keyed by output name, for ``model.compile(loss=...)``.
 
-    Regression: ``{"keypoints": MaskedKeypointL2()}``; hourglass: one ``HeatmapMSE`` per
-    ``heatmaps_i`` (summed over stacks by Keras).
+    Regression: ``{"keypoints": MaskedKeypointL2()}``; hourglass: one ``HeatmapMSE`` (or
+    ``HeatmapSoftmaxCE`` with ``model.heatmap_loss: softmax_ce``) per ``heatmaps_i``, summed
+    over stacks by Keras.
     """
     if is_heatmap_model(cfg):
-        return {name: HeatmapMSE(name=f"{name}_mse") for name in pose_output_names(cfg)}
+        kind = cfg.model.heatmap_loss
+        if kind not in HEATMAP_LOSSES:
+            raise ConfigError(f"model.heatmap_loss must be one of {', '.join(HEATMAP_LOSSES)}; "
+                              f"received {kind!r}")
+        loss = HeatmapMSE if kind == "mse" else HeatmapSoftmaxCE
+        return {name: loss(name=f"{name}_{kind}") for name in pose_output_names(cfg)}
     return {"keypoints": MaskedKeypointL2()}

@@ -1,8 +1,14 @@
 """Predict on image files with a work dir or an export: skeleton drawings and one JSON line each.
 
-Both sources answer through the same code: an export's ``serving_boxes`` signature, or, for a
-work dir, the ``ServingModule`` the export would write, built in-process. So ``tfpose predict``
-on a work dir shows exactly what the served model will return.
+Both sources answer through the same code: an export's ``serving_default`` (whole image) or
+``serving_boxes`` signature, or, for a work dir (or a shipped model's name), the
+``ServingModule`` the export would write, built in-process. So ``tfpose predict`` on a work dir
+shows exactly what the served model will return.
+
+Coordinates: ``keypoints`` are (x, y) in 0-based pixels of the original image, pixel centres
+at integers (the top-left pixel's centre is (0, 0)). A whole photo is framed as the model's
+training data was: letterboxed for the shipped ``lspet`` model (longer side fitted, the other
+padded), stretched to the square for models converted with ``--crop whole``.
 """
 
 from __future__ import annotations
@@ -29,34 +35,45 @@ class Predictor:
 
         from tfpose import export
 
-        source = Path(source)
+        from tfpose import zoo
+
+        source = zoo.resolve(source)
         if (source / "config.yaml").exists() and not export.is_export(source):
             cfg, model, class_names = export.load_workdir(source, checkpoint)
             module = export.ServingModule(model, cfg, class_names)
-            self._fn = module.serving_boxes
+            self._module = module
+            self._whole, self._fn = module.serving_default, module.serving_boxes
             self.description = f"work dir {source} ({cfg.model.kind})"
         elif source.is_dir():
             path = export.latest_version(source)
             self._loaded = tf.saved_model.load(str(path))
+            self._whole = self._loaded.signatures["serving_default"]
             self._fn = self._loaded.signatures["serving_boxes"]
             self.description = f"export {path}"
         else:
             raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
         self._tf = tf
 
-    def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None) -> dict:
-        """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px) or None (whole)."""
+    def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
+                 names: Optional[Sequence] = None) -> dict:
+        """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px), or None: each
+        whole image, framed as the model's training data (``data.whole_image_frame``).
+        ``names`` (B, e.g. the files) name a bad image in the error."""
         tf = self._tf
         encoded = list(encoded)
+        for i, data in enumerate(encoded):
+            image_size(data, names[i] if names is not None else f"image {i}")  # before TF's
+        images = tf.constant(encoded, tf.string)
         if boxes is None:
-            boxes = np.stack([_image_box(b, f"image {i}") for i, b in enumerate(encoded)])
-        outputs = self._fn(images=tf.constant(encoded, tf.string),
-                           boxes=tf.constant(boxes, tf.float32))
+            outputs = self._whole(images=images)
+        else:
+            outputs = self._fn(images=images, boxes=tf.constant(boxes, tf.float32))
         return {k: v.numpy() for k, v in outputs.items()}
 
 
-def _image_box(encoded: bytes, name="image") -> np.ndarray:
-    """The whole image's box (0, 0, W, H), read from the header without decoding pixels."""
+def image_size(encoded: bytes, name="image") -> tuple[int, int]:
+    """(W, H) read from the header without decoding pixels; DataError naming ``name`` if the
+    bytes are not an image."""
     import io
 
     from PIL import Image, UnidentifiedImageError
@@ -66,7 +83,7 @@ def _image_box(encoded: bytes, name="image") -> np.ndarray:
             width, height = image.size
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF): {err}") from err
-    return np.array([0.0, 0.0, width, height], np.float32)
+    return width, height
 
 
 def parse_box(text: str) -> np.ndarray:
@@ -82,7 +99,7 @@ def parse_box(text: str) -> np.ndarray:
 
 def record(path, outputs: dict, i: int) -> dict:
     """The JSON line of image ``i`` of a batch."""
-    rec = {"file": str(path), "keypoints": None, "scores": None, "class": None,
+    rec = {"image": str(path), "keypoints": None, "scores": None, "class": None,
            "probability": None}
     if "keypoints" in outputs:
         rec["keypoints"] = np.round(outputs["keypoints"][i].astype(np.float64), 2).tolist()
@@ -113,31 +130,41 @@ def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
 
 
-def predict_files(source, images: Iterable, out_dir, *, box: Optional[np.ndarray] = None,
-                  checkpoint: str = "best", predictor: Optional[Predictor] = None):
-    """Predicts each image file; writes ``OUT/<stem>.png`` drawings and yields the JSON records.
+def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
+                  boxes: Optional[Sequence] = None, checkpoint: str = "best",
+                  predictor: Optional[Predictor] = None, batch_size: int = BATCH):
+    """Predicts the image files in batches; yields one JSON record per image, in order.
 
-    ``box`` (x0, y0, x1, y1 original px) applies to every image; None means the whole image.
+    ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
+    image; neither: whole images. ``out_dir``: also write the drawing
+    ``OUT/<stem>.png`` (its path in the record's ``drawing``); None draws nothing.
     """
     predictor = predictor or Predictor(source, checkpoint)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in images]
-    for start in range(0, len(paths), BATCH):
-        chunk = paths[start:start + BATCH]
-        encoded, boxes = [], []
+    if boxes is not None and len(boxes) != len(paths):
+        raise DataError(f"{len(boxes)} boxes for {len(paths)} images")
+    if boxes is None and box is not None:
+        boxes = [box] * len(paths)
+    if boxes is not None:
+        boxes = np.asarray(boxes, np.float32).reshape(len(paths), 4)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        chunk_boxes = None if boxes is None else boxes[start:start + batch_size]
+        encoded = []
         for path in chunk:
             try:
                 data = path.read_bytes()
             except OSError as err:
                 raise DataError(f"{path}: cannot read ({err.strerror})") from err
             encoded.append(data)
-            boxes.append(box if box is not None else _image_box(data, path))
-        boxes = np.stack(boxes).astype(np.float32)
-        outputs = predictor(encoded, boxes)
+        outputs = predictor(encoded, chunk_boxes, names=chunk)
         for i, path in enumerate(chunk):
             rec = record(path, outputs, i)
-            target = out_dir / f"{path.stem}.png"
-            draw(encoded[i], rec, box).save(target)
-            rec["drawing"] = str(target)
+            if out_dir is not None:
+                target = out_dir / f"{path.stem}.png"
+                draw(encoded[i], rec, None if chunk_boxes is None else chunk_boxes[i]).save(target)
+                rec["drawing"] = str(target)
             yield rec

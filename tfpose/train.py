@@ -264,6 +264,7 @@ class ValidationPCKh(keras.callbacks.Callback):
         if logs is not None:
             logs["val_pckh"] = result["pckh"]["mean"]
             logs["val_pckh@0.1"] = result["pckh"]["mean@0.1"]
+            logs["val_pck@0.2"] = result["pck"]["mean"]
 
 
 def log_hyperparameters(cfg: config_lib.Config, log_dir: Path) -> None:
@@ -282,6 +283,19 @@ def log_hyperparameters(cfg: config_lib.Config, log_dir: Path) -> None:
 
 
 # -- the training entry point -------------------------------------------------------------------
+
+
+def init_weights_path(source: str) -> Path:
+    """``train.init_weights`` -> a weights file: a ``.keras`` / ``.weights.h5`` file, a work dir
+    (its ``best.keras``) or a shipped model's name (``tfpose models``)."""
+    from tfpose import zoo
+
+    path = Path(zoo.resolve(source))
+    if path.is_dir():
+        path = path / "best.keras"
+    if not path.is_file():
+        raise ConfigError(f"train.init_weights={source!r}: no weights at {path}")
+    return path
 
 
 # What a run writes into its work dir besides config.yaml (cleared by --overwrite).
@@ -349,6 +363,12 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         model.optimizer.build(model.trainable_variables)
         model.load_weights(str(latest))
         start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    elif cfg.train.init_weights:
+        # Fine-tuning: the network starts from earlier weights, the optimiser and schedule
+        # from zero (a resumed run loads its own state above instead).
+        source = init_weights_path(cfg.train.init_weights)
+        model.load_weights(str(source))
+        print(f"Initialised {workdir} from {source}")
     total_steps = cfg.train.epochs * train_steps
     if start_step >= total_steps:
         print(f"{workdir}: already trained ({start_step} of {total_steps} steps); nothing to do")

@@ -58,7 +58,7 @@ def is_lsp_mat(path) -> bool:
     """True when the .mat holds a ``joints`` variable (LSP/LSPET) rather than MPII's RELEASE."""
     try:
         names = {name for name, _, _ in scipy.io.whosmat(str(path))}
-    except (ValueError, OSError, TypeError):
+    except Exception:  # scipy raises many types (MatReadError, ValueError, ...) on foreign files
         return False
     return "joints" in names and "RELEASE" not in names
 
@@ -107,8 +107,10 @@ def read_joints_mat(path, name_digits: int | None = None) -> LspFile:
     path = Path(path)
     try:
         mat = scipy.io.loadmat(str(path))
-    except (ValueError, OSError, TypeError, NotImplementedError) as err:
-        raise DataError(f"{path}: not a readable MATLAB file: {err}") from err
+    except NotImplementedError as err:  # MATLAB v7.3 = HDF5
+        raise DataError(f"{path}: cannot read this .mat version ({err}); save it as -v7") from None
+    except Exception as err:  # scipy raises many types on truncated / foreign files
+        raise DataError(f"{path}: not a readable MATLAB file: {err}") from None
     if "joints" not in mat:
         raise DataError(f"{path}: no variable 'joints' (an LSP/LSPET joints.mat has one)")
     joints = mat["joints"]

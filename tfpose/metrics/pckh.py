@@ -251,8 +251,11 @@ def summary(result: dict) -> dict:
     return out
 
 
-def format_table(result: dict) -> str:
-    """The report's Table 1 layout (Head Sho Elb Wri Hip Knee Ank Mean) plus the extra means."""
+def format_table(result: dict, normalizer: Optional[str] = None) -> str:
+    """The report's Table 1 layout (Head Sho Elb Wri Hip Knee Ank Mean) plus the extra means.
+
+    ``normalizer``: how the records' head sizes were made (a manifest's ``head_size``, e.g. LSP's
+    neck to head top length), shown instead of MPII's head-box rule."""
     threshold = result["threshold"]
     low = result["low_threshold"]
     head = "head top" if result["head"] == "top" else "mean of upper neck and head top"
@@ -261,7 +264,7 @@ def format_table(result: dict) -> str:
     row = "".join(f"{value:8.2f}" for value in cells)
     lines = [
         f"PCKh@{threshold:g} (%), {result['num_persons']} persons, normaliser: "
-        f"{_describe_normalizer(result['normalizer'])}; Head = {head}",
+        f"{_describe_normalizer(result['normalizer'], normalizer)}; Head = {head}",
         header,
         row,
         f"Mean, unweighted over the 14 joints: {result['mean_unweighted']:.2f}   "
@@ -273,10 +276,10 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _describe_normalizer(normalizer: str) -> str:
+def _describe_normalizer(normalizer: str, given: Optional[str] = None) -> str:
     if normalizer == NORMALIZER_HEAD_LENGTH:
         return f"{HEAD_LENGTH_FACTOR} x upper-neck-to-head-top length (no head boxes)"
-    return "head size (0.6 x head-box diagonal)"
+    return f"head size ({given or '0.6 x head-box diagonal'})"
 
 
 # -- readers -----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ evaluation and the export see one format whatever the pose model.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -39,14 +41,39 @@ def final_heatmaps(outputs):
     return outputs
 
 
+def decode_args(cfg) -> dict:
+    """The keyword arguments of ``keypoints_from_outputs`` for a pose config."""
+    return dict(kind=cfg.model.kind, input_size=cfg.data.input_size,
+                coord_frame=cfg.data.coord_frame, heatmap_stride=cfg.data.heatmap_stride,
+                heatmap_loss=cfg.model.heatmap_loss, heatmap_sigma=cfg.data.heatmap_sigma)
+
+
+def softmax_heatmaps(logits, sigma: float):
+    """Logits B x H x W x K of a ``softmax_ce`` model -> maps on the MSE maps' scale.
+
+    The spatial softmax of each joint, times the mass ``2 pi sigma^2`` of the unnormalised
+    training Gaussian: a prediction equal to the target peaks at ~1 like an MSE model's, so
+    scores mean the same for both losses (clipped to 1 when sharper than the target).
+    """
+    shape = tf.shape(logits)
+    flat = tf.reshape(logits, tf.stack([shape[0], -1, shape[-1]]))
+    probs = tf.reshape(tf.nn.softmax(flat, axis=1), shape)
+    return tf.minimum(probs * (2.0 * math.pi * sigma**2), 1.0)
+
+
 def keypoints_from_outputs(outputs, *, kind: str, input_size: int, coord_frame: str,
-                           heatmap_stride: int):
+                           heatmap_stride: int, heatmap_loss: str = "mse",
+                           heatmap_sigma: float = 2.0):
     """Raw pose-model outputs -> (keypoints B x K x 2 input px float32, scores B x K float32).
 
-    Regression models have no confidence, so their scores are ones.
+    Regression models have no confidence, so their scores are ones. Heatmap models trained with
+    ``softmax_ce`` output logits: they are decoded through ``softmax_heatmaps`` (the argmax is
+    the same; scores become comparable).
     """
     if kind in HEATMAP_KINDS:
         maps = tf.cast(final_heatmaps(outputs), tf.float32)
+        if heatmap_loss == "softmax_ce":
+            maps = softmax_heatmaps(maps, heatmap_sigma)
         keypoints, scores = heatmap_codec.decode(maps)
         return keypoints * float(heatmap_stride), scores
     if kind in REGRESSION_KINDS:
@@ -64,20 +91,19 @@ def predict_keypoints(model: keras.Model, images, cfg, *, flip_test: bool = Fals
     (x -> S - 1 - x, the pixel-centre convention of ``tf.reverse``) and swapped.
     """
     kind, size = cfg.model.kind, cfg.data.input_size
-    decode_args = dict(kind=kind, input_size=size, coord_frame=cfg.data.coord_frame,
-                       heatmap_stride=cfg.data.heatmap_stride)
+    args = decode_args(cfg)
     outputs = model({"image": images}, training=False)
     if not flip_test:
-        return keypoints_from_outputs(outputs, **decode_args)
+        return keypoints_from_outputs(outputs, **args)
     flipped = model({"image": tf.reverse(images, axis=[2])}, training=False)
     swap = list(FLIP_INDEX)
     if kind in HEATMAP_KINDS:
         maps = tf.cast(final_heatmaps(outputs), tf.float32)
         back = tf.gather(tf.reverse(tf.cast(final_heatmaps(flipped), tf.float32), axis=[2]),
                          swap, axis=-1)
-        return keypoints_from_outputs([(maps + back) / 2.0], **decode_args)
-    keypoints, scores = keypoints_from_outputs(outputs, **decode_args)
-    mirrored, _ = keypoints_from_outputs(flipped, **decode_args)
+        return keypoints_from_outputs([(maps + back) / 2.0], **args)
+    keypoints, scores = keypoints_from_outputs(outputs, **args)
+    mirrored, _ = keypoints_from_outputs(flipped, **args)
     mirrored = tf.gather(mirrored, swap, axis=1)
     mirrored = tf.stack([size - 1.0 - mirrored[..., 0], mirrored[..., 1]], axis=-1)
     return (keypoints + mirrored) / 2.0, scores
@@ -94,7 +120,8 @@ class DecodeKeypoints(keras.layers.Layer):
     """
 
     def __init__(self, kind, input_size, coord_frame="centered", heatmap_stride=4,
-                 score_threshold=0.0, output="joints", **kwargs):
+                 score_threshold=0.0, output="joints", heatmap_loss="mse", heatmap_sigma=2.0,
+                 **kwargs):
         super().__init__(**kwargs)
         if output not in ("joints", "scores"):
             raise ValueError(f"output must be 'joints' or 'scores'. Received: output={output!r}")
@@ -104,12 +131,15 @@ class DecodeKeypoints(keras.layers.Layer):
         self.coord_frame = coord_frame
         self.heatmap_stride = heatmap_stride
         self.score_threshold = score_threshold
+        self.heatmap_loss = heatmap_loss
+        self.heatmap_sigma = heatmap_sigma
 
     def call(self, outputs):
         outputs = tf.nest.map_structure(tf.stop_gradient, outputs)
         keypoints, scores = keypoints_from_outputs(
             outputs, kind=self.kind, input_size=self.input_size, coord_frame=self.coord_frame,
-            heatmap_stride=self.heatmap_stride)
+            heatmap_stride=self.heatmap_stride, heatmap_loss=self.heatmap_loss,
+            heatmap_sigma=self.heatmap_sigma)
         if self.output_kind == "scores":
             return scores
         visible = tf.cast(scores > self.score_threshold, tf.float32)
@@ -125,5 +155,6 @@ class DecodeKeypoints(keras.layers.Layer):
         config = super().get_config()
         config.update(kind=self.kind, input_size=self.input_size, coord_frame=self.coord_frame,
                       heatmap_stride=self.heatmap_stride, score_threshold=self.score_threshold,
-                      output=self.output_kind)
+                      output=self.output_kind, heatmap_loss=self.heatmap_loss,
+                      heatmap_sigma=self.heatmap_sigma)
         return config

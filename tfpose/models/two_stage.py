@@ -69,7 +69,8 @@ def build_two_stage(pose_model: keras.Model, pose_cfg: config_lib.Config,
     pose_outputs = pose_model({"image": pose_image}, training=False)
     joints = DecodeKeypoints(
         pose_cfg.model.kind, pose_size, pose_cfg.data.coord_frame, pose_cfg.data.heatmap_stride,
-        score_threshold=score_threshold, name="decode_joints")(pose_outputs)
+        score_threshold=score_threshold, heatmap_loss=pose_cfg.model.heatmap_loss,
+        heatmap_sigma=pose_cfg.data.heatmap_sigma, name="decode_joints")(pose_outputs)
     if pose_size != size:
         joints = ScaleJoints(size / pose_size, name="joints_to_input")(joints)
     classifier_inputs = {}
