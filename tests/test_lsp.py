@@ -90,7 +90,7 @@ def test_format_detection_and_bad_files(tmp_path):
     with pytest.raises(DataError, match=r"bad.mat: 'joints' must be 14 x 3 x N"):
         lsp.read_joints_mat(bad)
     (tmp_path / "junk.mat").write_bytes(b"not matlab")
-    with pytest.raises(DataError, match="junk.mat: not a readable MATLAB file"):
+    with pytest.raises(DataError, match="junk.mat: not a readable MATLAB .mat file"):
         lsp.read_joints_mat(tmp_path / "junk.mat")
 
 

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -367,7 +368,9 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         # Fine-tuning: the network starts from earlier weights, the optimiser and schedule
         # from zero (a resumed run loads its own state above instead).
         source = init_weights_path(cfg.train.init_weights)
-        model.load_weights(str(source))
+        with warnings.catch_warnings():  # the saved optimiser state is left out on purpose
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(str(source))
         print(f"Initialised {workdir} from {source}")
     total_steps = cfg.train.epochs * train_steps
     if start_step >= total_steps:

@@ -30,7 +30,7 @@ from typing import List
 import numpy as np
 import scipy.io
 
-from tfpose.data import mpii
+from tfpose.data import matfile, mpii
 from tfpose.errors import DataError
 
 NUM_LSP_JOINTS = 14
@@ -57,8 +57,8 @@ class LspFile:
 def is_lsp_mat(path) -> bool:
     """True when the .mat holds a ``joints`` variable (LSP/LSPET) rather than MPII's RELEASE."""
     try:
-        names = {name for name, _, _ in scipy.io.whosmat(str(path))}
-    except Exception:  # scipy raises many types (MatReadError, ValueError, ...) on foreign files
+        names = {name for name, _, _ in matfile.whosmat(path)}
+    except DataError:  # not a readable .mat: not LSP (the MPII reader will say what is wrong)
         return False
     return "joints" in names and "RELEASE" not in names
 
@@ -105,12 +105,7 @@ def read_joints_mat(path, name_digits: int | None = None) -> LspFile:
     numeric 14 x 3 x N / 3 x 14 x N array.
     """
     path = Path(path)
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except NotImplementedError as err:  # MATLAB v7.3 = HDF5
-        raise DataError(f"{path}: cannot read this .mat version ({err}); save it as -v7") from None
-    except Exception as err:  # scipy raises many types on truncated / foreign files
-        raise DataError(f"{path}: not a readable MATLAB file: {err}") from None
+    mat = matfile.loadmat(path)
     if "joints" not in mat:
         raise DataError(f"{path}: no variable 'joints' (an LSP/LSPET joints.mat has one)")
     joints = mat["joints"]

@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import scipy.io
 
+from tfpose.data import matfile
 from tfpose.errors import DataError
 
 NUM_JOINTS = 16
@@ -354,13 +355,7 @@ def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord
 def _load_release(path: Path):
     if not path.is_file():
         raise DataError(f"{path}: annotation file not found")
-    try:
-        contents = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
-    except NotImplementedError as exc:  # MATLAB v7.3 = HDF5
-        raise DataError(f"{path}: cannot read this .mat version ({exc}); save it as -v7") from None
-    except Exception as exc:  # scipy raises many types on truncated / foreign files
-        raise DataError(
-            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+    contents = matfile.loadmat(path, struct_as_record=False, squeeze_me=True)
     release = contents.get("RELEASE")
     if release is None:
         found = sorted(k for k in contents if not k.startswith("__"))

@@ -149,10 +149,10 @@ def read_validation_list(path) -> set:
     if not path.is_file():
         raise DataError(f"validation list {path} does not exist")
     if path.suffix.lower() == ".mat":
-        import scipy.io
+        from tfpose.data import matfile
 
+        mat = matfile.loadmat(path)
         try:
-            mat = scipy.io.loadmat(str(path))
             images = np.asarray(mat["RELEASE_img_index"]).reshape(-1).astype(int)
             persons = np.asarray(mat["RELEASE_person_index"]).reshape(-1).astype(int)
         except (KeyError, ValueError, OSError) as err:
