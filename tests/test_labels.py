@@ -166,3 +166,33 @@ def test_classes_json_of_another_model_is_refused(scored, tmp_path):
     with pytest.raises(DataError, match="3 class names for a model with 2 action outputs"):
         load_workdir(workdir)
 
+
+def test_training_refuses_weights_of_another_class_order(tmp_path):
+    """Resume state or train.init_weights trained on other class ids: an error, not a silent
+    swap of the classifier's outputs."""
+    pytest.importorskip("tensorflow")
+    from tfpose import config as config_lib
+    from tfpose.train import write_classes
+
+    cfg = config_lib.from_dict({"data": {"dir": "data/new"}, "model": {"kind": "classifier"}})
+    workdir = tmp_path / "run"
+    (workdir / "state").mkdir(parents=True)
+    write_classes(cfg, workdir, ["a", "b"])  # a fresh run: written as given
+    assert json.loads((workdir / "classes.json").read_text()) == ["a", "b"]
+    (workdir / "state" / "w.weights.h5").write_bytes(b"")
+    (workdir / "state" / "latest.json").write_text(json.dumps({"weights": "w.weights.h5"}))
+    write_classes(cfg, workdir, ["a", "b"])  # resumed, same order: fine
+    with pytest.raises(DataError, match=r"run/classes.json: the state .* \['a', 'b'\], but "
+                                        r"data/new numbers \['b', 'a'\]; convert .*--classes"):
+        write_classes(cfg, workdir, ["b", "a"])
+
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "best.keras").write_bytes(b"")
+    (source / "classes.json").write_text(json.dumps(["x", "y"]))
+    fine_tune = config_lib.from_dict({"data": {"dir": "data/new"}, "model": {"kind": "classifier"},
+                                      "train": {"init_weights": str(source)}})
+    with pytest.raises(DataError, match="train.init_weights was trained on classes"):
+        write_classes(fine_tune, tmp_path / "tuned", ["y", "x"])
+    (tmp_path / "tuned").mkdir()
+    write_classes(fine_tune, tmp_path / "tuned", ["x", "y"])
