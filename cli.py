@@ -75,6 +75,7 @@ def _ratios(ctx, param, value):
 @click.option("--min-joints", default=4, show_default=True, help="Drop persons with fewer annotated joints.")
 @click.option("--min-class-fraction", default=0.05, show_default=True, help="Drop categories below this fraction of the largest (0 keeps all).")
 @click.option("--top-classes", type=int, default=None, help="Keep only the K largest categories.")
+@click.option("--classes", "classes", type=click.Path(exists=True), default=None, help="Keep exactly these classes in this label order: a work dir's classes.json, a manifest.json or one name per line (the frequency filters then do not apply).")
 @click.option("--format", "format", type=click.Choice(["auto", "mpii", "lsp"]), default="auto", show_default=True, help="mpii: RELEASE .mat or HRNet JSON; lsp: LSP/LSPET joints.mat; auto: from the file.")
 @click.option("--crop", type=click.Choice(["person", "whole", "letterbox"]), default="person", show_default=True, help="Square around the person, the whole image stretched (the report), or the whole image letterboxed (as predict frames a photo).")
 @click.option("--margin", default=1.25, show_default=True, help="Person crop side = scale x 200 x margin (without a scale, as LSP: margin x the joints' box).")

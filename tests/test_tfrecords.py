@@ -410,3 +410,59 @@ def test_cli_convert_and_inspect(sample, tmp_path):
     assert result.exit_code != 0 and "exactly one" in result.output
     result = runner.invoke(cli, args)  # exists, no --overwrite
     assert isinstance(result.exception, DataError)
+
+
+# -- fixed classes (--classes) -------------------------------------------------------------------
+
+
+def test_given_classes_fix_the_kept_classes_and_their_order(tmp_path):
+    records = ([make_record(f"a{i}.jpg", i, category="a") for i in range(3)]
+               + [make_record(f"b{i}.jpg", 10 + i, category="b") for i in range(2)]
+               + [make_record("c.jpg", 20, category="c"), make_record("u.jpg", 30, category="")])
+    common = dict(records=records, annotations_only=True, split="train", workers=1, progress=False)
+    by_count = T.convert(tmp_path / "x.mat", tmp_path / "count", **common)
+    assert by_count["classes"] == ["a", "b", "c"]  # the dataset's own (frequency) order
+    # "z" has no person here and is kept, with count 0: the order is the list's, not the data's.
+    manifest = T.convert(tmp_path / "x.mat", tmp_path / "fixed", classes=["z", "c", "a"], **common)
+    assert manifest["classes"] == ["z", "c", "a"] and manifest["label_order"] == "as given (classes)"
+    assert manifest["skipped"] == {T.RARE_CLASS: 2}  # the b persons
+    assert manifest["counts"]["train"] == {"z": 0, "c": 1, "a": 3, T.UNLABELLED: 1}
+    labels = Counter((int(ex["action/label"]), ex["action/name"].decode())
+                     for ex in T.iter_examples(tmp_path / "fixed"))
+    assert labels == {(1, "c"): 1, (2, "a"): 3, (-1, ""): 1}
+    assert "skip b0.jpg person 0: dropped_class (b not in the given classes)" in (
+        tmp_path / "fixed" / T.LOG).read_text()
+    # A file: a work dir's classes.json, a manifest, or one name per line, in that order.
+    (tmp_path / "classes.json").write_text(json.dumps(["b", "a"]))
+    (tmp_path / "names.txt").write_text("# kept classes\nc\n\nb \n")
+    for source, expected in ((tmp_path / "classes.json", ["b", "a"]),
+                             (tmp_path / "fixed" / T.MANIFEST, ["z", "c", "a"]),
+                             (tmp_path / "names.txt", ["c", "b"])):
+        manifest = T.convert(tmp_path / "x.mat", tmp_path / "f", classes=source, overwrite=True,
+                             **common)
+        assert manifest["classes"] == expected, source
+        assert manifest["arguments"]["classes"] == str(source)
+    with pytest.raises(DataError, match=r"no person of the given classes \['y'\]"):
+        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=["y"], **common)
+    with pytest.raises(DataError, match="not both"):
+        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=["a"], top_classes=1, **common)
+    (tmp_path / "twice.txt").write_text("a\na\n")
+    with pytest.raises(DataError, match=r"twice.txt: class names repeat \(a\)"):
+        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=tmp_path / "twice.txt", **common)
+
+
+def test_cli_convert_with_classes(sample, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    names = tmp_path / "names.txt"
+    names.write_text("sports\noccupation\n")
+    result = CliRunner().invoke(cli, ["convert", str(sample[0]), "--annotations-only", "--out",
+                                      str(tmp_path / "ds"), "--split", "val", "--classes",
+                                      str(names)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 records (val 4), 2 classes" in result.output
+    manifest = T.read_manifest(tmp_path / "ds")
+    assert manifest["classes"] == ["sports", "occupation"]  # not the frequency order
+    assert manifest["skipped"] == {T.RARE_CLASS: 1}  # the miscellaneous person

@@ -161,7 +161,7 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     manifest = train_lib.read_manifest(cfg.data.dir)
     classes = manifest.get("classes", [])
     if chief and cfg.model.kind in train_lib.CLASSIFIER_KINDS:
-        (workdir / "classes.json").write_text(json.dumps(classes, indent=1))
+        train_lib.write_classes(cfg, workdir, classes)
     train_steps = train_lib.steps_per_epoch(cfg, manifest, cfg.data.train_split)
     val_steps = train_lib.steps_per_epoch(cfg, manifest, cfg.data.val_split)
     if cfg.train.jit_compile:

@@ -14,6 +14,7 @@ off one table. ``flip_test`` averages every model with its view of the mirrored 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import keras
@@ -23,6 +24,7 @@ from tfpose import config as config_lib, zoo
 from tfpose.errors import ConfigError, DataError
 from tfpose.metrics import classification, pck, pckh
 from tfpose.config import POSE_KINDS
+from tfpose.data import labels as labels_lib
 from tfpose.data.mpii import FLIP_INDEX
 from tfpose.data.tfrecords import read_manifest
 from tfpose.models.decode import predict_keypoints
@@ -95,27 +97,47 @@ def mirror_inputs(inputs: dict, input_size: int) -> dict:
 
 
 def evaluate_classifier_model(model, cfg, split, class_names, *, max_batches=None,
-                              flip_test=False) -> dict:
+                              flip_test=False, model_source="the model") -> dict:
     """Probabilities of ``model`` on the labelled records of ``split`` -> classification report.
+
+    Labels are matched by NAME (``labels.label_table``): the dataset's ids (its manifest's
+    ``classes``) become the ids of ``class_names`` (the model's outputs, from ``model_source``,
+    e.g. its classes.json), because another conversion numbers the same classes differently.
+    Records of classes the model does not know are left out of every score and counted in
+    ``unknown_class_records`` (and ``unknown_classes``: {name: records}).
 
     ``flip_test``: the mean of the probabilities on the inputs and on ``mirror_inputs`` (the
     activity of a person does not change in a mirror; classifiers train with flips).
     """
-    labels, probs = [], []
+    dataset_classes = read_manifest(cfg.data.dir).get("classes")
+    if not dataset_classes:
+        raise DataError(f"{cfg.data.dir}: manifest.json lists no classes, so its labels cannot "
+                        f"be matched by name to {model_source} {list(class_names)}")
+    table = labels_lib.label_table(dataset_classes, class_names,
+                                   dataset=f"{cfg.data.dir} manifest.json", model=model_source)
+    labels, probs, unknown = [], [], Counter()
     for inputs, meta in _batches(cfg, split, max_batches):
-        keep = np.asarray(meta["label"]) >= 0
+        raw = np.asarray(meta["label"])
+        mapped = labels_lib.map_labels(raw, table, where=str(cfg.data.dir))
+        unknown.update(dataset_classes[i] for i in raw[(raw >= 0) & (mapped < 0)])
+        keep = mapped >= 0
         if not keep.any():
             continue
         batch_probs = predict_action(model, inputs)
         if flip_test:
             mirrored = predict_action(model, mirror_inputs(inputs, cfg.data.input_size))
             batch_probs = (batch_probs + mirrored) / 2.0
-        labels.append(np.asarray(meta["label"])[keep])
+        labels.append(mapped[keep])
         probs.append(batch_probs[keep])
     if not labels:
-        raise DataError(f"{cfg.data.dir}: split {split!r} has no labelled records to evaluate")
-    return classification.classification_report(np.concatenate(labels), np.concatenate(probs),
-                                                class_names)
+        raise DataError(f"{cfg.data.dir}: split {split!r} has no labelled records of "
+                        f"{model_source}'s classes {list(class_names)} to evaluate"
+                        + (f" ({sum(unknown.values())} of other classes)" if unknown else ""))
+    report = classification.classification_report(np.concatenate(labels), np.concatenate(probs),
+                                                  class_names)
+    report["unknown_class_records"] = int(sum(unknown.values()))
+    report["unknown_classes"] = dict(sorted(unknown.items()))
+    return report
 
 
 def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
@@ -146,7 +168,20 @@ def load_workdir(workdir, checkpoint: str = "best", overrides=()):
         if not path.exists():
             raise DataError(f"{workdir}: a {cfg.model.kind} work dir needs classes.json")
         class_names = [str(c) for c in json.loads(path.read_text())]
+        width = _num_actions(model)
+        if width is not None and width != len(class_names):  # a classes.json of another run
+            raise DataError(f"{path}: {len(class_names)} class names for a model with {width} "
+                            "action outputs; it does not belong to this work dir's model")
     return cfg, model, class_names
+
+
+def _num_actions(model: keras.Model):
+    """C of the model's B x C ``action`` output, or None when it has no single such output."""
+    output = model.output
+    if isinstance(output, dict):
+        output = output.get("action")
+    shape = getattr(output, "shape", None)
+    return int(shape[-1]) if shape is not None and shape[-1] is not None else None
 
 
 JOINT_SOURCES = ("auto", "gt", "predicted")
@@ -253,7 +288,8 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
                 + pckh.format_table(result["pckh"], normalizer=head_rule)
                 + "\n\n" + pck.format_table(result["pck"]))
     else:
-        report = evaluate_classifier_model(model, data_cfg, split, names, flip_test=flip_test)
+        report = evaluate_classifier_model(model, data_cfg, split, names, flip_test=flip_test,
+                                           model_source=str(workdir / "classes.json"))
         classification.plot_confusion_matrix(report["confusion_matrix"], names,
                                              out_dir / f"confusion-{split}{suffix}.png")
         metrics = {"model": cfg.name, "split": split, **source, "flip_test": flip_test,
@@ -265,9 +301,19 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
                 f"{'Model':<24}{'Joints':<11}{'Loss':>8}{'Accuracy':>10}\n"
                 f"{cfg.name:<24}{source['joints']:<11}{report['loss']:>8.4f}"
                 f"{100 * report['accuracy']:>9.2f}%\n\n"
+                + _unknown_text(report)
                 + classification.format_report(report, names))
     (out_dir / f"eval-{split}{suffix}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
     return {"text": text, "metrics": _jsonable(metrics)}
+
+
+def _unknown_text(report: dict) -> str:
+    """The line saying how many records were left out as classes the model does not know."""
+    if not report["unknown_class_records"]:
+        return ""
+    names = ", ".join(f"{name} ({n})" for name, n in report["unknown_classes"].items())
+    return (f"left out of every score: {report['unknown_class_records']} records of classes "
+            f"the model does not know: {names}\n\n")
 
 
 def _flat_pckh(result: dict) -> dict:

@@ -90,6 +90,33 @@ def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
     return steps
 
 
+def write_classes(cfg: config_lib.Config, workdir: Path, classes: list) -> None:
+    """Writes ``classes.json`` (the manifest's class names: the model's output order) after
+    checking that no weights this run starts from were trained on another order.
+
+    Output ``i`` of a classifier means the class named ``classes[i]`` of the dataset it trained
+    on; a re-converted ``data.dir`` (or a fine-tuning source converted from another file) may
+    number the same names differently, and loading its weights would silently swap classes.
+    So a resumed run must see the classes its state was trained on, and ``train.init_weights``
+    from a classifier work dir must have the same class list.
+    """
+    path = workdir / "classes.json"
+    sources = []
+    if ResumeState.latest(workdir / "state") is not None and path.exists():
+        sources.append((path, "the state this run resumes was trained on"))
+    if cfg.train.init_weights:
+        source = init_weights_path(cfg.train.init_weights).parent / "classes.json"
+        if source.exists():
+            sources.append((source, "train.init_weights was trained on"))
+    for source, what in sources:
+        trained = [str(c) for c in json.loads(source.read_text())]
+        if trained != list(classes):
+            raise DataError(
+                f"{source}: {what} classes {trained}, but {cfg.data.dir} numbers {classes}; "
+                f"convert the data with `tfpose convert --classes {source}` to keep that order")
+    path.write_text(json.dumps(classes, indent=1))
+
+
 # -- model, optimiser, compile ------------------------------------------------------------------
 
 
@@ -349,7 +376,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     manifest = read_manifest(cfg.data.dir)
     classes = manifest.get("classes", [])
     if cfg.model.kind in CLASSIFIER_KINDS:
-        (workdir / "classes.json").write_text(json.dumps(classes, indent=1))
+        write_classes(cfg, workdir, classes)
     train_steps = steps_per_epoch(cfg, manifest, cfg.data.train_split)
 
     strategy = make_strategy(cfg.train.strategy)

@@ -6,8 +6,11 @@
    JSON, or an LSP/LSPET ``joints.mat``);
 2. filter: persons with fewer than ``min_joints`` annotated joints; categories with fewer
    persons than ``min_class_fraction`` x the largest (the report's 5 % rule), or all but the
-   ``top_classes`` largest. Persons without an activity keep label -1 (``UNLABELLED``);
-3. labels: kept class names sorted by person count, descending, ties by name;
+   ``top_classes`` largest, or (``classes``) those not listed. Persons without an activity
+   keep label -1 (``UNLABELLED``);
+3. labels: kept class names sorted by person count, descending, ties by name; or, with
+   ``classes``, exactly the given names in the given order (a model's classes.json), so the
+   new dataset numbers them as that model does;
 4. split (``assign_splits``): deterministic for a seed and group-aware (all persons of one
    video, else of one image, land in one split);
 5. crop (``crop_box``): a square around ``objpos`` of side ``scale x 200 x margin`` (falling
@@ -500,6 +503,7 @@ def convert(
     overwrite: bool = False,
     progress: bool = True,
     records: Optional[List[mpii.PersonRecord]] = None,
+    classes=None,
 ) -> dict:
     """Converts an annotation file (+ image folder) into a TFRecord dataset; returns the manifest.
 
@@ -513,6 +517,11 @@ def convert(
       min_joints: drop persons with fewer annotated joints (0 keeps all).
       min_class_fraction: drop categories below this fraction of the largest (0/None: keep).
       top_classes: keep only the K largest categories (overrides ``min_class_fraction``).
+      classes: the kept classes AND their label order, fixed (e.g. a trained work dir's, so a
+        new dataset numbers them as the model does): a list of names or a file for
+        ``labels.read_class_names`` (classes.json, manifest.json, one name per line). Persons
+        of other categories are dropped (``dropped_class``); the frequency filters do not apply;
+        a listed class without persons is kept with count 0.
       crop: ``"person"`` (square around the person), ``"whole"`` (the report's mode) or
         ``"letterbox"`` (the whole image, aspect kept, as ``tfpose predict`` frames a photo).
       format: ``auto`` | ``mpii`` | ``lsp`` (``readers.read_annotations``).
@@ -555,6 +564,7 @@ def convert(
         "split_ratios": list(split_ratios), "seed": seed, "split": split,
         "validation_list": str(validation_list) if validation_list else None,
         "num_shards": num_shards, "workers": workers,
+        "classes": str(classes) if isinstance(classes, (str, Path)) else classes,
     }  # fmt: skip
     if records is None:
         if not annotations.is_file():
@@ -564,6 +574,19 @@ def convert(
     else:
         source = readers.Annotations("records", records, "as given")
     validation = read_validation_list(validation_list) if validation_list else None
+    fixed_classes = None
+    if classes is not None:
+        if top_classes is not None:
+            raise DataError(f"give classes or top_classes, not both. Received: classes={classes},"
+                            f" top_classes={top_classes}")
+        from tfpose.data.labels import read_class_names
+
+        if isinstance(classes, (str, Path)):
+            fixed_classes = read_class_names(classes)
+        else:
+            fixed_classes = [str(c) for c in classes]
+            if not fixed_classes or len(set(fixed_classes)) != len(fixed_classes):
+                raise DataError(f"classes must be distinct names. Received: {fixed_classes}")
 
     tmp = _prepare_out_dir(out_dir, overwrite)
     skipped: Counter = Counter()
@@ -587,12 +610,19 @@ def convert(
             else:
                 kept.append(record)
         category_counts = Counter(r.category for r in kept if r.category)
-        classes = select_classes(category_counts, min_class_fraction, top_classes)
+        if fixed_classes is not None:
+            classes = fixed_classes
+            if not any(name in category_counts for name in classes):
+                raise DataError(f"{annotations}: no person of the given classes {classes}; "
+                                f"its categories are {sorted(category_counts)}")
+        else:
+            classes = select_classes(category_counts, min_class_fraction, top_classes)
         labels = {name: i for i, name in enumerate(classes)}
         survivors = []
         for record in kept:
             if record.category and record.category not in labels:
-                skip(record, RARE_CLASS, record.category)
+                skip(record, RARE_CLASS, record.category if fixed_classes is None
+                     else f"{record.category} not in the given classes")
             else:
                 survivors.append(record)
 
@@ -706,7 +736,8 @@ def convert(
             "format": "tfpose-tfrecords/1",
             "tfpose_version": __version__,
             "classes": classes,
-            "label_order": "category person count (after the joint filter) descending, then name",
+            "label_order": ("as given (classes)" if fixed_classes is not None else
+                            "category person count (after the joint filter) descending, then name"),
             "num_classes": len(classes),
             "unlabelled_key": UNLABELLED,
             "counts": {n: {c: counts[n][c] for c in classes + [UNLABELLED]} for n in split_names},
