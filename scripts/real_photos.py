@@ -4,7 +4,8 @@ Usage: python scripts/real_photos.py OUT_DIR MODEL [MODEL ...]
 
 Each MODEL (a shipped name such as ``lspet``, a work dir or an export) predicts every annotated
 person, framed by the converter's person box (``tfrecords.crop_box``, from the annotation's centre
-and scale), through ``tfpose predict``'s code. It writes ``OUT/<model>/<image>-p<k>.png`` and
+and scale), through ``tfpose predict``'s code. It writes ``OUT/<model>/<image>-p<k>.png`` (the
+model's path with ``/`` as ``_``) and
 prints one PCKh@0.5 row per model (head-box normaliser, like Table 1) and one JSON line.
 A handful of persons is a sanity check of real-photo behaviour, not a benchmark.
 """
@@ -36,6 +37,11 @@ def persons(sample_dir: Path = SAMPLES, min_joints: int = 4):
     return found
 
 
+def label(model: str) -> str:
+    """A model's name in the table and its drawings' folder: ``lspet``, ``runs_demo_pose``."""
+    return str(model).strip("/").replace("/", "_") or "model"
+
+
 def score(model: str, people, out_dir: Path) -> dict:
     """Predicts each person of ``people`` with ``model``; draws them; returns the PCKh result."""
     from tfpose.metrics import pckh
@@ -43,7 +49,7 @@ def score(model: str, people, out_dir: Path) -> dict:
 
     paths = [p for p, _, _ in people]
     boxes = np.stack([b for _, b, _ in people])
-    target = out_dir / Path(model).name
+    target = out_dir / label(model)
     target.mkdir(parents=True, exist_ok=True)
     preds = []
     for k, (rec, (path, box, _)) in enumerate(zip(predict_files(model, paths, boxes=boxes),
@@ -71,8 +77,8 @@ def main(argv) -> int:
     for model in models:
         result = score(model, people, out_dir)
         cells = list(result["parts"].values()) + [result["mean"]]
-        print(f"{Path(model).name:>24}" + "".join(f"{v:8.2f}" for v in cells))
-        summary[Path(model).name] = round(result["mean"], 2)
+        print(f"{label(model):>24}" + "".join(f"{v:8.2f}" for v in cells))
+        summary[label(model)] = round(result["mean"], 2)
     print(json.dumps({"real_photos_pckh": summary, "persons": len(people),
                       "drawings": str(out_dir)}))
     return 0

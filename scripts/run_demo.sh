@@ -40,6 +40,6 @@ cat <<MSG
   double CNN     $RUN/two_stage (model.keras, eval-test.json, confusion-test.png, tb/)
   export         $RUN/export/double_cnn/1 (SavedModel for TF Serving)
   predictions    $RUN/predictions/*.png
-  real photos    $RUN/real_photos/{lspet,pose}/*.png (shipped lspet model vs the demo model)
+  real photos    $RUN/real_photos/lspet/*.png (shipped lspet model; the demo model beside it)
   TensorBoard    tensorboard --logdir $RUN
 MSG
