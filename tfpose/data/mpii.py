@@ -355,7 +355,7 @@ def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord
 def _load_release(path: Path):
     if not path.is_file():
         raise DataError(f"{path}: annotation file not found")
-    contents = matfile.loadmat(path, struct_as_record=False, squeeze_me=True)
+    contents = matfile.load_in_process(path, struct_as_record=False, squeeze_me=True)
     release = contents.get("RELEASE")
     if release is None:
         found = sorted(k for k in contents if not k.startswith("__"))
@@ -391,9 +391,16 @@ def read_release_mat(path, annotated_only: bool = True) -> list:
     ``annotated_only`` (default) keeps persons with a point list; with False, persons with only
     ``scale``/``objpos`` (test images, some training persons) come too, with no joint annotated.
     Coordinates become 0-based here (MATLAB's minus 1). Raises ``DataError`` naming the file
-    (and the image and person index for a malformed person).
+    (and the image and person index for a malformed person). Parsed in a child process
+    (``matfile.call_isolated``): a file that crashes scipy is an error, not a dead process.
     """
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: annotation file not found")
+    return matfile.call_isolated(path, _read_release_mat, path, annotated_only)
+
+
+def _read_release_mat(path: Path, annotated_only: bool) -> list:
     release = _load_release(path)
     annolist = _as_list(release.annolist)
     if annolist and not hasattr(annolist[0], "_fieldnames"):
