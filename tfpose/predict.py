@@ -41,7 +41,6 @@ class Predictor:
         if (source / "config.yaml").exists() and not export.is_export(source):
             cfg, model, class_names = export.load_workdir(source, checkpoint)
             module = export.ServingModule(model, cfg, class_names)
-            self._module = module
             self._whole, self._fn = module.serving_default, module.serving_boxes
             self.description = f"work dir {source} ({cfg.model.kind})"
         elif source.is_dir():

@@ -21,9 +21,6 @@ import scipy.io
 from tfpose.errors import DataError
 
 
-READERS = {"loadmat": scipy.io.loadmat, "whosmat": scipy.io.whosmat}
-
-
 def _child(conn, work) -> None:
     faulthandler.disable()  # a crash here is reported by the parent, in one line
     try:
@@ -51,12 +48,12 @@ def call_isolated(path, fn, *args, **kwargs):
 
 def loadmat(path, **kwargs) -> dict:
     """``scipy.io.loadmat(path, **kwargs)``, isolated: any failure is a DataError naming ``path``."""
-    return _isolated(lambda: _in_process("loadmat", Path(path), kwargs), Path(path))
+    return _isolated(lambda: _in_process(scipy.io.loadmat, Path(path), kwargs), Path(path))
 
 
 def whosmat(path) -> list:
     """``scipy.io.whosmat(path)`` (the variables' names, shapes, classes), isolated likewise."""
-    return _isolated(lambda: _in_process("whosmat", Path(path), {}), Path(path))
+    return _isolated(lambda: _in_process(scipy.io.whosmat, Path(path), {}), Path(path))
 
 
 def _isolated(work, path: Path):
@@ -89,12 +86,13 @@ def _isolated(work, path: Path):
 
 def load_in_process(path, **kwargs) -> dict:
     """``loadmat`` without the child process: for code already running in ``call_isolated``."""
-    return _in_process("loadmat", Path(path), kwargs)
+    return _in_process(scipy.io.loadmat, Path(path), kwargs)
 
 
-def _in_process(reader: str, path: Path, kwargs: dict):
+def _in_process(reader, path: Path, kwargs: dict):
+    """``reader(path, **kwargs)`` (a scipy.io function) with its errors as DataError."""
     try:
-        return READERS[reader](str(path), **kwargs)
+        return reader(str(path), **kwargs)
     except NotImplementedError as exc:
         raise DataError(f"{path}: cannot read this .mat version ({exc}); save it as -v7") from None
     except Exception as exc:  # noqa: BLE001
