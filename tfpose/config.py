@@ -21,7 +21,7 @@ from tfpose.errors import ConfigError
 
 # Model kinds (``model.kind``) and regression coordinate frames (``data.coord_frame``).
 REGRESSION_KINDS = ("cdrp", "resnet34")
-HEATMAP_KINDS = ("hourglass",)
+HEATMAP_KINDS = ("hourglass", "efficientnet_lite0")
 POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS
 CLASSIFIER_KINDS = ("classifier", "two_stage")
 COORD_FRAMES = ("centered", "unit")
@@ -48,7 +48,7 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     input_size: int = 256  # square model input, pixels
-    normalization: str = "zero_center"  # zero_center (report: per-image mean) | imagenet | unit
+    normalization: str = "zero_center"  # zero_center (report: per-image mean) | imagenet | signed | unit
     coord_frame: str = "centered"  # regression targets: centered ([-S/2, S/2]) | unit ([-1, 1])
     heatmap_stride: int = 4  # input / heatmap resolution (256 -> 64)
     heatmap_sigma: float = 2.0  # Gaussian sigma in heatmap pixels
@@ -71,16 +71,19 @@ class DataConfig:
 class ModelConfig:
     """Which network to build. Fields not used by ``kind`` are ignored by its builder."""
 
-    kind: str = "hourglass"  # cdrp | resnet34 | hourglass | classifier | two_stage
+    kind: str = "hourglass"  # cdrp | resnet34 | hourglass | efficientnet_lite0 | classifier | two_stage
     num_joints: int = 16
     # CDRP / ResNet34 regression heads.
     dropout: float = 0.1
     fc_units: int = 1024
     preset: Optional[str] = None  # keras-hub preset name or local preset folder (pretrained)
-    # Stacked hourglass.
+    # Stacked hourglass (num_channels is also efficientnet_lite0's head width).
     num_stacks: int = 2
     num_channels: int = 256
     hourglass_depth: int = 4
+    # efficientnet_lite0: ImageNet backbone weights (.npz of scripts/import_imagenet_backbone.py)
+    # loaded by `tfpose train` into a fresh run; None: random initialisation.
+    backbone_weights: Optional[str] = None
     # Heatmap loss: mse (the paper's L2 to Gaussian maps, peak 1) | softmax_ce (each joint's map is
     # a spatial softmax trained by cross-entropy to the normalised Gaussian; its gradient does not
     # vanish on the all-background start, so it localises sooner per step).

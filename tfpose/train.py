@@ -399,6 +399,11 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             model.load_weights(str(source))
         print(f"Initialised {workdir} from {source}")
+    elif cfg.model.backbone_weights:
+        from tfpose.models.efficientnet_lite import load_backbone_weights
+
+        layers = load_backbone_weights(model, cfg.model.backbone_weights)
+        print(f"Initialised {layers} backbone layers of {workdir} from {cfg.model.backbone_weights}")
     total_steps = cfg.train.epochs * train_steps
     if start_step >= total_steps:
         print(f"{workdir}: already trained ({start_step} of {total_steps} steps); nothing to do")

@@ -53,7 +53,7 @@ from tfpose.data import schema
 from tfpose.data.tfrecords import read_manifest  # noqa: F401  (re-exported for callers)
 from tfpose.errors import ConfigError, DataError
 
-NORMALIZATIONS = ("zero_center", "imagenet", "unit", "none")
+NORMALIZATIONS = ("zero_center", "imagenet", "signed", "unit", "none")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AUTOTUNE = tf.data.AUTOTUNE
@@ -228,7 +228,8 @@ def normalize(example: dict, method: str) -> dict:
     """Normalise stage on ``... x S x S x 3`` images (one example or a batch).
 
     ``zero_center``: the report's per-image, per-channel mean subtracted, no scaling;
-    ``imagenet``: ``(x / 255 - mean) / std`` for pretrained backbones; ``unit``: ``x / 255``;
+    ``imagenet``: ``(x / 255 - mean) / std`` for pretrained backbones; ``signed``: ``x / 127.5 - 1``
+    (TF's own ImageNet checkpoints, EfficientNet-Lite's); ``unit``: ``x / 255``;
     ``none``: raw 0..255 (for models that normalise in-graph, see ``input_normalization``).
     """
     if method not in NORMALIZATIONS:
@@ -241,6 +242,8 @@ def normalize(example: dict, method: str) -> dict:
         image = image - tf.reduce_mean(image, axis=[-3, -2], keepdims=True)
     elif method == "imagenet":
         image = (image / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+    elif method == "signed":
+        image = image / 127.5 - 1.0
     elif method == "unit":
         image = image / 255.0
     example["image"] = image

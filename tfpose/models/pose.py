@@ -6,6 +6,7 @@
   ``cfg.data.coord_frame`` (``centered``: pixels - S/2; ``unit``: (pixels - S/2) / (S/2)).
 - ``hourglass`` (heatmaps): ``image`` -> ``heatmaps_1`` ... ``heatmaps_N``, each
   B x S/4 x S/4 x K float32; the last is the final prediction.
+- ``efficientnet_lite0`` (heatmaps, ImageNet backbone): ``image`` -> ``heatmaps_1`` alone.
 
 ``K = cfg.model.num_joints`` (16 for MPII).
 """
@@ -34,7 +35,8 @@ def is_heatmap_model(cfg) -> bool:
 def pose_output_names(cfg) -> list[str]:
     """Names of the pose model's outputs, in order (the last one is the final prediction)."""
     if is_heatmap_model(cfg):
-        return [f"heatmaps_{i + 1}" for i in range(cfg.model.num_stacks)]
+        stacks = cfg.model.num_stacks if cfg.model.kind == "hourglass" else 1
+        return [f"heatmaps_{i + 1}" for i in range(stacks)]
     return ["keypoints"]
 
 
@@ -51,6 +53,10 @@ def build_pose_model(cfg) -> keras.Model:
         from tfpose.models.resnet import build_resnet34
 
         return build_resnet34(cfg)
+    if kind == "efficientnet_lite0":
+        from tfpose.models.efficientnet_lite import build_efficientnet_lite0
+
+        return build_efficientnet_lite0(cfg)
     from tfpose.models.hourglass import build_hourglass
 
     return build_hourglass(cfg)
