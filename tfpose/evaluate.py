@@ -31,10 +31,13 @@ from tfpose.models.decode import predict_keypoints
 
 
 def _batches(cfg, split, max_batches):
+    """Inference batches of ``split``; a damaged shard is an error naming shard and record."""
+    from tfpose.data.integrity import named_shard_errors
     from tfpose.data.pipeline import build_inference_dataset
 
     ds = build_inference_dataset(cfg, split)
-    return ds.take(max_batches) if max_batches else ds
+    with named_shard_errors(cfg.data.dir, [split]):
+        yield from (ds.take(max_batches) if max_batches else ds)
 
 
 def collect_pose_predictions(model, cfg, split, *, max_batches=None, flip_test=False) -> dict:

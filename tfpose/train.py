@@ -360,6 +360,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
 
     Returns a summary: history (per epoch), steps, precision, the paths written.
     """
+    from tfpose.data.integrity import named_shard_errors
     from tfpose.data.pipeline import build_dataset
 
     if cfg.train.strategy == "multi_worker":  # Model.fit fails there (keras-team/keras#20585)
@@ -452,11 +453,13 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         epoch += 1
     if epoch < cfg.train.epochs:
         fits.append((epoch, cfg.train.epochs, train_steps))
+    splits = [cfg.data.train_split] + ([cfg.data.val_split] if val_ds is not None else [])
     for initial_epoch, epochs, steps in fits:
-        result = model.fit(train_ds, initial_epoch=initial_epoch, epochs=epochs,
-                           steps_per_epoch=steps, validation_data=val_ds,
-                           validation_steps=val_steps, callbacks=callbacks, verbose=verbose,
-                           shuffle=False)  # the pipeline shuffles
+        with named_shard_errors(cfg.data.dir, splits):  # names a damaged shard and record
+            result = model.fit(train_ds, initial_epoch=initial_epoch, epochs=epochs,
+                               steps_per_epoch=steps, validation_data=val_ds,
+                               validation_steps=val_steps, callbacks=callbacks, verbose=verbose,
+                               shuffle=False)  # the pipeline shuffles
         for key, values in result.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         if model.stop_training:

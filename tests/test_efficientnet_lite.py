@@ -1,0 +1,205 @@
+"""EfficientNet-Lite0 heatmap model and the import of its ImageNet weights."""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import io
+import pickle
+import struct
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfpose.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+# Weights of the published EfficientNet-Lite0 up to stride 32 (the ImageNet checkpoint's
+# backbone: convolutions + BN gamma, beta, mean, variance), what the import script writes.
+BACKBONE_WEIGHTS = 2_998_304
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "import_imagenet_backbone", ROOT / "scripts" / "import_imagenet_backbone.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cfg(size=64, channels=8):
+    from tfpose import config as config_lib
+
+    return config_lib.from_dict({
+        "data": {"input_size": size, "normalization": "signed"},
+        "model": {"kind": "efficientnet_lite0", "num_channels": channels},
+    })
+
+
+@pytest.fixture(scope="module")
+def model():
+    from tfpose.models.pose import build_pose_model
+
+    return build_pose_model(_cfg())
+
+
+def _backbone_layers(model):
+    return [layer for layer in model.layers if layer.name.startswith(("stem_", "block"))
+            and layer.weights]
+
+
+def test_outputs_one_heatmap_stack_at_stride_4(model):
+    out = model({"image": np.zeros((2, 64, 64, 3), np.float32)})
+    assert list(out) == ["heatmaps_1"]
+    assert tuple(out["heatmaps_1"].shape) == (2, 16, 16, 16)
+    assert out["heatmaps_1"].dtype.name == "float32"
+
+
+def test_backbone_matches_the_imagenet_checkpoint(model):
+    total = sum(int(np.prod(w.shape)) for layer in _backbone_layers(model) for w in layer.weights)
+    assert total == BACKBONE_WEIGHTS
+
+
+def test_input_size_must_be_a_multiple_of_32():
+    from tfpose.models.pose import build_pose_model
+
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        build_pose_model(_cfg(size=80))
+
+
+def _torch_state(model):
+    """The model's backbone weights in the PyTorch port's names and layouts."""
+    state = collections.OrderedDict()
+    layers = {layer.name: layer.get_weights() for layer in _backbone_layers(model)}
+
+    def bn(prefix, name):
+        for key, value in zip(("weight", "bias", "running_mean", "running_var"), layers[name]):
+            state[f"{prefix}.{key}"] = value
+
+    state["_conv_stem.weight"] = layers["stem_conv"][0].transpose(3, 2, 0, 1)
+    bn("_bn0", "stem_bn")
+    for i in range(16):
+        if f"block{i}_expand" in layers:
+            state[f"_blocks.{i}._expand_conv.weight"] = layers[f"block{i}_expand"][0].transpose(3, 2, 0, 1)
+            bn(f"_blocks.{i}._bn0", f"block{i}_expand_bn")
+        state[f"_blocks.{i}._depthwise_conv.weight"] = layers[f"block{i}_dw"][0].transpose(2, 3, 0, 1)
+        bn(f"_blocks.{i}._bn1", f"block{i}_dw_bn")
+        state[f"_blocks.{i}._project_conv.weight"] = layers[f"block{i}_project"][0].transpose(3, 2, 0, 1)
+        bn(f"_blocks.{i}._bn2", f"block{i}_project_bn")
+    return state
+
+
+def test_imported_weights_land_in_the_right_layers(model, tmp_path):
+    """Torch layouts -> npz -> a fresh model: every backbone weight equals the source's."""
+    from tfpose.models.efficientnet_lite import load_backbone_weights
+    from tfpose.models.pose import build_pose_model
+
+    rng = np.random.default_rng(0)
+    for layer in _backbone_layers(model):  # distinct values, so a swapped axis cannot pass
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    arrays = _script().to_keras_names(_torch_state(model))
+    np.savez(tmp_path / "backbone.npz", **arrays)
+    fresh = build_pose_model(_cfg())
+    assert load_backbone_weights(fresh, tmp_path / "backbone.npz") == len(_backbone_layers(model))
+    for layer in _backbone_layers(model):
+        for a, b in zip(layer.get_weights(), fresh.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_weights_file_for_another_network_is_refused(model, tmp_path):
+    from tfpose.models.efficientnet_lite import load_backbone_weights
+
+    np.savez(tmp_path / "other.npz", **{"conv_other/0": np.zeros((3, 3, 3, 8), np.float32)})
+    with pytest.raises(ConfigError, match="'conv_other'"):
+        load_backbone_weights(model, tmp_path / "other.npz")
+    np.savez(tmp_path / "shape.npz", **{"stem_conv/0": np.zeros((5, 5, 3, 32), np.float32)})
+    with pytest.raises(ConfigError, match=r"'stem_conv' weight 0 has shape \(5, 5, 3, 32\)"):
+        load_backbone_weights(model, tmp_path / "shape.npz")
+    with pytest.raises(ConfigError, match="import_imagenet_backbone"):
+        load_backbone_weights(model, tmp_path / "missing.npz")
+
+
+def _legacy_torch_bytes(tensors: dict) -> bytes:
+    """A legacy (pre-zip) torch.save file, written without torch: fake ``torch`` globals are
+    registered only while pickling, so the stream names ``torch._utils._rebuild_tensor_v2`` and
+    ``torch.FloatStorage`` exactly as torch writes them."""
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called while pickling")
+
+    FloatStorage.__module__, FloatStorage.__qualname__ = "torch", "FloatStorage"
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    torch.FloatStorage, torch._utils, utils._rebuild_tensor_v2 = FloatStorage, utils, _rebuild_tensor_v2
+
+    class Storage:
+        def __init__(self, key, data):
+            self.key, self.data = key, data
+
+    class Tensor:
+        def __init__(self, storage, offset, size, stride):
+            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return _rebuild_tensor_v2, self.args
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, obj.key, "cpu", obj.data.size)
+            return None
+
+    state, storages = collections.OrderedDict(), []
+    for i, (name, (flat, offset, size, stride)) in enumerate(tensors.items()):
+        storage = Storage(str(i), flat.astype(np.float32))
+        storages.append(storage)
+        state[name] = Tensor(storage, offset, size, stride)
+    state["bn.num_batches_tracked"] = Tensor(Storage("x", np.zeros(1, np.float32)), 0, (), ())
+    storages.append(state["bn.num_batches_tracked"].args[0])
+    out = io.BytesIO()
+    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+    sys.modules.update({"torch": torch, "torch._utils": utils})
+    try:
+        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(header, out, protocol=2)
+        Pickler(out, protocol=2).dump(state)
+    finally:
+        for key, value in saved.items():
+            sys.modules.pop(key) if value is None else sys.modules.__setitem__(key, value)
+    pickle.dump([s.key for s in storages], out, protocol=2)
+    for s in storages:
+        out.write(struct.pack("<q", s.data.size) + s.data.tobytes())
+    return out.getvalue()
+
+
+def test_the_legacy_torch_reader_rebuilds_strided_tensors():
+    flat = np.arange(10, dtype=np.float32)
+    stream = _legacy_torch_bytes({
+        "plain": (flat, 0, (2, 3), (3, 1)),
+        "offset_transposed": (flat, 1, (3, 2), (1, 3)),  # a view: offset 1, column-major
+    })
+    arrays = _script().read_legacy_torch(io.BytesIO(stream))
+    assert list(arrays) == ["plain", "offset_transposed"]  # the scalar counter is dropped
+    np.testing.assert_array_equal(arrays["plain"], [[0, 1, 2], [3, 4, 5]])
+    np.testing.assert_array_equal(arrays["offset_transposed"], [[1, 4], [2, 5], [3, 6]])
+
+
+def test_the_legacy_torch_reader_unpickles_nothing_but_tensors():
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    stream = io.BytesIO()
+    for header in (1, 1001, {}):
+        pickle.dump(header, stream, protocol=2)
+    pickle.dump({"x": Evil()}, stream, protocol=2)
+    stream.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle .*print"):
+        _script().read_legacy_torch(stream)
