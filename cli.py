@@ -225,17 +225,41 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
 
 @cli.command("export")
 @click.argument("workdir", callback=_model_source)
-@click.option("--base", "base_dir", required=True, type=click.Path(file_okay=False),
-              help="TF Serving model base folder; the export goes to BASE/NAME/VERSION.")
-@click.option("--name", required=True, help="Model name (the folder TF Serving serves).")
-@click.option("--version", "version", required=True, type=click.IntRange(min=1),
-              help="Model version, a positive integer.")
+@click.option("--format", "fmt", type=click.Choice(["savedmodel", "tflite"]), default="savedmodel",
+              show_default=True, help="TF Serving SavedModel, or a LiteRT .tflite for the edge.")
+@click.option("--base", "base_dir", type=click.Path(file_okay=False),
+              help="savedmodel: TF Serving model base folder; the export goes to BASE/NAME/VERSION.")
+@click.option("--name", help="savedmodel: model name (the folder TF Serving serves).")
+@click.option("--version", "version", type=click.IntRange(min=1),
+              help="savedmodel: model version, a positive integer.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="tflite: the .tflite file (its sidecar FILE.json is written beside it).")
+@click.option("--quantize", type=click.Choice(["none", "float16", "int8"]), default="none",
+              show_default=True, help="tflite: weights (and for int8 activations) precision.")
+@click.option("--calibration-data", type=click.Path(file_okay=False), default=None,
+              help="tflite int8: a converted dataset whose training images calibrate the "
+                   "activation ranges [default: the model's data.dir].")
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of WORKDIR to export.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing BASE/NAME/VERSION.")
-def export_cmd(workdir, base_dir, name, version, checkpoint, overwrite):
-    """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph).
+@click.option("--overwrite", is_flag=True, help="Replace an existing export.")
+def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibration_data,
+               checkpoint, overwrite):
+    """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph) or, with
+    --format tflite, as a LiteRT model (crop and decode on the host: tfpose predict FILE.tflite).
     WORKDIR is a training work dir or a shipped model's name (tfpose models)."""
+    if fmt == "tflite":
+        if not out_file:
+            raise click.UsageError("--format tflite needs --out FILE.tflite")
+        from tfpose.litert import export_tflite
+
+        path = export_tflite(workdir, out_file, quantize=quantize, checkpoint=checkpoint,
+                             calibration_data=calibration_data, overwrite=overwrite)
+        click.echo(f"Exported {workdir} to {path} ({quantize}; sidecar {path.with_suffix('.json')})")
+        return
+    missing = [flag for flag, v in (("--base", base_dir), ("--name", name), ("--version", version))
+               if v is None]
+    if missing:
+        raise click.UsageError(f"--format savedmodel needs {', '.join(missing)}")
     from tfpose.export import export_workdir
 
     path = export_workdir(workdir, base_dir, name, version, checkpoint=checkpoint,
@@ -261,7 +285,8 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
     """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image.
 
     MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
-    exported SavedModel, or a TF Serving model folder (its highest version).
+    exported SavedModel, a TF Serving model folder (its highest version), or a LiteRT .tflite
+    written by tfpose export --format tflite.
 
     Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"};
     keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels

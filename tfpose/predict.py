@@ -1,6 +1,7 @@
 """Predict on image files with a work dir or an export: skeleton drawings and one JSON line each.
 
-Both sources answer through the same code: an export's ``serving_default`` (whole image) or
+A ``.tflite`` (``tfpose export --format tflite``) answers through ``litert.LiteRTPredictor``
+with the same host-side crop and map back. The other sources answer through the same code: an export's ``serving_default`` (whole image) or
 ``serving_boxes`` signature, or, for a work dir (or a shipped model's name), the
 ``ServingModule`` the export would write, built in-process. So ``tfpose predict`` on a work dir
 shows exactly what the served model will return.
@@ -129,6 +130,15 @@ def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
 
 
+def make_predictor(source, checkpoint: str = "best"):
+    """A ``Predictor``, or a ``LiteRTPredictor`` for a ``.tflite`` file (same call and outputs)."""
+    if str(source).endswith(".tflite"):
+        from tfpose.litert import LiteRTPredictor
+
+        return LiteRTPredictor(source)
+    return Predictor(source, checkpoint)
+
+
 def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH):
@@ -138,7 +148,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     image; neither: whole images. ``out_dir``: also write the drawing
     ``OUT/<stem>.png`` (its path in the record's ``drawing``); None draws nothing.
     """
-    predictor = predictor or Predictor(source, checkpoint)
+    predictor = predictor or make_predictor(source, checkpoint)
     paths = [Path(p) for p in images]
     if boxes is not None and len(boxes) != len(paths):
         raise DataError(f"{len(boxes)} boxes for {len(paths)} images")
