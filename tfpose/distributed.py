@@ -146,7 +146,6 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     Every worker runs this with the same arguments. Returns the summary of ``train.train`` plus
     ``chief`` (bool) and ``weights_digest`` (sha256 of the final weights, equal on all workers).
     """
-    from tfpose.data.pipeline import build_dataset
 
     # First: the strategy configures the collective ops, which must precede any other TF op.
     strategy = train_lib.make_strategy("multi_worker")
@@ -183,15 +182,9 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     if start_step:
         print(f"Resuming {workdir} at step {start_step} of {total_steps}")
 
-    # The pipeline's XLA-compiled batch functions crash a worker now and then (SIGSEGV) beside
-    # the cluster's collective ops: 4 of 16 two-worker test runs, 0 of 10 without. Plain TF ops.
-    pipeline_cfg = config_lib.replace(cfg, data=config_lib.replace(cfg.data, jit_compile=False))
-    data_cfg = config_lib.replace(pipeline_cfg, train=config_lib.replace(
-        cfg.train, seed=cfg.train.seed + start_step))
-    train_iter = iter(strategy.experimental_distribute_dataset(
-        build_dataset(data_cfg, cfg.data.train_split, training=True, repeat=True)))
-    val_dist = strategy.experimental_distribute_dataset(
-        build_dataset(pipeline_cfg, cfg.data.val_split, training=False, repeat=True))
+    train_ds, val_ds = train_lib.training_datasets(cfg, strategy, start_step, val_repeat=True)
+    train_iter = iter(strategy.experimental_distribute_dataset(train_ds))
+    val_dist = strategy.experimental_distribute_dataset(val_ds)
     train_step, val_step = make_steps(strategy, model)
     sync = make_sync(strategy, model)
 

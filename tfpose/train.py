@@ -176,6 +176,34 @@ def compile_model(model: keras.Model, cfg: config_lib.Config, optimizer) -> None
         )
 
 
+def uses_collectives(strategy: tf.distribute.Strategy) -> bool:
+    """True when ``strategy`` all-reduces across replicas or workers (collective ops)."""
+    return (strategy.num_replicas_in_sync > 1
+            or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
+
+
+def training_datasets(cfg: config_lib.Config, strategy: tf.distribute.Strategy,
+                      start_step: int = 0, *, val_repeat: bool):
+    """(train, val) pipelines of a run under ``strategy``: the one place every strategy (the fit
+    path and the multi-worker loop) builds its datasets.
+
+    Under collectives the pipeline's batch stages run as plain TF ops, not XLA-compiled:
+    XLA-compiled ``tf.function``s in the input pipeline beside the collective all-reduce crashed
+    a process now and then (SIGSEGV; ``scripts/stress_distributed.sh``, README "Reliability").
+    A resumed run reshuffles with a seed derived from the step, so it does not replay the
+    batches it already trained on.
+    """
+    from tfpose.data.pipeline import build_dataset
+
+    if uses_collectives(strategy):
+        cfg = config_lib.replace(cfg, data=config_lib.replace(cfg.data, jit_compile=False))
+    shuffled = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
+                                                                seed=cfg.train.seed + start_step))
+    train_ds = build_dataset(shuffled, cfg.data.train_split, training=True, repeat=True)
+    val_ds = build_dataset(cfg, cfg.data.val_split, training=False, repeat=val_repeat)
+    return train_ds, val_ds
+
+
 def fit_dataset(ds, model: keras.Model):
     """Adapts pipeline batches to ``model``: only the inputs it declares (a pose model takes no
     ``joints``), and a bare target/weight for a model with a single, non-dict output."""
@@ -361,7 +389,6 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     Returns a summary: history (per epoch), steps, precision, the paths written.
     """
     from tfpose.data.integrity import named_shard_errors
-    from tfpose.data.pipeline import build_dataset
 
     if cfg.train.strategy == "multi_worker":  # Model.fit fails there (keras-team/keras#20585)
         from tfpose.distributed import train_multi_worker
@@ -412,17 +439,11 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     if start_step:
         print(f"Resuming {workdir} at step {start_step} of {total_steps}")
 
-    # A resumed run reshuffles with a seed derived from the step, so it does not replay the
-    # batches it already trained on.
-    data_cfg = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
-                                                                seed=cfg.train.seed + start_step))
-    train_ds = fit_dataset(build_dataset(data_cfg, cfg.data.train_split, training=True,
-                                         repeat=True), model)
     # Without validation_steps Keras reads the whole split each epoch; with it, the split must
     # repeat or the shared iterator runs dry after a few epochs.
     val_steps = cfg.train.validation_steps
-    val_ds = fit_dataset(build_dataset(cfg, cfg.data.val_split, training=False,
-                                       repeat=bool(val_steps)), model)
+    train_ds, val_ds = training_datasets(cfg, strategy, start_step, val_repeat=bool(val_steps))
+    train_ds, val_ds = fit_dataset(train_ds, model), fit_dataset(val_ds, model)
 
     log_dir = workdir / "tb"
     if not start_step:
