@@ -206,10 +206,60 @@ def crop_batch(images, boxes, size: int, *, encoded: bool, frame: str = "stretch
                              tf.TensorSpec([4], tf.float32)))
 
 
+# Larger images are refused before any pixel is decoded (a 100-megapixel photo decodes to
+# 300 MB of uint8): a tiny PNG declaring 30000 x 30000 would otherwise allocate 2.7 GB.
+MAX_IMAGE_PIXELS = 100_000_000
+
+
+def _unsigned_at(encoded, start: int, count: int, little_endian: bool):
+    """The unsigned integer in bytes ``start .. start + count`` (int64); too short bytes fail
+    with InvalidArgument."""
+    raw = tf.io.decode_raw(tf.strings.substr(encoded, start, count), tf.uint8)
+    b = tf.cast(tf.ensure_shape(raw, [count]), tf.int64)
+    value = tf.constant(0, tf.int64)
+    for i in (reversed(range(count)) if little_endian else range(count)):
+        value = value * 256 + b[i]
+    return value
+
+
+def encoded_pixels(encoded):
+    """Width x height declared by an encoded image's header (JPEG, PNG, GIF, BMP; 0 for any
+    other bytes, which the decoder then refuses). Reads no pixel data."""
+    magic = tf.strings.substr(encoded, 0, 4)
+
+    def jpeg():
+        shape = tf.cast(tf.io.extract_jpeg_shape(encoded), tf.int64)
+        return shape[0] * shape[1]
+
+    def png():  # IHDR: width, height as big-endian uint32 at bytes 16 and 20
+        return _unsigned_at(encoded, 16, 4, False) * _unsigned_at(encoded, 20, 4, False)
+
+    def gif():  # logical screen: little-endian uint16 at bytes 6 and 8
+        return _unsigned_at(encoded, 6, 2, True) * _unsigned_at(encoded, 8, 2, True)
+
+    def bmp():  # BITMAPINFOHEADER: little-endian int32 at 18 and 22 (height < 0: top-down)
+        width, height = (_unsigned_at(encoded, at, 4, True) for at in (18, 22))
+        height = tf.where(height >= 2**31, 2**32 - height, height)
+        return width * height
+
+    return tf.case([
+        (tf.io.is_jpeg(encoded), jpeg),
+        (tf.equal(magic, b"\x89PNG"), png),
+        (tf.equal(tf.strings.substr(magic, 0, 3), b"GIF"), gif),
+        (tf.equal(tf.strings.substr(magic, 0, 2), b"BM"), bmp),
+    ], default=lambda: tf.constant(0, tf.int64), exclusive=False)
+
+
 def _decode_crop(encoded, box, size: int, frame: str = "stretch"):
     """Decode + crop one encoded image; a JPEG whose box is >= 2x the output is decoded at
     1/2, 1/4 or 1/8 scale in the DCT domain (the converter's ``draft``): same picture after
-    the antialiased resize, several times cheaper."""
+    the antialiased resize, several times cheaper. Images over ``MAX_IMAGE_PIXELS`` fail with
+    InvalidArgument before decoding."""
+    check = tf.debugging.assert_less_equal(
+        encoded_pixels(encoded), tf.constant(MAX_IMAGE_PIXELS, tf.int64),
+        message=f"image larger than {MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)")
+    with tf.control_dependencies([check]):
+        encoded = tf.identity(encoded)
 
     def full():
         image = decode_image(encoded)

@@ -75,14 +75,27 @@ def image_size(encoded: bytes, name="image") -> tuple[int, int]:
     """(W, H) read from the header without decoding pixels; DataError naming ``name`` if the
     bytes are not an image."""
     import io
+    import warnings
 
     from PIL import Image, UnidentifiedImageError
 
+    from tfpose.export import MAX_IMAGE_PIXELS
+
+    if not encoded:
+        raise DataError(f"{name}: empty file, not an image")
     try:
-        with Image.open(io.BytesIO(encoded)) as image:
-            width, height = image.size
+        with warnings.catch_warnings():  # PIL warns above 89 MP; the limit below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(encoded)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as err:  # PIL's own limit, above ours
+        raise DataError(f"{name}: {err}") from err
     except (UnidentifiedImageError, OSError) as err:
-        raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF): {err}") from err
+        detail = "" if isinstance(err, UnidentifiedImageError) else f": {err}"
+        raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF){detail}") from err
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(f"{name}: {width} x {height} pixels is over the {MAX_IMAGE_PIXELS:,} "
+                        "pixel limit (a decompression bomb?); refused before decoding")
     return width, height
 
 
