@@ -410,11 +410,27 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> Path:
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise DataError(f"output {out_dir} already exists and is not empty (use --overwrite)")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # A conversion killed (kill -9, power cut) leaves its hidden partial folder behind; the
+    # output itself only ever appears complete (one rename). Clear partials of dead processes.
+    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     return tmp
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _finish_out_dir(tmp: Path, out_dir: Path) -> None:
