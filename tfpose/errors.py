@@ -11,3 +11,8 @@ class ConfigError(TfposeError):
 
 class DataError(TfposeError):
     """An annotation file, image folder or dataset that cannot be read; names file and record."""
+
+
+class StorageError(TfposeError):
+    """A file that could not be written (disk full, no permission); names the file and says
+    what earlier output is still intact."""

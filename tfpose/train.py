@@ -29,7 +29,7 @@ import tensorflow as tf
 from tfpose import config as config_lib
 from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
 from tfpose.data.pipeline import read_manifest  # noqa: F401  (also used by distributed.py)
-from tfpose.errors import ConfigError, DataError
+from tfpose.errors import ConfigError, DataError, StorageError
 
 
 # -- environment: precision and distribution ----------------------------------------------------
@@ -252,10 +252,23 @@ class ResumeState(keras.callbacks.Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         step = self._step()
         weights = self.directory / f"step-{step:09d}.weights.h5"
-        self.model.save_weights(str(weights))
+        # Written under a temporary name first: an epoch-end save can repeat the last step's
+        # name, and a failed overwrite must not damage the good file.
+        partial = self.directory / f".partial-{weights.name}"
         tmp = self.directory / "latest.json.tmp"
-        tmp.write_text(json.dumps({"weights": weights.name, "step": step}))
-        os.replace(tmp, self.directory / "latest.json")
+        try:
+            self.model.save_weights(str(partial))
+            os.replace(partial, weights)
+            tmp.write_text(json.dumps({"weights": weights.name, "step": step}))
+            os.replace(tmp, self.directory / "latest.json")
+        except OSError as err:  # disk full: drop the partial files, keep the last good state
+            for leftover in (partial, tmp):
+                leftover.unlink(missing_ok=True)
+            previous = self.latest(self.directory)
+            kept = (f"the previous state {previous.name} is intact and resumes the run"
+                    if previous else "no earlier state exists")
+            raise StorageError(f"{weights}: cannot write the resume state "
+                               f"({err.strerror or err}); {kept}") from err
         for old in self.directory.glob("step-*.weights.h5"):
             if old != weights:
                 old.unlink()

@@ -56,7 +56,7 @@ import numpy as np
 
 from tfpose import __version__
 from tfpose.data import mpii, readers
-from tfpose.errors import DataError
+from tfpose.errors import DataError, StorageError
 
 SPLITS = ("train", "val", "test")
 UNLABELLED = "(unlabelled)"  # key of persons without an activity in manifest counts
@@ -787,6 +787,11 @@ def convert(
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _finish_out_dir(tmp, out_dir)
         return manifest
+    except OSError as err:  # disk full, quota, permissions: nothing under out_dir was touched
+        where = err.filename or tmp
+        kept = (f"the existing {out_dir} is unchanged" if out_dir.exists()
+                else f"nothing was written to {out_dir}")
+        raise StorageError(f"{where}: cannot write ({err.strerror or err}); {kept}") from err
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
