@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 RUN    ?= runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow run bench clean
+.PHONY: install test test-slow run bench bench-env bench-real clean
 
 install: $(STAMP)
 
@@ -30,6 +30,18 @@ run: install
 bench: install
 	$(BIN)/python benchmarks/convert.py
 	$(BIN)/python benchmarks/pipeline.py
+
+# Peers that must not meet the product's dependencies: MediaPipe 0.10.21 (the last wheel that
+# ships its pose model) pins numpy < 2 and protobuf < 5, so it gets its own environment.
+BENCH_MEDIAPIPE := .bench-mediapipe
+bench-env:
+	test -d $(BENCH_MEDIAPIPE) || $(PYTHON) -m venv $(BENCH_MEDIAPIPE)
+	$(BENCH_MEDIAPIPE)/bin/pip install --quiet "mediapipe==0.10.21"
+
+# On the real photos (../shared/lspet converted to tfrecords/lspet160, see README).
+bench-real: install bench-env
+	$(BIN)/python benchmarks/predict.py
+	$(BIN)/python benchmarks/litert.py
 
 clean:
 	rm -rf $(VENV) runs exports out tfrecords/*/

@@ -1,0 +1,159 @@
+"""Predict on whole photos: tfpose (`tfpose predict`'s code) against MediaPipe Pose, same photos,
+same cores, and PCK@0.2 of both on the 12 limb joints.
+
+    .venv/bin/python benchmarks/predict.py [--model lspet] [--dataset tfrecords/lspet160] \
+        [--mediapipe-python PATH] [--batches 1,8,32]
+
+Photos: the whole original images of the held-out split (``--split val``) of ``--dataset``,
+read from ``--images`` (``../shared/lspet/images``), scored against ``--joints``
+(``../shared/lspet/joints.mat``) in original pixels. No person box for either tool.
+
+- tfpose: ``predict.make_predictor(MODEL)`` (what ``tfpose predict`` runs: JPEG decode, letterbox,
+  model, decoding, map back), in-process, all cores, at each ``--batches`` size: images/s over
+  all photos after one warm-up batch, and ms per image at batch 1 (latency).
+- MediaPipe Pose (``mediapipe==0.10.21``, full landmark model plus its person detector) in its
+  own environment (``--mediapipe-python``; created by ``make bench-env``), one image per call,
+  one process per core (MediaPipe runs an image on one core), each on its share of the photos:
+  images/s = photos / the slowest process's loop time.
+
+PCK@0.2 of the torso over the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles;
+MediaPipe has no head top), with BlazePose landmarks 11-16 and 23-28 mapped onto the MPII ids.
+A photo where MediaPipe finds nobody scores its joints as misses. Final JSON line
+``{"tfpose": img/s, "mediapipe": img/s, ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# MPII id -> BlazePose landmark (person-centric left/right in both).
+LIMBS_MPII_TO_BLAZEPOSE = {0: 28, 1: 26, 2: 24, 3: 23, 4: 25, 5: 27,
+                           10: 16, 11: 14, 12: 12, 13: 11, 14: 13, 15: 15}
+
+
+def limb_pck(pred, gt, missing):
+    """PCK@0.2 (torso) pooled over the 12 limb joints: pred, gt N x 16 x 2, missing N x 16."""
+    import numpy as np
+
+    from tfpose.metrics.pck import correct_counts, torso_size
+
+    torso = torso_size(gt, missing)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(torso) & (torso > 0)
+    scored = ~missing & usable[:, None]
+    limbs = list(LIMBS_MPII_TO_BLAZEPOSE)
+    pred = np.where(np.isfinite(pred), pred, 1e9)  # no detection: a miss
+    correct, count = correct_counts(pred, gt, torso, scored, 0.2)
+    return 100.0 * float(correct[limbs].sum()) / float(count[limbs].sum())
+
+
+def run_tfpose(model, paths, batches):
+    import numpy as np
+
+    from tfpose.predict import make_predictor
+
+    predictor = make_predictor(model)
+    encoded = [p.read_bytes() for p in paths]
+    rates, keypoints = {}, None
+    for batch in batches:
+        predictor(encoded[:batch])  # warm-up: tracing and allocation
+        start, out = time.perf_counter(), []
+        for i in range(0, len(encoded), batch):
+            out.append(predictor(encoded[i:i + batch])["keypoints"])
+        rates[batch] = len(encoded) / (time.perf_counter() - start)
+        keypoints = np.concatenate(out)
+    return rates, keypoints
+
+
+def run_mediapipe(python, paths, processes):
+    import numpy as np
+
+    worker = ROOT / "benchmarks" / "mediapipe_pose_worker.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        shares = [paths[i::processes] for i in range(processes)]
+        outs = [Path(tmp) / f"part{i}.json" for i in range(processes)]
+        procs = [subprocess.Popen([str(python), str(worker), str(out), *map(str, share)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for share, out in zip(shares, outs)]
+        for proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode:
+                raise SystemExit(f"MediaPipe worker failed:\n{err[-3000:]}")
+        parts = [json.loads(out.read_text()) for out in outs]
+    landmarks = {k: v for part in parts for k, v in part["landmarks"].items()}
+    timed = sum(part["images"] for part in parts)
+    rate = timed / max(part["seconds"] for part in parts)
+    pred = np.full((len(paths), 16, 2), np.nan)
+    found = 0
+    for i, path in enumerate(paths):
+        points = landmarks[str(path)]
+        if points is None:
+            continue
+        found += 1
+        for mpii, blaze in LIMBS_MPII_TO_BLAZEPOSE.items():
+            pred[i, mpii] = points[blaze]
+    return rate, pred, found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="lspet")
+    parser.add_argument("--dataset", default="tfrecords/lspet160")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--images", default=str(ROOT.parent / "shared" / "lspet" / "images"))
+    parser.add_argument("--joints", default=str(ROOT.parent / "shared" / "lspet" / "joints.mat"))
+    parser.add_argument("--mediapipe-python", default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    from tfpose.data import readers, tfrecords
+
+    names = sorted({ex["image/filename"].decode()
+                    for ex in tfrecords.iter_examples(args.dataset, args.split)})
+    if args.limit:
+        names = names[:args.limit]
+    by_name = {r.image_name: r for r in readers.read_annotations(args.joints).records}
+    gt = np.stack([by_name[n].joints for n in names])
+    missing = ~np.stack([by_name[n].annotated for n in names])
+    paths = [Path(args.images) / n for n in names]
+    cores = os.cpu_count()
+
+    batches = [int(b) for b in args.batches.split(",")]
+    rates, ours = run_tfpose(args.model, paths, batches)
+    result = {"tfpose": round(max(rates.values()), 2),
+              "tfpose_batch1_ms": round(1000.0 / rates[1], 2) if 1 in rates else None,
+              "tfpose_by_batch": {str(b): round(r, 2) for b, r in rates.items()},
+              "tfpose_pck@0.2_limbs": round(limb_pck(ours, gt, missing), 2)}
+    print(f"tfpose {args.model}: " + ", ".join(f"batch {b}: {r:.1f} img/s"
+                                                for b, r in rates.items()))
+    if Path(args.mediapipe_python).exists():
+        rate, theirs, found = run_mediapipe(args.mediapipe_python, paths, cores)
+        result.update({"mediapipe": round(rate, 2),
+                       "mediapipe_ms_per_image_per_core": round(1000.0 * cores / rate, 2),
+                       "mediapipe_pck@0.2_limbs": round(limb_pck(theirs, gt, missing), 2),
+                       "mediapipe_persons_found": found})
+        print(f"MediaPipe Pose (full), {cores} processes: {rate:.1f} img/s, "
+              f"found a person in {found}/{len(paths)}")
+    else:
+        print(f"no MediaPipe environment at {args.mediapipe_python}: tfpose only")
+    print(json.dumps({"photos": len(paths), "cores": cores,
+                      "machine": f"{platform.machine()} {cores} cores", **result}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Ships a training run's best weights as a pretrained model: tfpose/pretrained/NAME/.
+
+    python scripts/package_pretrained.py RUN_DIR NAME [--description TEXT]
+
+Writes ``best.keras`` (RUN_DIR's best checkpoint re-saved without optimiser state: a third of
+the size, and a fine-tune starts its own optimiser anyway) and ``config.yaml`` (the run's
+resolved config with ``train.init_weights`` and ``model.backbone_weights`` cleared: the
+shipped file carries every weight, so no other file is needed to load it). MODEL.md, the
+model card, is written by hand: data, training, scores, licence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--description", default=None)
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from tfpose import config as config_lib
+    from tfpose.models import register_custom_objects
+
+    register_custom_objects()
+    cfg = config_lib.load(args.run_dir / "config.yaml")
+    cfg = config_lib.replace(
+        cfg, name=args.name, description=args.description or cfg.description,
+        model=config_lib.replace(cfg.model, backbone_weights=None),
+        train=config_lib.replace(cfg.train, init_weights=None))
+    model = keras.saving.load_model(args.run_dir / "best.keras", compile=False)
+    out = ROOT / "tfpose" / "pretrained" / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / ".best.partial.keras"
+    model.save(partial)
+    partial.replace(out / "best.keras")
+    config_lib.dump(cfg, out / "config.yaml")
+    print(f"{out}: best.keras {(out / 'best.keras').stat().st_size:,} bytes, "
+          f"{model.count_params():,} parameters")
+
+
+if __name__ == "__main__":
+    main()
