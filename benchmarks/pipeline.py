@@ -3,7 +3,10 @@
   (a) pipeline     the full training pipeline (``build_dataset``): hourglass targets, 256 input,
                    augmentation (affine + flip + colour jitter), zero-centring, 64x64 heatmaps;
   (b) decode_only  interleave + parse + JPEG decode of the same shards (the ceiling);
-  (c) naive        a plain Python loop doing the same work with Pillow + numpy.
+  (c) naive        a plain Python loop doing the same work with Pillow + numpy;
+  (d) albumentations  the same work as a user of AlbumentationsX + OpenCV writes it, in as many
+                   worker processes as (a) has threads (``albumentations_peer.py``, in its own
+                   environment: ``make bench-env``; skipped when absent).
 
     python benchmarks/pipeline.py [--data DIR] [--input-size 256] [--seconds 10]
 
@@ -11,8 +14,8 @@ Without ``--data`` it writes 256 synthetic 256x256 records (4 shards) to a tempo
 All three read the same shards; (a) and (b) batch ``--batch-size`` examples. With stored images
 smaller than ``--input-size`` (e.g. 128-px ``tfpose convert`` crops into a 256 input), (a) and
 (c) also resample them up to the input (folded into their one warp), which (b) does not.
-Target: pipeline >= 0.7 x decode_only and >= 5 x naive. The last line is JSON:
-``{"pipeline": ..., "decode_only": ..., "naive": ...}``.
+Targets: pipeline >= 5 x naive and >= 1.5 x albumentations. The last line is JSON:
+``{"pipeline": ..., "decode_only": ..., "naive": ..., "albumentations": ...}``.
 """
 
 from __future__ import annotations
@@ -231,12 +234,43 @@ def breakdown(data_dir, cfg) -> dict:
     return parts
 
 
+def albumentations_rate(data_dir, cfg, seconds: float, python: str) -> float | None:
+    """(d) the AlbumentationsX + OpenCV peer (``albumentations_peer.py``) in its own
+    environment, on the same records; None when that environment is absent."""
+    if not Path(python).exists():
+        print(f"no AlbumentationsX environment at {python} (make bench-env): peer skipped")
+        return None
+    import subprocess
+
+    jpegs, keypoints, annotated = [], [], []
+    for serialized in tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "train")):
+        ex = tf.train.Example.FromString(serialized.numpy()).features.feature
+        jpegs.append(ex["image/encoded"].bytes_list.value[0])
+        keypoints.append(np.array(ex["person/keypoints"].float_list.value, np.float32).reshape(16, 3)[:, :2])
+        annotated.append(np.array(ex["person/annotated"].int64_list.value, np.float32))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "records.npz"
+        np.savez(path, jpeg=np.array(jpegs, dtype=object), keypoints=np.stack(keypoints),
+                 annotated=np.stack(annotated), flip_index=np.array(mpii.FLIP_INDEX))
+        done = subprocess.run(
+            [python, str(Path(__file__).with_name("albumentations_peer.py")), str(path),
+             "--seconds", str(seconds), "--workers", str(THREADS),
+             "--batch-size", str(cfg.data.batch_size), "--input-size", str(cfg.data.input_size),
+             "--heatmap-size", str(cfg.data.input_size // cfg.data.heatmap_stride),
+             "--sigma", str(cfg.data.heatmap_sigma)],
+            capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])["albumentations"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="converted dataset folder (train shards, 256 px)")
     parser.add_argument("--seconds", type=float, default=10.0, help="timing window per variant")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--input-size", type=int, default=SIZE, help="model input (a) and (c)")
+    parser.add_argument("--albumentations-python", default=str(
+        Path(__file__).resolve().parents[1] / ".bench-albumentations" / "bin" / "python"),
+        help="python of the AlbumentationsX environment (make bench-env)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time (a)'s parts against (b)'s decode (CPU time)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -261,12 +295,17 @@ def main(argv=None) -> int:
         "decode_only": rate(decode_only(data_dir, args.batch_size), args.batch_size, args.seconds),
         "naive": naive_rate(data_dir, cfg, args.seconds),
     }
+    peer = albumentations_rate(data_dir, cfg, args.seconds, args.albumentations_python)
+    if peer is not None:
+        results["albumentations"] = peer
     print(f"machine: {os.cpu_count()} CPUs visible, {THREADS} tf.data threads, TF {tf.__version__}")
     print(f"data: {data_dir}, input {args.input_size} px, batch {args.batch_size}")
     for name, value in results.items():
         print(f"  {name:12s} {value:9.1f} examples/s")
     print(f"  pipeline / decode_only = {results['pipeline'] / results['decode_only']:.2f} (target >= 0.7)")
     print(f"  pipeline / naive       = {results['pipeline'] / results['naive']:.2f} (target >= 5)")
+    if peer is not None:
+        print(f"  pipeline / albumentations = {results['pipeline'] / peer:.2f} (target >= 1.5)")
     if args.breakdown:
         breakdown(data_dir, cfg)
     print(json.dumps({k: round(v, 1) for k, v in results.items()}))
