@@ -293,7 +293,6 @@ def test_wrong_structure_is_named(tmp_path):
         ([(20, 1.0, 1.0, 1), (0, 1.0, 1.0, 1)], "point id 20"),
         ([(3, 1.0, 1.0, 1), (3, 2.0, 2.0, 1)], "joint 3 appears twice"),
         ([(3, 1.0, 1.0, "yes"), (4, 1.0, 1.0, 1)], "joint 3 is_visible is the string 'yes'"),
-        ([(3, float("nan"), 1.0, 1), (4, 1.0, 1.0, 1)], "joint 3 x is not finite"),
     ],
 )
 def test_malformed_person_names_file_image_and_person(tmp_path, points, message):
@@ -302,6 +301,23 @@ def test_malformed_person_names_file_image_and_person(tmp_path, points, message)
     mpii.write_release_mat(path, images)
     with pytest.raises(DataError, match=rf"bad\.mat: image 1 \(bad\.jpg\), person 1: {message}"):
         mpii.read_release_mat(path)
+
+
+@pytest.mark.faults
+def test_nonfinite_joints_are_dropped_and_counted(tmp_path):
+    """A NaN or infinite coordinate leaves that joint not annotated, the rest of the person
+    kept, and the count reaches the reader's (and so the manifest's) dropped_joints."""
+    from tfpose.data import readers
+
+    points = [(3, float("nan"), 1.0, 1), (4, 5.0, 6.0, 1), (5, 2.0, float("inf"), 0)]
+    path = tmp_path / "nonfinite.mat"
+    mpii.write_release_mat(path, [_image("a.jpg", [_person(points), _person()])])
+    found = readers.read_annotations(path)
+    assert found.dropped_joints == 2
+    first = found.records[0]
+    assert not first.annotated[3] and not first.annotated[5] and first.annotated[4]
+    np.testing.assert_allclose(first.joints[4], (5.0, 6.0))  # the writer's points are 0-based
+    assert found.records[1].dropped_joints == 0
 
 
 # --- HRNet / mmpose JSON ----------------------------------------------------------------------

@@ -63,6 +63,8 @@ class PersonRecord:
     single_person: bool
     video_index: Optional[int]  # annolist.vididx, None when empty
     frame_sec: Optional[int]
+    # Joints whose x or y was NaN / infinite in the file: left not annotated, counted here.
+    dropped_joints: int = 0
 
     @property
     def num_annotated(self) -> int:
@@ -234,7 +236,7 @@ def _as_list(value) -> list:
     return [value]
 
 
-def _float(value, what: str) -> Optional[float]:
+def _float(value, what: str, finite: bool = True) -> Optional[float]:
     if _is_empty(value):
         return None
     if isinstance(value, np.ndarray):
@@ -245,7 +247,7 @@ def _float(value, what: str) -> Optional[float]:
         out = float(value)
     except (TypeError, ValueError):
         raise _BadRecord(f"{what} is not a number: {value!r}") from None
-    if not np.isfinite(out):
+    if finite and not np.isfinite(out):
         raise _BadRecord(f"{what} is not finite: {out}")
     return out
 
@@ -282,7 +284,8 @@ def _field(struct, name: str):
 
 
 def _parse_points(annopoints):
-    """(joints [16,2] 0-based, annotated [16], visible [16]) or None when there is no point."""
+    """(joints [16,2] 0-based, annotated [16], visible [16], dropped) or None when there is no
+    point; ``dropped`` joints had a non-finite x or y and stay not annotated."""
     if _is_empty(annopoints):
         return None
     points = _as_list(_field(annopoints, "point"))
@@ -291,20 +294,25 @@ def _parse_points(annopoints):
     joints = np.zeros((NUM_JOINTS, 2), dtype=np.float32)
     annotated = np.zeros(NUM_JOINTS, dtype=bool)
     visible = np.zeros(NUM_JOINTS, dtype=bool)
+    seen, dropped = set(), 0
     for point in points:
         joint_id = _int(_field(point, "id"), "point id")
         if joint_id is None or not 0 <= joint_id < NUM_JOINTS:
             raise _BadRecord(f"point id {joint_id} is not a joint id 0..{NUM_JOINTS - 1}")
-        if annotated[joint_id]:
+        if joint_id in seen:
             raise _BadRecord(f"joint {joint_id} appears twice in the point list")
-        x = _float(_field(point, "x"), f"joint {joint_id} x")
-        y = _float(_field(point, "y"), f"joint {joint_id} y")
+        seen.add(joint_id)
+        x = _float(_field(point, "x"), f"joint {joint_id} x", finite=False)
+        y = _float(_field(point, "y"), f"joint {joint_id} y", finite=False)
         if x is None or y is None:
             raise _BadRecord(f"joint {joint_id} has no x or y")
+        if not (np.isfinite(x) and np.isfinite(y)):
+            dropped += 1  # unusable coordinates: as if the joint were not labelled
+            continue
         joints[joint_id] = (x - 1.0, y - 1.0)
         annotated[joint_id] = True
         visible[joint_id] = _visibility(_field(point, "is_visible"), joint_id)
-    return joints, annotated, visible
+    return joints, annotated, visible, dropped
 
 
 def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord]:
@@ -317,8 +325,9 @@ def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord
         joints = np.zeros((NUM_JOINTS, 2), dtype=np.float32)
         annotated = np.zeros(NUM_JOINTS, dtype=bool)
         visible = annotated.copy()
+        dropped = 0
     else:
-        joints, annotated, visible = parsed
+        joints, annotated, visible, dropped = parsed
     corners = [_float(_field(rect, k), f"head box {k}") for k in ("x1", "y1", "x2", "y2")]
     head_box = head_size = None
     if all(c is not None for c in corners):
@@ -349,6 +358,7 @@ def _parse_person(rect, person_index: int, image: dict) -> Optional[PersonRecord
         single_person=(person_index + 1) in image["single_person"],
         video_index=image["vididx"],
         frame_sec=image["frame_sec"],
+        dropped_joints=dropped,
     )
 
 

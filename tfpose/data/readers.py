@@ -56,4 +56,5 @@ def read_annotations(path, format: str = "auto") -> Annotations:
                            found.nonfinite_joints)
     records = mpii.read_annotations(path)
     kind = "mpii-json" if path.suffix.lower() == ".json" else "mpii"
-    return Annotations(kind, records, "0.6 x head-box diagonal")
+    return Annotations(kind, records, "0.6 x head-box diagonal",
+                       sum(r.dropped_joints for r in records))
