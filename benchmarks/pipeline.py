@@ -271,6 +271,9 @@ def main(argv=None) -> int:
     parser.add_argument("--albumentations-python", default=str(
         Path(__file__).resolve().parents[1] / ".bench-albumentations" / "bin" / "python"),
         help="python of the AlbumentationsX environment (make bench-env)")
+    parser.add_argument("--no-jit", action="store_true",
+                        help="(a) with data.jit_compile false: the batch stages as plain TF ops, "
+                             "as under a strategy with collectives")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time (a)'s parts against (b)'s decode (CPU time)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -286,7 +289,7 @@ def main(argv=None) -> int:
         print(f"wrote 256 synthetic records to {data_dir}")
     cfg = config.from_dict({
         "data": {"dir": str(data_dir), "input_size": args.input_size, "batch_size": args.batch_size,
-                 "heatmap_stride": 4, "shuffle_buffer": 256},
+                 "heatmap_stride": 4, "shuffle_buffer": 256, "jit_compile": not args.no_jit},
         "model": {"kind": "hourglass", "num_stacks": 2},
     })  # fmt: skip
     full = _threads(pipeline.build_dataset(cfg, "train", training=True, repeat=True))

@@ -108,6 +108,7 @@ def test_two_workers_train_in_sync(tiny_dataset, tmp_path):
     assert list((workdir / "tb").glob("train/events.out.tfevents.*"))
 
 
+@pytest.mark.slow  # ~40 s alone; single-process resume stays in the default run (test_resume.py)
 def test_killed_workers_resume_from_the_chiefs_state(tiny_dataset, tmp_path):
     workdir = tmp_path / "run"
     cfg = _cfg(tiny_dataset, "multi_worker", epochs=3, steps_per_epoch=4, checkpoint_every_steps=1)

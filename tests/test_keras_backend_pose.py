@@ -71,6 +71,7 @@ def test_export_round_trips_what_the_inference_pipeline_reads(kb, tiny_dataset, 
     assert val["image"].shape == (4, 32, 32, 3) and val["image"].dtype == np.uint8
 
 
+@pytest.mark.slow  # ~35 s alone: the JAX-path training loop end to end
 def test_train_runs_a_tiny_hourglass_and_reports_pckh(kb, tiny_dataset, tmp_path, capsys):
     out = tmp_path / "tiny.npz"
     kb.export(str(tiny_dataset), str(out))

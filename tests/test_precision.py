@@ -117,6 +117,7 @@ def test_compiled_and_custom_loop_steps_scale_the_loss(mixed_float16, tiny_datas
     assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
 
 
+@pytest.mark.slow  # ~15 s alone; XLA is off by default on CPUs
 def test_fit_with_xla_on_the_cpu(tiny_dataset):
     from tfpose.data.pipeline import build_dataset
 

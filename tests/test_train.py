@@ -62,7 +62,7 @@ def test_a_different_config_in_the_same_work_dir_is_refused(pose_workdir, tiny_d
     assert "different config" in str(result.exception)
 
 
-@pytest.mark.parametrize("embedding", ["conv", "transformer"])
+@pytest.mark.parametrize("embedding", ["conv", pytest.param("transformer", marks=pytest.mark.slow)])
 def test_classifier_trains_and_evaluates(tiny_dataset, tmp_path, empty_config, embedding):
     workdir = tmp_path / "cls"
     run(["train", str(empty_config), "--workdir", str(workdir), "--set", f"data.dir={tiny_dataset}",
@@ -76,6 +76,7 @@ def test_classifier_trains_and_evaluates(tiny_dataset, tmp_path, empty_config, e
     assert "Table 2" in output
 
 
+@pytest.mark.slow  # ~50 s alone; two-stage models are also trained in test_predict / test_evaluate_joints
 def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_path, empty_config):
     workdir = tmp_path / "two_stage"
     run(["train", str(empty_config), "--workdir", str(workdir), "--set", f"data.dir={tiny_dataset}",
