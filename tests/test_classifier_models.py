@@ -174,7 +174,7 @@ def test_fused_model_masks_invisible_joints_too():
     )
 
 
-@pytest.mark.parametrize("embedding", ["conv", "transformer"])
+@pytest.mark.parametrize("embedding", ["conv", pytest.param("transformer", marks=pytest.mark.slow)])
 def test_a_few_steps_lower_the_loss(embedding):
     keras.utils.set_random_seed(0)
     model = build_classifier(make_cfg(embedding, image_branch=False, l2=0.0))

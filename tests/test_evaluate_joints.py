@@ -152,6 +152,7 @@ def test_pose_model_of_another_input_size_maps_joints_into_the_classifier_frame(
     assert predicted["loss"] == pytest.approx(reference_loss(cls, pose_joints(pose32)), rel=1e-4)
 
 
+@pytest.mark.slow  # ~17 s alone; test_predict checks a two-stage work dir against its export
 def test_two_stage_work_dir_with_gt_and_predicted_joints(workdirs):
     two_stage, pose = workdirs["two_stage"], workdirs["pose"]
     auto = evaluate(two_stage)
@@ -221,7 +222,7 @@ def test_mirror_inputs_swaps_sides_and_reflects_x():
     np.testing.assert_array_equal(twice["image"], image)
 
 
-@pytest.mark.parametrize("which", ["cls", "joints_only", "two_stage"])
+@pytest.mark.parametrize("which", ["cls", "joints_only", pytest.param("two_stage", marks=pytest.mark.slow)])
 def test_flip_test_averages_the_mirrored_view(workdirs, which):
     """--flip-test scores the mean of the probabilities on the inputs and on their mirror image,
     recomputed here with the mirror spelled out (reverse x, swap the named sides)."""

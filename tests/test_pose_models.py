@@ -112,6 +112,7 @@ def test_hourglass_outputs_one_heatmap_per_stack():
     assert model.get_layer("hg1_remap_heatmaps").input.shape[-1] == K
 
 
+@pytest.mark.slow  # builds the full-size 2- and 8-stack hourglasses (~10 s alone)
 def test_hourglass_parameter_counts():
     # Newell et al.'s network at C=256, K=16, depth 4: these counts document the architecture.
     two = build_pose_model(make_cfg("hourglass", 256, num_stacks=2))
