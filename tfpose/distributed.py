@@ -146,7 +146,6 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     Every worker runs this with the same arguments. Returns the summary of ``train.train`` plus
     ``chief`` (bool) and ``weights_digest`` (sha256 of the final weights, equal on all workers).
     """
-
     # First: the strategy configures the collective ops, which must precede any other TF op.
     strategy = train_lib.make_strategy("multi_worker")
     chief = strategy.extended.should_checkpoint

@@ -1,8 +1,9 @@
 """Predict on image files with a work dir or an export: skeleton drawings and one JSON line each.
 
 A ``.tflite`` (``tfpose export --format tflite``) answers through ``litert.LiteRTPredictor``
-with the same host-side crop and map back. The other sources answer through the same code: an export's ``serving_default`` (whole image) or
-``serving_boxes`` signature, or, for a work dir (or a shipped model's name), the
+with the same host-side crop and map back. The other sources answer through the same code: an
+export's ``serving_default`` (whole image) or ``serving_boxes`` signature, or, for a work dir
+(or a shipped model's name), the
 ``ServingModule`` the export would write, built in-process. So ``tfpose predict`` on a work dir
 shows exactly what the served model will return.
 
