@@ -173,11 +173,9 @@ class LiteRTPredictor:
 
         from tfpose.data.pipeline import keypoints_to_original
         from tfpose.export import crop_batch
-        from tfpose.predict import image_size
+        from tfpose.predict import check_images
 
-        encoded = list(encoded)
-        for i, data in enumerate(encoded):
-            image_size(data, names[i] if names is not None else f"image {i}")  # before TF's
+        encoded = check_images(encoded, names)
         crops, used = crop_batch(
             tf.constant(encoded, tf.string),
             None if boxes is None else tf.constant(boxes, tf.float32),

@@ -61,15 +61,22 @@ class Predictor:
         whole image, framed as the model's training data (``data.whole_image_frame``).
         ``names`` (B, e.g. the files) name a bad image in the error."""
         tf = self._tf
-        encoded = list(encoded)
-        for i, data in enumerate(encoded):
-            image_size(data, names[i] if names is not None else f"image {i}")  # before TF's
+        encoded = check_images(encoded, names)
         images = tf.constant(encoded, tf.string)
         if boxes is None:
             outputs = self._whole(images=images)
         else:
             outputs = self._fn(images=images, boxes=tf.constant(boxes, tf.float32))
         return {k: v.numpy() for k, v in outputs.items()}
+
+
+def check_images(encoded: Sequence[bytes], names: Optional[Sequence] = None) -> list:
+    """``encoded`` as a list, each checked by ``image_size`` before TF decodes it: a bad one is a
+    DataError naming it (``names[i]``, else ``image i``)."""
+    encoded = list(encoded)
+    for i, data in enumerate(encoded):
+        image_size(data, names[i] if names is not None else f"image {i}")
+    return encoded
 
 
 def image_size(encoded: bytes, name="image") -> tuple[int, int]:

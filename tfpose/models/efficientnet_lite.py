@@ -4,7 +4,8 @@ Why: a pose network trained from scratch on the ~8,000 real LSPET photos learns 
 2-core CPU (the 2-stack hourglass reaches PCK@0.2 ~22 after 6 CPU-hours); a backbone that
 already knows edges, textures and body parts from ImageNet starts far ahead. EfficientNet-Lite0
 (Tan & Le 2019, the edge variant: ReLU6, no squeeze-excitation, fixed stem and head) is small
-(3.4 M parameters up to stride 32), cheap (~0.2 GFLOPs at 160 px) and quantises cleanly for
+(2,998,304 weights up to stride 32, BN statistics included; tests pin it), cheap (0.4 GFLOPs
+at 224 px as published) and quantises cleanly for
 LiteRT.
 
 - backbone: ``image`` B x S x S x 3 -> stem Conv 3x3/2 (32) -> 16 MBConv blocks; features C2
