@@ -18,6 +18,28 @@ from tfpose import __version__
 TF_FREE_COMMANDS = {"synth", "eval-pckh", "models"}
 
 
+class ProgressBar:
+    """A click progress bar on stderr for ``progress(done, total)`` callbacks: the library
+    reports progress, the CLI draws it (the total is known only once the work has started)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.done = label, None, 0
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfpose")
 @click.option("--verbose", is_flag=True,
@@ -26,7 +48,7 @@ TF_FREE_COMMANDS = {"synth", "eval-pckh", "models"}
 def cli(ctx, verbose):
     """tfpose: MPII joint localisation and pose-aware action classification (double CNN)."""
     if not verbose and ctx.invoked_subcommand not in TF_FREE_COMMANDS:
-        from tfpose.console import import_tensorflow_quietly
+        from tfpose.core.console import import_tensorflow_quietly
 
         import_tensorflow_quietly()
 
@@ -43,7 +65,7 @@ def cli(ctx, verbose):
 @click.option("--max-width", default=1280, show_default=True, type=click.IntRange(min=32), help="Largest image width in pixels.")
 def synth(out_dir, num_images, seed, workers, min_width, max_width):
     """Write a synthetic MPII dataset: OUT_DIR/images/*.jpg + OUT_DIR/mpii_synthetic.mat."""
-    from tfpose.data import synthetic
+    from tfpose.datasets import synthetic
 
     with click.progressbar(length=num_images, label="drawing images", file=sys.stderr) as bar:
         summary = synthetic.generate(out_dir, num_images, seed=seed, workers=workers,
@@ -91,18 +113,19 @@ def _ratios(ctx, param, value):
 def convert(annotations, images_dir, annotations_only, out_dir, **options):
     """Convert MPII (.mat or JSON) or LSP/LSPET (joints.mat) annotations and images into sharded
     TFRecords + manifest.json."""
-    from tfpose.data import tfrecords
+    from tfpose.datasets.convert import convert as convert_dataset
+    from tfpose.datasets.shards import LOG
 
     if (images_dir is None) == (not annotations_only):
         raise click.UsageError("give exactly one of --images DIR and --annotations-only")
-    manifest = tfrecords.convert(
-        annotations, out_dir, images_dir, annotations_only, progress=True, **options
-    )
+    with ProgressBar("converting") as bar:
+        manifest = convert_dataset(annotations, out_dir, images_dir, annotations_only,
+                                   progress=bar.update, **options)
     total = sum(manifest["num_records"].values())
     splits = ", ".join(f"{k} {v}" for k, v in manifest["num_records"].items())
     skipped = ", ".join(f"{k} {v}" for k, v in manifest["skipped"].items()) or "none"
     click.echo(f"wrote {total} records ({splits}), {manifest['num_classes']} classes to {out_dir}")
-    click.echo(f"skipped: {skipped} (see {out_dir}/{tfrecords.LOG})")
+    click.echo(f"skipped: {skipped} (see {out_dir}/{LOG})")
 
 
 @cli.command()
@@ -112,10 +135,10 @@ def convert(annotations, images_dir, annotations_only, out_dir, **options):
 @click.option("--seed", default=0, show_default=True, help="Which records are drawn.")
 def inspect(dataset_dir, examples, out_dir, seed):
     """Counts per split and class, joint coverage, and example drawings of a converted dataset."""
-    from tfpose.data import tfrecords
+    from tfpose.datasets import inspection
 
-    report = tfrecords.inspect_dataset(dataset_dir, examples=examples, out_dir=out_dir, seed=seed)
-    click.echo(tfrecords.format_inspection(report))
+    report = inspection.inspect_dataset(dataset_dir, examples=examples, out_dir=out_dir, seed=seed)
+    click.echo(inspection.format_inspection(report))
 
 
 # -- pose --------------------------------------------------------------------------------------
@@ -166,8 +189,8 @@ def train(config_path, workdir, overrides, overwrite):
     from pathlib import Path
 
     from tfpose import config as config_lib
-    from tfpose.console import fit_verbosity
-    from tfpose.train import train as run_training
+    from tfpose.core.console import fit_verbosity
+    from tfpose.training.train import train as run_training
 
     cfg = config_lib.load(config_path, overrides)
     workdir = workdir or str(Path("runs") / Path(config_path).stem)
@@ -177,7 +200,7 @@ def train(config_path, workdir, overrides, overwrite):
 
 def _model_source(ctx, param, value):
     """A work dir / model path, or a shipped model's name (``tfpose models``) -> its path."""
-    from tfpose import zoo
+    from tfpose.core import zoo
 
     path = zoo.resolve(value)
     if not path.exists():
@@ -212,7 +235,7 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
     (classifiers). WORKDIR is a training work dir or a shipped model's name (tfpose models)."""
     import json
 
-    from tfpose.evaluate import evaluate_workdir
+    from tfpose.evaluation.evaluate import evaluate_workdir
 
     result = evaluate_workdir(workdir, data_dir=data_dir, split=split, flip_test=flip_test,
                               checkpoint=checkpoint, out_dir=out_dir, joints=joints,
@@ -250,7 +273,7 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
     if fmt == "tflite":
         if not out_file:
             raise click.UsageError("--format tflite needs --out FILE.tflite")
-        from tfpose.litert import export_tflite
+        from tfpose.serving.litert import export_tflite
 
         path = export_tflite(workdir, out_file, quantize=quantize, checkpoint=checkpoint,
                              calibration_data=calibration_data, overwrite=overwrite)
@@ -260,7 +283,7 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                if v is None]
     if missing:
         raise click.UsageError(f"--format savedmodel needs {', '.join(missing)}")
-    from tfpose.export import export_workdir
+    from tfpose.serving.export import export_workdir
 
     path = export_workdir(workdir, base_dir, name, version, checkpoint=checkpoint,
                           overwrite=overwrite)
@@ -294,7 +317,7 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
     """
     import json
 
-    from tfpose.predict import parse_box, predict_files
+    from tfpose.serving.predict import parse_box, predict_files
 
     if out_dir is None and not no_draw:
         raise click.UsageError("give --out DIR for the drawings, or --no-draw")
@@ -307,14 +330,14 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
 @cli.command()
 def models():
     """List the pretrained models shipped with tfpose (usable wherever a work dir is)."""
-    from tfpose import zoo
+    from tfpose.core import zoo
 
     for name in zoo.names():
         click.echo(f"{name:12s} {zoo.summary(name)}")
 
 
 def main(argv=None):
-    from tfpose.errors import TfposeError
+    from tfpose.core.errors import TfposeError
 
     try:
         cli.main(args=argv, prog_name="tfpose", standalone_mode=False)

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/convert.py --images 200 --workers 2
 
 Writes ``--images`` synthetic 1280x720 JPEGs (noise + shapes, one person record each, person
-crops of 150-600 px), then times (a) ``tfrecords.convert`` with ``--workers`` processes and
+crops of 150-600 px), then times (a) ``convert.convert`` with ``--workers`` processes and
 (b) ``convert --workers 1`` and (c) one process looping over the same decode + crop + resize + JPEG-encode (``crop_image``,
 no TFRecord writing). Prints both rates, their ratio, and a final JSON line. Expect close to
 2x on 2 idle cores; on a shared machine the ratio drops.
@@ -26,7 +26,7 @@ import numpy as np
 def make_images(folder: Path, count: int, seed: int = 0):
     from PIL import Image, ImageDraw
 
-    from tfpose.data import mpii
+    from tfpose.datasets import mpii
 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,8 @@ def main():
     parser.add_argument("--image-size", type=int, default=256)
     args = parser.parse_args()
 
-    from tfpose.data import tfrecords
+    from tfpose.datasets import convert
+    from tfpose.datasets import crops
 
     tmp = Path(tempfile.mkdtemp(prefix="tfpose_bench_"))
     try:
@@ -71,22 +72,22 @@ def main():
         import tensorflow  # noqa: F401 - imported before timing, as in any real run
 
         start = time.perf_counter()
-        tfrecords.convert(tmp / "none.mat", tmp / "out", tmp / "images", records=records,
+        convert.convert(tmp / "none.mat", tmp / "out", tmp / "images", records=records,
                           split="train", workers=args.workers, image_size=args.image_size,
                           progress=False)  # fmt: skip
         parallel = args.images / (time.perf_counter() - start)
 
         start = time.perf_counter()
-        tfrecords.convert(tmp / "none.mat", tmp / "out1", tmp / "images", records=records,
+        convert.convert(tmp / "none.mat", tmp / "out1", tmp / "images", records=records,
                           split="train", workers=1, image_size=args.image_size,
                           progress=False)  # fmt: skip
         in_process = args.images / (time.perf_counter() - start)
 
         start = time.perf_counter()
         for record in records:
-            box = tfrecords.crop_box(record, "person", 1.25)
+            box = crops.crop_box(record, "person", 1.25)
             task = (str(tmp / "images" / record.image_name), [box], args.image_size, 90)
-            status, _ = tfrecords.crop_image(task)
+            status, _ = crops.crop_image(task)
             assert status == "ok", status
         single = args.images / (time.perf_counter() - start)
     finally:

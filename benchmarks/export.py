@@ -53,8 +53,8 @@ def main(argv=None):
     import tensorflow as tf
 
     from tfpose import config as config_lib
-    from tfpose import export
-    from tfpose.train import build_model
+    from tfpose.serving import export
+    from tfpose.training.train import build_model
 
     cfg = config_lib.load(args.config)
     if cfg.model.kind not in export.POSE_KINDS:

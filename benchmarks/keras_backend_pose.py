@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tfpose import config as config_lib  # noqa: E402
-from tfpose.data.mpii import FLIP_INDEX  # noqa: E402
+from tfpose.core.skeleton import FLIP_INDEX  # noqa: E402
 from tfpose.metrics import pckh  # noqa: E402
 
 SPLITS = ("train", "val")
@@ -52,7 +52,7 @@ def export(data_dir: str, out: str) -> dict:
     pickles)."""
     import tensorflow as tf
 
-    from tfpose.data.schema import FEATURES
+    from tfpose.datasets.schema import FEATURES
 
     keys = ("image/encoded", "image/height", "image/width", "person/keypoints",
             "person/annotated", "person/crop_box", "person/head_size")
@@ -212,7 +212,7 @@ def val_pckh(model, val, cfg, batch: int) -> dict:
 def train(npz_path, config_path, overrides, epochs, minutes, eval_every, seed, limit=None) -> dict:
     import keras
 
-    from tfpose.losses import losses_for
+    from tfpose.models.losses import losses_for
     from tfpose.models.hourglass import build_hourglass
     from tfpose.models.pose import pose_output_names
 
@@ -304,7 +304,7 @@ def step(config_path, overrides, batch, precisions, steps, warmup) -> dict:
     """Train-step examples/s of the config's hourglass on one random batch, per precision."""
     import keras
 
-    from tfpose.losses import losses_for
+    from tfpose.models.losses import losses_for
     from tfpose.models.hourglass import build_hourglass
     from tfpose.models.pose import pose_output_names
 

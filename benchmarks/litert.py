@@ -35,8 +35,8 @@ def val_crops(data_dir: str, split: str, limit: int):
     import numpy as np
     import tensorflow as tf
 
-    from tfpose.data import schema
-    from tfpose.data.pipeline import shard_files
+    from tfpose.datasets import schema
+    from tfpose.datasets.shards import shard_files
 
     crops, joints, missing = [], [], []
     for serialized in tf.data.TFRecordDataset(shard_files(data_dir, split)).take(limit):
@@ -70,7 +70,8 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    from tfpose import export, litert, zoo
+    from tfpose.serving import export, litert
+    from tfpose.core import zoo
     from tfpose.metrics.pck import pck
 
     source = zoo.resolve(args.model)

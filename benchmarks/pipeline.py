@@ -37,7 +37,9 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tfpose import config  # noqa: E402
-from tfpose.data import mpii, pipeline, schema  # noqa: E402
+from tfpose.datasets import schema
+from tfpose.core import skeleton
+from tfpose.input import pipeline  # noqa: E402
 
 SIZE = 256
 THREADS = 2
@@ -115,7 +117,7 @@ def naive_rate(data_dir, cfg, seconds: float) -> float:
     size = cfg.data.input_size  # as in (a)
     out = size // cfg.data.heatmap_stride
     grid = np.arange(out, dtype=np.float32)
-    flip_index = np.array(mpii.FLIP_INDEX)
+    flip_index = np.array(skeleton.FLIP_INDEX)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         ex = tf.train.Example.FromString(records[n % len(records)]).features.feature
@@ -182,7 +184,7 @@ def breakdown(data_dir, cfg) -> dict:
     (a) decodes like (b) and then warps every example, so ``decode / (decode + warp)`` bounds
     (a) / (b) from above, however the rest is tuned.
     """
-    from tfpose.data import augment
+    from tfpose.input import augment
 
     size, batch_size = cfg.data.input_size, cfg.data.batch_size
     shards = pipeline.shard_files(data_dir, "train")
@@ -251,7 +253,7 @@ def albumentations_rate(data_dir, cfg, seconds: float, python: str) -> float | N
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "records.npz"
         np.savez(path, jpeg=np.array(jpegs, dtype=object), keypoints=np.stack(keypoints),
-                 annotated=np.stack(annotated), flip_index=np.array(mpii.FLIP_INDEX))
+                 annotated=np.stack(annotated), flip_index=np.array(skeleton.FLIP_INDEX))
         done = subprocess.run(
             [python, str(Path(__file__).with_name("albumentations_peer.py")), str(path),
              "--seconds", str(seconds), "--workers", str(THREADS),

@@ -62,7 +62,7 @@ def limb_pck(pred, gt, missing):
 def run_tfpose(model, paths, batches):
     import numpy as np
 
-    from tfpose.predict import make_predictor
+    from tfpose.serving.predict import make_predictor
 
     predictor = make_predictor(model)
     encoded = [p.read_bytes() for p in paths]
@@ -121,10 +121,11 @@ def main(argv=None):
 
     import numpy as np
 
-    from tfpose.data import readers, tfrecords
+    from tfpose.datasets import readers, tfrecords
+    from tfpose.datasets import shards
 
     names = sorted({ex["image/filename"].decode()
-                    for ex in tfrecords.iter_examples(args.dataset, args.split)})
+                    for ex in shards.iter_examples(args.dataset, args.split)})
     if args.limit:
         names = names[:args.limit]
     by_name = {r.image_name: r for r in readers.read_annotations(args.joints).records}

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfpose import config as config_lib  # noqa: E402
-from tfpose import train  # noqa: E402
+from tfpose.training import train  # noqa: E402
 from tfpose.models.pose import is_heatmap_model, pose_output_names  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 Usage: python scripts/real_photos.py OUT_DIR MODEL [MODEL ...]
 
 Each MODEL (a shipped name such as ``lspet``, a work dir or an export) predicts every annotated
-person, framed by the converter's person box (``tfrecords.crop_box``, from the annotation's centre
+person, framed by the converter's person box (``crops.crop_box``, from the annotation's centre
 and scale), through ``tfpose predict``'s code. It writes ``OUT/<model>/<image>-p<k>.png`` (the
 model's path with ``/`` as ``_``) and
 prints one PCKh@0.5 row per model (head-box normaliser, like Table 1) and one JSON line.
@@ -24,14 +24,15 @@ SAMPLES = ROOT / "tests" / "data" / "mpii_sample"
 
 def persons(sample_dir: Path = SAMPLES, min_joints: int = 4):
     """The sample's annotated persons whose image is present: (image path, box, record)."""
-    from tfpose.data import mpii, tfrecords
+    from tfpose.datasets import mpii
+    from tfpose.datasets import crops
 
     found = []
     for rec in mpii.read_annotations(sample_dir / "mpii_sample.mat"):
         path = sample_dir / rec.image_name
         if not path.exists() or int(np.sum(rec.annotated)) < min_joints or not rec.head_size:
             continue
-        box = tfrecords.crop_box(rec, "person")
+        box = crops.crop_box(rec, "person")
         if box is not None:
             found.append((path, np.asarray(box, np.float32), rec))
     return found
@@ -45,7 +46,7 @@ def label(model: str) -> str:
 def score(model: str, people, out_dir: Path) -> dict:
     """Predicts each person of ``people`` with ``model``; draws them; returns the PCKh result."""
     from tfpose.metrics import pckh
-    from tfpose.predict import draw, predict_files
+    from tfpose.serving.predict import draw, predict_files
 
     paths = [p for p, _, _ in people]
     boxes = np.stack([b for _, b, _ in people])
@@ -85,7 +86,7 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    from tfpose.console import import_tensorflow_quietly
+    from tfpose.core.console import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     sys.exit(main(sys.argv[1:]))

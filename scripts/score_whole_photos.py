@@ -23,11 +23,12 @@ def main(argv) -> int:
         return 2
     model, mat, images_dir, dataset = argv[:4]
     split = argv[4] if len(argv) > 4 else "val"
-    from tfpose.data import readers, tfrecords
+    from tfpose.datasets import readers
+    from tfpose.datasets import shards
     from tfpose.metrics import pck, pckh
-    from tfpose.predict import predict_files
+    from tfpose.serving.predict import predict_files
 
-    names = sorted({ex["image/filename"].decode() for ex in tfrecords.iter_examples(dataset, split)})
+    names = sorted({ex["image/filename"].decode() for ex in shards.iter_examples(dataset, split)})
     by_name = {r.image_name: r for r in readers.read_annotations(mat).records}
     records = [by_name[n] for n in names]
     paths = [Path(images_dir) / n for n in names]
@@ -46,7 +47,7 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-    from tfpose.console import import_tensorflow_quietly
+    from tfpose.core.console import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     sys.exit(main(sys.argv[1:]))

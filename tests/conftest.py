@@ -40,7 +40,7 @@ def write_tiny_dataset(folder, num_train: int = 8, num_val: int = 4, size: int =
     """
     import tensorflow as tf
 
-    from tfpose.data import schema
+    from tfpose.datasets import schema
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tfpose.config import AugmentConfig
-from tfpose.data import augment
-from tfpose.data.mpii import FLIP_INDEX, JOINT_NAMES
+from tfpose.input import augment
+from tfpose.core.skeleton import FLIP_INDEX, JOINT_NAMES
 
 SIZE = 64
 

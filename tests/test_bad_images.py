@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from test_export import make_workdir
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 
 pytestmark = pytest.mark.faults
 
@@ -60,7 +60,7 @@ def odd_images() -> dict:
 
 @pytest.fixture(scope="module")
 def module(tmp_path_factory):
-    from tfpose import export
+    from tfpose.serving import export
 
     workdir = make_workdir(tmp_path_factory.mktemp("bad") / "pose", POSE)
     cfg, model, names = export.load_workdir(workdir)
@@ -70,7 +70,7 @@ def module(tmp_path_factory):
 def test_the_header_gives_the_pixel_count_of_every_format():
     import tensorflow as tf
 
-    from tfpose.export import encoded_pixels
+    from tfpose.serving.export import encoded_pixels
 
     rgb = _rgb(90, 120)
     for fmt in ("JPEG", "PNG", "GIF", "BMP"):
@@ -86,7 +86,7 @@ def test_odd_formats_get_a_right_answer(module, name):
     import tensorflow as tf
     from PIL import Image
 
-    from tfpose.export import crop_batch
+    from tfpose.serving.export import crop_batch
 
     _, serving = module
     data = odd_images()[name]
@@ -124,7 +124,7 @@ def test_the_bytes_signature_answers_bad_bytes_with_an_error_status(module, data
     (bomb_png(12000), "over the 100,000,000 pixel limit"),  # under PIL's own limit: ours
 ])
 def test_predict_names_the_file_of_bad_bytes(module, tmp_path, data, message):
-    from tfpose.predict import predict_files
+    from tfpose.serving.predict import predict_files
 
     workdir, _ = module
     path = tmp_path / "upload.jpg"

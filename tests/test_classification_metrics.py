@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 from tfpose.metrics.classification import (
     classification_report,
     confusion_matrix,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tfpose import config
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 from tfpose.models.classifier import build_classifier, build_image_branch, image_feature_size
 from tfpose.models.joint_embeddings import (
     JointPreprocess, PairwiseDistances, build_joint_embedding,

@@ -3,7 +3,7 @@
 import pytest
 
 from tfpose import config as config_lib
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 
 
 def write(tmp_path, text, name="exp.yaml"):

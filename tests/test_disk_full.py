@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from tfpose.errors import StorageError
+from tfpose.core.errors import StorageError
 
 pytestmark = pytest.mark.faults
 
@@ -21,7 +21,7 @@ def _enospc(path):
 def test_a_full_disk_while_saving_keeps_the_previous_resume_state(tmp_path, monkeypatch):
     import keras
 
-    from tfpose.train import ResumeState
+    from tfpose.training.train import ResumeState
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
@@ -53,7 +53,9 @@ def test_a_full_disk_while_saving_keeps_the_previous_resume_state(tmp_path, monk
 
 def test_a_full_disk_while_writing_shards_leaves_the_existing_dataset_intact(tmp_path,
                                                                             monkeypatch):
-    from tfpose.data import integrity, lsp, tfrecords
+    from tfpose.datasets import integrity, lsp
+    from tfpose.datasets import convert
+    from tfpose.datasets import shards
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -65,11 +67,11 @@ def test_a_full_disk_while_writing_shards_leaves_the_existing_dataset_intact(tmp
     lsp.write_joints_mat(mat, rng.uniform(5, 45, (6, 14, 2)), np.ones((6, 14)), "lspet")
     out = tmp_path / "records"
     options = dict(crop="letterbox", image_size=32, workers=1, progress=False)
-    tfrecords.convert(mat, out, images, **options)
+    convert.convert(mat, out, images, **options)
     manifest = (out / "manifest.json").read_bytes()
-    shards = {p.name: p.read_bytes() for p in out.glob("*.tfrecord")}
+    shard_bytes = {p.name: p.read_bytes() for p in out.glob("*.tfrecord")}
 
-    original = tfrecords._ShardWriter.write
+    original = shards.ShardWriter.write
     written = []
 
     def fill_up(self, position, serialized):
@@ -78,11 +80,11 @@ def test_a_full_disk_while_writing_shards_leaves_the_existing_dataset_intact(tmp
         written.append(position)
         original(self, position, serialized)
 
-    monkeypatch.setattr(tfrecords._ShardWriter, "write", fill_up)
+    monkeypatch.setattr(shards.ShardWriter, "write", fill_up)
     with pytest.raises(StorageError, match=r"cannot write \(No space left on device\); the "
                                            rf"existing {out} is unchanged"):
-        tfrecords.convert(mat, out, images, overwrite=True, **options)
+        convert.convert(mat, out, images, overwrite=True, **options)
     assert (out / "manifest.json").read_bytes() == manifest
-    assert {p.name: p.read_bytes() for p in out.glob("*.tfrecord")} == shards
+    assert {p.name: p.read_bytes() for p in out.glob("*.tfrecord")} == shard_bytes
     assert all(r.ok for r in integrity.verify(out))
     assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name] == []

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = """
 import json, sys
 from tfpose import config
-from tfpose.train import train
+from tfpose.training.train import train
 summary = train(config.from_dict(json.loads(sys.argv[1])), sys.argv[2])
 print("SUMMARY " + json.dumps(summary), flush=True)
 """
@@ -27,7 +27,7 @@ MIRRORED = """
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfpose.train import make_strategy
+from tfpose.training.train import make_strategy
 print("REPLICAS", make_strategy("mirrored").num_replicas_in_sync)
 """ + WORKER
 
@@ -149,8 +149,9 @@ def test_custom_loop_loss_is_the_compiled_loss(tiny_dataset, kind):
     import keras
     import tensorflow as tf
 
-    from tfpose import config, distributed, train
-    from tfpose.data.pipeline import build_dataset
+    from tfpose import config
+    from tfpose.training import distributed, train
+    from tfpose.input.pipeline import build_dataset
 
     cfg = config.from_dict({
         "data": {"dir": str(tiny_dataset), "input_size": 64, "batch_size": 4},

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 # Weights of the published EfficientNet-Lite0 up to stride 32 (the ImageNet checkpoint's

@@ -22,7 +22,7 @@ from click.testing import CliRunner  # noqa: E402
 
 import cli  # noqa: E402
 from tfpose import config as config_lib  # noqa: E402
-from tfpose.errors import ConfigError  # noqa: E402
+from tfpose.core.errors import ConfigError  # noqa: E402
 
 from conftest import TINY_CLASSES  # noqa: E402
 
@@ -34,7 +34,7 @@ def make_workdir(folder: Path, values: dict, classes=None) -> Path:
     """A ``tfpose train``-like work dir (config.yaml, model.keras, classes.json), untrained."""
     import keras
 
-    from tfpose.train import build_model
+    from tfpose.training.train import build_model
 
     keras.utils.set_random_seed(len(folder.name))
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,8 +85,8 @@ def evaluate(*args) -> dict:
 def reference_loss(workdir: Path, joints_of) -> float:
     """Loss of ``workdir``'s classifier on the val split, fed ``joints_of(inputs)`` as joints;
     computed here batch by batch, outside ``tfpose.evaluate``."""
-    from tfpose.data.pipeline import build_inference_dataset
-    from tfpose.evaluate import action_classifier, load_workdir
+    from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.evaluation.evaluate import action_classifier, load_workdir
     from tfpose.metrics.classification import classification_report
 
     cfg, model, names = load_workdir(workdir)
@@ -108,7 +108,7 @@ def pose_joints(pose_workdir: Path):
     model by the evaluation's own pose decoder on the (zero-centred) classifier image."""
     import tensorflow as tf
 
-    from tfpose.evaluate import load_workdir
+    from tfpose.evaluation.evaluate import load_workdir
     from tfpose.models.decode import predict_keypoints
 
     pose_cfg, pose_model, _ = load_workdir(pose_workdir)
@@ -203,8 +203,8 @@ def test_the_command_line_prints_one_line_and_exits_2(workdirs, capsys):
 
 
 def test_mirror_inputs_swaps_sides_and_reflects_x():
-    from tfpose.data.mpii import JOINT_NAMES
-    from tfpose.evaluate import mirror_inputs
+    from tfpose.core.skeleton import JOINT_NAMES
+    from tfpose.evaluation.evaluate import mirror_inputs
 
     left, right = JOINT_NAMES.index("l_wrist"), JOINT_NAMES.index("r_wrist")
     joints = np.zeros((1, 16, 3), np.float32)
@@ -226,9 +226,9 @@ def test_mirror_inputs_swaps_sides_and_reflects_x():
 def test_flip_test_averages_the_mirrored_view(workdirs, which):
     """--flip-test scores the mean of the probabilities on the inputs and on their mirror image,
     recomputed here with the mirror spelled out (reverse x, swap the named sides)."""
-    from tfpose.data.mpii import JOINT_NAMES
-    from tfpose.data.pipeline import build_inference_dataset
-    from tfpose.evaluate import load_workdir, predict_action
+    from tfpose.core.skeleton import JOINT_NAMES
+    from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.evaluation.evaluate import load_workdir, predict_action
     from tfpose.metrics.classification import classification_report
 
     swap = [JOINT_NAMES.index(n.replace("r_", "l_") if n.startswith("r_") else

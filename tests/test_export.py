@@ -23,8 +23,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from tfpose import config as config_lib  # noqa: E402
-from tfpose import export  # noqa: E402
-from tfpose.errors import DataError  # noqa: E402
+from tfpose.serving import export  # noqa: E402
+from tfpose.core.errors import DataError  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "mpii_sample"
 SAMPLES = sorted(SAMPLE_DIR.glob("*.jpg"))
@@ -94,7 +94,7 @@ for job in args["jobs"]:
 
 def make_workdir(folder: Path, values: dict, classes=None, model=None) -> Path:
     """A fake ``tfpose train`` work dir: config.yaml, model.keras and classes.json."""
-    from tfpose.train import build_model
+    from tfpose.training.train import build_model
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = config_lib.from_dict(values)
@@ -159,7 +159,7 @@ def _load(workdir: Path):
 
 def expected(workdir: Path, images, boxes=None, encoded=True) -> dict:
     """The Keras model of ``workdir`` on the same crops, decoded and mapped back, eagerly."""
-    from tfpose.data.heatmaps import decode as decode_heatmaps
+    from tfpose.codecs.heatmap import decode as decode_heatmaps
     from tfpose.models import two_stage
 
     cfg, model, class_names = _load(workdir)
@@ -302,7 +302,7 @@ def test_bad_name_or_version_is_refused(tmp_path):
 
 
 def test_joints_classifier_is_refused_with_a_clear_message(tmp_path):
-    from tfpose.train import build_model
+    from tfpose.training.train import build_model
 
     cfg = config_lib.from_dict({"data": {"input_size": SIZE},
                                 "model": {"kind": "classifier", "joint_embedding": "linear",
@@ -315,7 +315,7 @@ def test_in_graph_crop_resamples_like_the_converter():
     """Served crops are the pictures the model trained on (converter: PIL, same geometry)."""
     from PIL import Image
 
-    from tfpose.data.tfrecords import _crop_resize
+    from tfpose.datasets.crops import crop_resize as _crop_resize
 
     with Image.open(SAMPLES[0]) as image:
         image = image.convert("RGB")
@@ -338,7 +338,7 @@ def test_jpeg_dct_scaled_decode_matches_the_converter():
 
     from PIL import Image
 
-    from tfpose.data.tfrecords import _crop_resize
+    from tfpose.datasets.crops import crop_resize as _crop_resize
 
     encoded = SAMPLES[0].read_bytes()
     boxes = [(0.0, 0.0, 1280.0, 720.0), (300.3, 100.7, 700.2, 500.6)]  # ratio 11 and 6
@@ -358,7 +358,7 @@ def test_jpeg_dct_scaled_decode_matches_the_converter():
 def test_letterbox_frame_pads_the_short_side_like_the_converter():
     """frame="letterbox": the box is the converter's ``letterbox_box`` and the bars are black,
     for encoded JPEGs (the DCT-reduced path included) and decoded images alike."""
-    from tfpose.data.tfrecords import letterbox_box
+    from tfpose.core.geometry import letterbox_box
 
     wide = np.full((48, 160, 3), 200, np.uint8)
     jpeg = tf.io.encode_jpeg(tf.constant(wide)).numpy()

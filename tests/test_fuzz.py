@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfpose.data import lsp, mpii
-from tfpose.errors import TfposeError
+from tfpose.datasets import lsp, mpii
+from tfpose.core.errors import TfposeError
 
 pytestmark = pytest.mark.faults
 

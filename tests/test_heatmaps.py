@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose.data import heatmaps
+from tfpose.codecs import heatmap as heatmaps
 
 
 def _random_keypoints(rng, shape, size, margin=12.0):

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import write_tiny_dataset
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 
 pytestmark = pytest.mark.faults
 
@@ -36,14 +36,14 @@ def _record_offsets(path):
 
 
 def test_an_intact_dataset_verifies(dataset):
-    from tfpose.data.integrity import verify
+    from tfpose.datasets.integrity import verify
 
     reports = verify(dataset)
     assert [(r.records, r.ok) for r in reports] == [(4, True), (2, True)]
 
 
 def test_a_bit_flip_names_the_shard_and_record(dataset):
-    from tfpose.data.integrity import verify
+    from tfpose.datasets.integrity import verify
 
     shard = dataset / "train-00000-of-00001.tfrecord"
     at = _record_offsets(shard)[2] + 8 + 4 + 100  # inside record 2's payload
@@ -56,7 +56,7 @@ def test_a_bit_flip_names_the_shard_and_record(dataset):
 
 
 def test_a_shard_cut_at_a_record_boundary_is_short_against_the_manifest(dataset):
-    from tfpose.data.integrity import verify
+    from tfpose.datasets.integrity import verify
 
     shard = dataset / "val-00000-of-00001.tfrecord"
     shard.write_bytes(shard.read_bytes()[: _record_offsets(shard)[1]])
@@ -68,7 +68,7 @@ def test_a_shard_cut_at_a_record_boundary_is_short_against_the_manifest(dataset)
 def test_a_truncated_shard_fails_evaluation_with_the_shard_named(dataset, tmp_path):
     """evaluate reads an interleaved pipeline; the error still names the damaged file."""
     from tfpose import config as config_lib
-    from tfpose.evaluate import evaluate_pose_model
+    from tfpose.evaluation.evaluate import evaluate_pose_model
     from tfpose.models.pose import build_pose_model
 
     shard = dataset / "val-00000-of-00001.tfrecord"
@@ -83,7 +83,7 @@ def test_a_truncated_shard_fails_evaluation_with_the_shard_named(dataset, tmp_pa
 
 
 def test_inspect_refuses_a_damaged_dataset_and_names_every_bad_shard(dataset):
-    from tfpose.data.tfrecords import inspect_dataset
+    from tfpose.datasets.inspection import inspect_dataset
 
     for name in ("train-00000-of-00001.tfrecord", "val-00000-of-00001.tfrecord"):
         shard = dataset / name

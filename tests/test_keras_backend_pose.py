@@ -28,7 +28,8 @@ def kb():
 
 
 def test_numpy_stages_match_the_tensorflow_stages(kb):
-    from tfpose.data import augment, heatmaps
+    from tfpose.input import augment
+    from tfpose.codecs import heatmap as heatmaps
 
     rng = np.random.default_rng(0)
     angle, scale = rng.uniform(-30, 30, 4), rng.uniform(0.7, 1.3, 4)
@@ -53,7 +54,7 @@ def test_numpy_stages_match_the_tensorflow_stages(kb):
 
 
 def test_export_round_trips_what_the_inference_pipeline_reads(kb, tiny_dataset, tmp_path):
-    from tfpose.data.pipeline import build_inference_dataset
+    from tfpose.input.pipeline import build_inference_dataset
 
     out = tmp_path / "tiny.npz"
     summary = kb.export(str(tiny_dataset), str(out))

@@ -20,7 +20,7 @@ KILLS = 10
 
 
 def _lspet(folder: Path, count: int = 400) -> tuple[Path, Path]:
-    from tfpose.data import lsp
+    from tfpose.datasets import lsp
 
     rng = np.random.default_rng(0)
     images = folder / "images"
@@ -42,13 +42,14 @@ def _convert(mat, images, out, *extra):
 
 
 def test_kill_9_during_convert_never_leaves_an_output_that_looks_complete(tmp_path):
-    from tfpose.data import integrity, tfrecords
+    from tfpose.datasets import integrity
+    from tfpose.datasets import shards
 
     mat, images = _lspet(tmp_path / "src")
     start = time.monotonic()
     assert _convert(mat, images, tmp_path / "reference").wait() == 0
     duration = time.monotonic() - start
-    reference = tfrecords.read_manifest(tmp_path / "reference")["num_records"]
+    reference = shards.read_manifest(tmp_path / "reference")["num_records"]
     rng = np.random.default_rng(751)
     out = tmp_path / "out"
     outcomes = []
@@ -58,7 +59,7 @@ def test_kill_9_during_convert_never_leaves_an_output_that_looks_complete(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if out.exists():  # it finished before the kill: then it is whole
-            assert tfrecords.read_manifest(out)["num_records"] == reference
+            assert shards.read_manifest(out)["num_records"] == reference
             assert all(r.ok for r in integrity.verify(out))
             outcomes.append("complete")
             rerun = _convert(mat, images, out)
@@ -69,7 +70,7 @@ def test_kill_9_during_convert_never_leaves_an_output_that_looks_complete(tmp_pa
     print("kill -9 outcomes:", {k: outcomes.count(k) for k in set(outcomes)})
     assert "absent" in outcomes, f"no kill landed mid-conversion: {outcomes}"
     assert _convert(mat, images, out).wait() == 0  # the rerun finishes it
-    assert tfrecords.read_manifest(out)["num_records"] == reference
+    assert shards.read_manifest(out)["num_records"] == reference
     assert all(r.ok for r in integrity.verify(out))
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.partial-")]
     assert leftovers == [], f"killed runs' partial folders not cleared: {leftovers}"

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfpose.data import labels as L
-from tfpose.errors import DataError
+from tfpose.datasets import labels as L
+from tfpose.core.errors import DataError
 
 
 # -- the mapping ---------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def scored(tmp_path_factory):
 
     from test_evaluate_joints import make_workdir
     from test_tfrecords import make_record
-    from tfpose.data import tfrecords as T
+    from tfpose.datasets import convert
 
     root = tmp_path_factory.mktemp("labels")
     (root / "images").mkdir()
@@ -86,12 +86,12 @@ def scored(tmp_path_factory):
         records.append(record)
     common = dict(records=records, crop="whole", image_size=SIZE, split="val",
                   min_class_fraction=0, workers=1, progress=False)
-    own = T.convert(root / "x.mat", root / "own", root / "images", **common)
+    own = convert.convert(root / "x.mat", root / "own", root / "images", **common)
     assert own["classes"] == ["walking", "running", "jumping"]
-    fixed = T.convert(root / "x.mat", root / "fixed", root / "images", classes=MODEL_CLASSES,
+    fixed = convert.convert(root / "x.mat", root / "fixed", root / "images", classes=MODEL_CLASSES,
                       **common)
-    assert fixed["classes"] == MODEL_CLASSES and fixed["skipped"] == {T.RARE_CLASS: 1}
-    T.convert(root / "x.mat", root / "other", root / "images", classes=["jumping"], **common)
+    assert fixed["classes"] == MODEL_CLASSES and fixed["skipped"] == {convert.RARE_CLASS: 1}
+    convert.convert(root / "x.mat", root / "other", root / "images", classes=["jumping"], **common)
     data = {"dir": str(root / "fixed"), "input_size": SIZE, "batch_size": 4}
     workdir = make_workdir(root / "cls", {"data": data, "model": {
         "kind": "classifier", "joint_embedding": "conv"}}, MODEL_CLASSES)
@@ -99,7 +99,7 @@ def scored(tmp_path_factory):
 
 
 def evaluate(workdir, data_dir):
-    from tfpose.evaluate import evaluate_workdir
+    from tfpose.evaluation.evaluate import evaluate_workdir
 
     return evaluate_workdir(workdir, data_dir=data_dir, out_dir=Path(data_dir) / "eval")
 
@@ -107,9 +107,9 @@ def evaluate(workdir, data_dir):
 def by_id_and_by_name(workdir, data_dir):
     """The report of ``workdir`` on ``data_dir`` computed here from the records' class NAMES
     (``action/name``) and, for contrast, from their integer ids taken as the model's."""
-    from tfpose.data.pipeline import build_inference_dataset
-    from tfpose.data.tfrecords import iter_examples
-    from tfpose.evaluate import load_workdir, predict_action
+    from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.datasets.shards import iter_examples
+    from tfpose.evaluation.evaluate import load_workdir, predict_action
     from tfpose.metrics.classification import classification_report
 
     cfg, model, names = load_workdir(workdir, overrides=[f"data.dir={data_dir}"])
@@ -158,7 +158,7 @@ def test_no_class_in_common_is_a_clear_error(scored):
 def test_classes_json_of_another_model_is_refused(scored, tmp_path):
     import shutil
 
-    from tfpose.evaluate import load_workdir
+    from tfpose.evaluation.evaluate import load_workdir
 
     workdir = tmp_path / "cls"
     shutil.copytree(scored["workdir"], workdir)
@@ -172,7 +172,7 @@ def test_training_refuses_weights_of_another_class_order(tmp_path):
     swap of the classifier's outputs."""
     pytest.importorskip("tensorflow")
     from tfpose import config as config_lib
-    from tfpose.train import write_classes
+    from tfpose.training.train import write_classes
 
     cfg = config_lib.from_dict({"data": {"dir": "data/new"}, "model": {"kind": "classifier"}})
     workdir = tmp_path / "run"

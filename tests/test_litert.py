@@ -10,7 +10,7 @@ import pytest
 
 from conftest import write_tiny_dataset
 from test_export import SAMPLES, make_workdir
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 
 pytest.importorskip("ai_edge_litert")
 
@@ -35,13 +35,13 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tflite(workdir):
-    from tfpose.litert import export_tflite
+    from tfpose.serving.litert import export_tflite
 
     return export_tflite(workdir, workdir.parent / "pose.tflite")
 
 
 def _predict(source, **kwargs):
-    from tfpose.predict import predict_files
+    from tfpose.serving.predict import predict_files
 
     return list(predict_files(source, SAMPLES[:3], **kwargs))
 
@@ -68,7 +68,7 @@ def test_the_sidecar_says_how_to_frame_a_photo(tflite):
 
 @pytest.mark.slow
 def test_int8_is_calibrated_on_the_training_records_and_runs(workdir):
-    from tfpose.litert import LiteRTPredictor, export_tflite
+    from tfpose.serving.litert import LiteRTPredictor, export_tflite
 
     path = export_tflite(workdir, workdir.parent / "pose-int8.tflite", quantize="int8")
     crops = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
@@ -79,7 +79,7 @@ def test_int8_is_calibrated_on_the_training_records_and_runs(workdir):
 
 
 def test_refusals_name_what_is_wrong(workdir, tflite, tmp_path):
-    from tfpose.litert import LiteRTPredictor, export_tflite
+    from tfpose.serving.litert import LiteRTPredictor, export_tflite
 
     with pytest.raises(DataError, match="must end in .tflite"):
         export_tflite(workdir, tmp_path / "pose.lite")

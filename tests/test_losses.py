@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tfpose import config
-from tfpose.errors import ConfigError
-from tfpose.losses import HeatmapMSE, HeatmapSoftmaxCE, MaskedKeypointL2, losses_for
+from tfpose.core.errors import ConfigError
+from tfpose.models.losses import HeatmapMSE, HeatmapSoftmaxCE, MaskedKeypointL2, losses_for
 from tfpose.models.pose import build_pose_model
 
 K = 16
@@ -84,13 +84,13 @@ def test_heatmap_softmax_ce_by_hand_and_masked():
 
 def test_softmax_ce_decodes_through_the_softmax_at_the_target_peak():
     """Logits = log of the training Gaussian: same keypoint as the MSE decode, scores ~1."""
-    from tfpose.data import heatmaps
+    from tfpose.codecs import heatmap as heatmaps
     from tfpose.models.decode import keypoints_from_outputs
 
     keypoints = np.array([[[20.0, 36.0], [44.0, 8.0]]], "float32")  # input px, stride 4
     target, _ = heatmaps.encode(keypoints, np.ones((1, 2)), 16, 4, 2.0)
     logits = np.log(np.maximum(target.numpy(), 1e-30)) + 7.0  # any offset: softmax ignores it
-    args = dict(kind="hourglass", input_size=64, coord_frame="centered", heatmap_stride=4)
+    args = dict(codec="heatmap", input_size=64, coord_frame="centered", heatmap_stride=4)
     xy_ce, score_ce = keypoints_from_outputs([logits], heatmap_loss="softmax_ce",
                                              heatmap_sigma=2.0, **args)
     xy_mse, _ = keypoints_from_outputs([target], **args)

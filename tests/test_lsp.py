@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfpose.data import lsp, readers
-from tfpose.errors import DataError
+from tfpose.datasets import lsp, readers
+from tfpose.core.errors import DataError
 
 # Three persons, 14 LSP joints each, 1-based MATLAB pixels of 80 x 48 images.
 RNG = np.random.default_rng(3)
@@ -97,7 +97,9 @@ def test_format_detection_and_bad_files(tmp_path):
 def test_convert_lspet_letterbox_keeps_the_joints_on_the_photo(tmp_path):
     """Through the MPII converter: letterbox crops of non-square photos, joints mapped to the
     stored image, and the manifest naming the source format and head-size rule."""
-    from tfpose.data import tfrecords
+    from tfpose.core import geometry
+    from tfpose.datasets import convert
+    from tfpose.datasets import shards
 
     images = tmp_path / "images"
     images.mkdir()
@@ -111,19 +113,19 @@ def test_convert_lspet_letterbox_keeps_the_joints_on_the_photo(tmp_path):
         Image.fromarray(canvas).save(images / f"im{i + 1:05d}.jpg", quality=95)
     mat = write(tmp_path, "lspet", np.ones((3, 14)), xy)
     out = tmp_path / "records"
-    manifest = tfrecords.convert(mat, out, images, crop="letterbox", image_size=64, min_joints=4,
+    manifest = convert.convert(mat, out, images, crop="letterbox", image_size=64, min_joints=4,
                                  split="train", workers=1, progress=False)
     assert manifest["source_format"] == "lspet"
     assert "head top" in manifest["head_size"]
     assert manifest["num_records"] == {"train": 3} and manifest["crop"] == "letterbox"
     stored = json.loads((out / "manifest.json").read_text())
     assert stored["arguments"]["crop"] == "letterbox"
-    examples = sorted(tfrecords.iter_examples(out), key=lambda ex: int(ex["image/index"]))
-    box = tfrecords.letterbox_box(width, height)  # (0, -16, 80, 64): 16 px bars above and below
+    examples = sorted(shards.iter_examples(out), key=lambda ex: int(ex["image/index"]))
+    box = geometry.letterbox_box(width, height)  # (0, -16, 80, 64): 16 px bars above and below
     assert box == (0.0, -16.0, 80.0, 64.0)
     for i, ex in enumerate(examples):
         np.testing.assert_allclose(ex["person/crop_box"], box)
-        expected = tfrecords.to_stored(xy[i] - 1.0, box, 64)
+        expected = geometry.to_crop(xy[i] - 1.0, box, 64)
         np.testing.assert_allclose(ex["person/keypoints"][list(lsp.LSP_TO_MPII), :2], expected,
                                    atol=0.05)
         # The bright head top is where its stored keypoint says; the bars are black.

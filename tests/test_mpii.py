@@ -11,8 +11,10 @@ import scipy.io
 
 from mpii_shared import TRAIN_CATEGORY_COUNTS, TRAIN_UNLABELLED
 from mpii_shared import TRAIN_ANNOTATIONS as TRAIN_MAT
-from tfpose.data import mpii
-from tfpose.errors import DataError
+from tfpose.datasets import mpii
+from tfpose.datasets import mpii_writer
+from tfpose.core import skeleton
+from tfpose.core.errors import DataError
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "mpii_sample"
 SAMPLE_MAT = SAMPLE / "mpii_sample.mat"
@@ -52,7 +54,7 @@ def _person(points=((0, 10.0, 20.0, 1),), head_box=(0.0, 0.0, 30.0, 40.0), **kw)
 
 def _roundtrip(tmp_path, images, **kw):
     path = tmp_path / "release.mat"
-    mpii.write_release_mat(path, images)
+    mpii_writer.write_release_mat(path, images)
     return mpii.read_release_mat(path, **kw)
 
 
@@ -60,17 +62,17 @@ def _roundtrip(tmp_path, images, **kw):
 
 
 def test_flip_index_is_an_involution_swapping_left_and_right_names():
-    assert len(mpii.JOINT_NAMES) == len(mpii.FLIP_INDEX) == mpii.NUM_JOINTS
-    for k, j in enumerate(mpii.FLIP_INDEX):
-        assert mpii.FLIP_INDEX[j] == k
-        name, flipped = mpii.JOINT_NAMES[k], mpii.JOINT_NAMES[j]
+    assert len(skeleton.JOINT_NAMES) == len(skeleton.FLIP_INDEX) == skeleton.NUM_JOINTS
+    for k, j in enumerate(skeleton.FLIP_INDEX):
+        assert skeleton.FLIP_INDEX[j] == k
+        name, flipped = skeleton.JOINT_NAMES[k], skeleton.JOINT_NAMES[j]
         if name[:2] in ("l_", "r_"):
             other = {"l_": "r_", "r_": "l_"}[name[:2]] + name[2:]
             assert flipped == other
         else:
             assert j == k
-    for a, b in mpii.SKELETON:
-        assert 0 <= a < mpii.NUM_JOINTS and 0 <= b < mpii.NUM_JOINTS
+    for a, b in skeleton.SKELETON:
+        assert 0 <= a < skeleton.NUM_JOINTS and 0 <= b < skeleton.NUM_JOINTS
 
 
 # --- the real sample --------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def test_sample_mat_reads_five_real_persons_zero_based():
 
 def test_writer_matches_the_real_release_layout(tmp_path):
     path = tmp_path / "w.mat"
-    mpii.write_release_mat(path, [_image(persons=[_person()])], video_list=["vid"])
+    mpii_writer.write_release_mat(path, [_image(persons=[_person()])], video_list=["vid"])
 
     def layout(p):
         release = scipy.io.loadmat(p)["RELEASE"][0, 0]
@@ -279,7 +281,7 @@ def test_wrong_structure_is_named(tmp_path):
             mpii.read_release_mat(tmp_path / name)
     # A per-image array of the wrong length.
     path = tmp_path / "short.mat"
-    mpii.write_release_mat(path, [_image(persons=[_person()]), _image(persons=[_person()])])
+    mpii_writer.write_release_mat(path, [_image(persons=[_person()]), _image(persons=[_person()])])
     contents = scipy.io.loadmat(path)
     contents["RELEASE"][0, 0]["img_train"] = np.ones((1, 1), np.uint8)
     scipy.io.savemat(path, {"RELEASE": contents["RELEASE"]})
@@ -298,7 +300,7 @@ def test_wrong_structure_is_named(tmp_path):
 def test_malformed_person_names_file_image_and_person(tmp_path, points, message):
     images = [_image("ok.jpg", [_person()]), _image("bad.jpg", [_person(), _person(points)])]
     path = tmp_path / "bad.mat"
-    mpii.write_release_mat(path, images)
+    mpii_writer.write_release_mat(path, images)
     with pytest.raises(DataError, match=rf"bad\.mat: image 1 \(bad\.jpg\), person 1: {message}"):
         mpii.read_release_mat(path)
 
@@ -307,11 +309,11 @@ def test_malformed_person_names_file_image_and_person(tmp_path, points, message)
 def test_nonfinite_joints_are_dropped_and_counted(tmp_path):
     """A NaN or infinite coordinate leaves that joint not annotated, the rest of the person
     kept, and the count reaches the reader's (and so the manifest's) dropped_joints."""
-    from tfpose.data import readers
+    from tfpose.datasets import readers
 
     points = [(3, float("nan"), 1.0, 1), (4, 5.0, 6.0, 1), (5, 2.0, float("inf"), 0)]
     path = tmp_path / "nonfinite.mat"
-    mpii.write_release_mat(path, [_image("a.jpg", [_person(points), _person()])])
+    mpii_writer.write_release_mat(path, [_image("a.jpg", [_person(points), _person()])])
     found = readers.read_annotations(path)
     assert found.dropped_joints == 2
     first = found.records[0]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 from tfpose.metrics import pck
 
 R_HIP, L_HIP, R_SHO, L_SHO = 2, 3, 12, 13

@@ -10,7 +10,7 @@ import scipy.io
 from click.testing import CliRunner
 
 from mpii_shared import SHARED_MPII
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 from tfpose.metrics import pckh as P
 
 EVAL = SHARED_MPII / "eval"

@@ -10,8 +10,11 @@ import tensorflow as tf
 from PIL import Image
 
 from tfpose import config
-from tfpose.data import pipeline, schema
-from tfpose.errors import ConfigError, DataError
+from tfpose.input import pipeline
+from tfpose.core import geometry
+from tfpose.datasets import shards
+from tfpose.datasets import schema
+from tfpose.core.errors import ConfigError, DataError
 
 STORED = 64
 CLASSES = ["walking", "running"]
@@ -136,7 +139,7 @@ def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
     # train counts: walking 4, running 2 -> n / (C n_c) = 6/8, 6/4.
     expected = {0: 0.75, 1: 1.5}
     np.testing.assert_allclose(sample_weights, [expected[l] for l in labels])
-    np.testing.assert_allclose(pipeline.class_weights(pipeline.read_manifest(data_dir)), [0.75, 1.5])
+    np.testing.assert_allclose(pipeline.class_weights(shards.read_manifest(data_dir)), [0.75, 1.5])
 
 
 def test_classifier_without_class_weights_has_ones_and_two_stage_labels(data_dir):
@@ -271,12 +274,12 @@ def test_keypoints_to_original_round_trip():
     rng = np.random.default_rng(0)
     keypoints = rng.uniform(0, 224, (3, 16, 2)).astype(np.float32)
     boxes = np.array([[10, 20, 410, 420], [0, 0, 224, 224], [-50, 30, 150, 230]], np.float32)
-    original = pipeline.keypoints_to_original(keypoints, boxes, 224)
+    original = geometry.to_original(keypoints, boxes, 224)
     np.testing.assert_allclose(original[1], keypoints[1])
     np.testing.assert_allclose(original[0], 10 + keypoints[0] * 400 / 224 + [0, 10], rtol=1e-6)
-    back = pipeline.original_to_input(tf.constant(original), tf.constant(boxes), 224)
+    back = geometry.to_crop(tf.constant(original), tf.constant(boxes), 224)
     np.testing.assert_allclose(back.numpy(), keypoints, rtol=1e-5, atol=1e-3)
-    with_flags = pipeline.keypoints_to_original(tf.ones([3, 16, 3]), tf.constant(boxes), 224)
+    with_flags = geometry.to_original(tf.ones([3, 16, 3]), tf.constant(boxes), 224)
     assert with_flags.shape == (3, 16, 3)
 
 
@@ -289,7 +292,7 @@ def test_inference_dataset_keeps_meta_in_order(data_dir):
                          "filename"}  # fmt: skip
     assert meta["label"].numpy().tolist() == LABELS["val"][:2]
     # Joints in input pixels map back onto the annotated original coordinates.
-    back = pipeline.keypoints_to_original(inputs["joints"][..., :2], meta["crop_box"], 48)
+    back = geometry.to_original(inputs["joints"][..., :2], meta["crop_box"], 48)
     np.testing.assert_allclose(meta["keypoints"].numpy(), inputs["joints"].numpy(), atol=1e-5)
     original = meta["keypoints_original"].numpy()
     np.testing.assert_allclose(back.numpy(), original[..., :2], atol=1e-3)
@@ -305,4 +308,4 @@ def test_errors_name_the_problem(data_dir, tmp_path):
     with pytest.raises(ConfigError, match="normalization"):
         pipeline.build_dataset(_cfg(data_dir, normalization="zscore"), "train", False)
     with pytest.raises(DataError, match="manifest"):
-        pipeline.read_manifest(tmp_path)
+        shards.read_manifest(tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tfpose import config
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 from tfpose.models.pose import build_pose_model, is_heatmap_model, pose_output_names
 
 K = 16
@@ -163,7 +163,7 @@ def test_mixed_float16(kind, mixed_float16):
 
 
 def test_tiny_hourglass_save_load_round_trip(tmp_path):
-    from tfpose.losses import HeatmapMSE, losses_for
+    from tfpose.models.losses import HeatmapMSE, losses_for
 
     cfg = tiny_hourglass_cfg()
     model = build_pose_model(cfg)

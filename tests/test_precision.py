@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpose import config, distributed, train
-from tfpose.errors import ConfigError
+from tfpose import config
+from tfpose.training import distributed, train
+from tfpose.core.errors import ConfigError
 
 MODELS = {
     "cdrp": {"kind": "cdrp", "fc_units": 32},
@@ -85,7 +86,7 @@ def test_auto_picks_float32_on_the_cpu_and_rejects_unknown_names():
 
 
 def test_compiled_and_custom_loop_steps_scale_the_loss(mixed_float16, tiny_dataset):
-    from tfpose.data.pipeline import build_dataset
+    from tfpose.input.pipeline import build_dataset
 
     cfg = _cfg(MODELS["cdrp"], tiny_dataset)
     batch = next(iter(build_dataset(cfg, "train", training=True)))
@@ -119,7 +120,7 @@ def test_compiled_and_custom_loop_steps_scale_the_loss(mixed_float16, tiny_datas
 
 @pytest.mark.slow  # ~15 s alone; XLA is off by default on CPUs
 def test_fit_with_xla_on_the_cpu(tiny_dataset):
-    from tfpose.data.pipeline import build_dataset
+    from tfpose.input.pipeline import build_dataset
 
     cfg = config.from_dict({
         "data": {"dir": str(tiny_dataset), "input_size": 64, "batch_size": 2},

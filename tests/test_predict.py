@@ -15,7 +15,7 @@ from PIL import Image  # noqa: E402
 
 import cli  # noqa: E402
 from tfpose import config as config_lib  # noqa: E402
-from tfpose.errors import DataError  # noqa: E402
+from tfpose.core.errors import DataError  # noqa: E402
 
 SAMPLES = sorted((Path(__file__).resolve().parent / "data" / "mpii_sample").glob("*.jpg"))
 CLASSES = ["walking", "running", "sitting"]
@@ -24,7 +24,7 @@ SIZE = 64
 
 def make_workdir(folder: Path, values: dict, classes=None) -> Path:
     """A fake ``tfpose train`` work dir: config.yaml, model.keras and classes.json."""
-    from tfpose.train import build_model
+    from tfpose.training.train import build_model
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = config_lib.from_dict(values)
@@ -58,7 +58,7 @@ def run_predict(args):
 
 
 def test_predict_two_stage_workdir_and_export_agree(workdirs, tmp_path):
-    from tfpose.export import export_workdir
+    from tfpose.serving.export import export_workdir
 
     base = tmp_path / "serving"
     export_workdir(workdirs["two_stage"], base, "double_cnn", 3)

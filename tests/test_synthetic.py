@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tfpose.data import synthetic
-from tfpose.data.mpii import read_release_mat
-from tfpose.errors import DataError
+from tfpose.datasets import synthetic
+from tfpose.datasets.mpii import read_release_mat
+from tfpose.core.errors import DataError
 
 SMALL = (96, 160)  # image widths for the tests
 

@@ -11,9 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfpose.data import mpii
-from tfpose.data import tfrecords as T
-from tfpose.errors import DataError
+from tfpose.datasets import mpii
+from tfpose.core import skeleton
+from tfpose.core import geometry
+from tfpose.datasets import convert
+from tfpose.datasets import crops
+from tfpose.datasets import inspection
+from tfpose.datasets import shards
+from tfpose.datasets import splits
+from tfpose.core.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 from mpii_shared import SHARED_MPII as SHARED
@@ -38,7 +44,7 @@ def sample_records(sample):
 @pytest.fixture(scope="module")
 def person_dataset(sample, tmp_path_factory):
     out = tmp_path_factory.mktemp("conv") / "person"
-    manifest = T.convert(sample[0], out, sample[1], crop="person", split="val", workers=2,
+    manifest = convert.convert(sample[0], out, sample[1], crop="person", split="val", workers=2,
                          min_class_fraction=0, progress=False)  # fmt: skip
     return out, manifest
 
@@ -58,7 +64,7 @@ def make_record(name, index=0, person=0, category="a", joints=16, video=None, ob
 
 
 def examples_by_name(folder):
-    return {ex["image/filename"].decode(): ex for ex in T.iter_examples(folder)}
+    return {ex["image/filename"].decode(): ex for ex in shards.iter_examples(folder)}
 
 
 # -- real sample images ----------------------------------------------------------------------------
@@ -70,7 +76,7 @@ def _check_round_trip(folder, records, size=256):
     for record in records:
         ex = examples[record.image_name]
         keypoints = ex["person/keypoints"]
-        back = T.to_original(keypoints[:, :2], ex["person/crop_box"], size)
+        back = geometry.to_original(keypoints[:, :2], ex["person/crop_box"], size)
         # reader joints are the .mat's (1-based) joints - 1
         np.testing.assert_allclose(back[record.annotated], record.joints[record.annotated], atol=0.5)
         np.testing.assert_array_equal(ex["person/annotated"], record.annotated)
@@ -95,7 +101,7 @@ def test_sample_person_crop_round_trip(person_dataset, sample_records):
 def test_sample_whole_image_round_trip(sample, sample_records, tmp_path):
     from PIL import Image
 
-    T.convert(sample[0], tmp_path / "whole", sample[1], crop="whole", split="train", workers=1,
+    convert.convert(sample[0], tmp_path / "whole", sample[1], crop="whole", split="train", workers=1,
               image_size=128, min_class_fraction=0, progress=False)  # fmt: skip
     examples = _check_round_trip(tmp_path / "whole", sample_records, size=128)
     for name, ex in examples.items():
@@ -116,9 +122,9 @@ def test_stored_pixels_follow_the_crop_box(tmp_path):
     record.joints[:] = 0
     record.joints[0] = (320, 120)
     record.joints[1] = (100, 250)
-    T.convert(tmp_path / "none.mat", tmp_path / "out", tmp_path / "img", records=[record],
+    convert.convert(tmp_path / "none.mat", tmp_path / "out", tmp_path / "img", records=[record],
               split="train", workers=1, image_size=64, min_joints=2, progress=False)  # fmt: skip
-    ex = next(T.iter_examples(tmp_path / "out"))
+    ex = next(shards.iter_examples(tmp_path / "out"))
     stored = np.asarray(Image.open(__import__("io").BytesIO(ex["image/encoded"])).convert("L"), float)
     y, x = np.unravel_index(np.argmax(stored), stored.shape)
     np.testing.assert_allclose(ex["person/keypoints"][0, :2], [x, y], atol=1.0)
@@ -126,14 +132,14 @@ def test_stored_pixels_follow_the_crop_box(tmp_path):
 
 def test_manifest_contents(person_dataset, sample):
     folder, manifest = person_dataset
-    assert json.loads((folder / T.MANIFEST).read_text()) == manifest
+    assert json.loads((folder / shards.MANIFEST).read_text()) == manifest
     assert manifest["classes"] == ["occupation", "miscellaneous", "sports"]  # count, then name
     assert manifest["counts"] == {"val": {"occupation": 3, "miscellaneous": 1, "sports": 1,
-                                          T.UNLABELLED: 0}}  # fmt: skip
+                                          convert.UNLABELLED: 0}}  # fmt: skip
     assert manifest["num_records"] == {"val": 5}
     assert manifest["skipped"] == {}
     assert manifest["image_size"] == 256 and manifest["crop"] == "person"
-    assert manifest["joint_names"] == list(mpii.JOINT_NAMES)
+    assert manifest["joint_names"] == list(skeleton.JOINT_NAMES)
     assert manifest["tfpose_version"]
     assert manifest["arguments"]["split"] == "val" and manifest["arguments"]["workers"] == 2
     import hashlib
@@ -142,13 +148,13 @@ def test_manifest_contents(person_dataset, sample):
     assert len(manifest["inputs"]["images_names_sizes_sha256"]) == 64
     assert manifest["shards"] == {"val": ["val-00000-of-00001.tfrecord"]}
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["val-00000-of-00001.tfrecord", T.MANIFEST, T.LOG])
+        ["val-00000-of-00001.tfrecord", shards.MANIFEST, shards.LOG])
     assert not list(folder.parent.glob(".person.*"))  # no temporary folder left
 
 
 def test_same_output_for_any_worker_count(person_dataset, sample, tmp_path):
     folder, _ = person_dataset
-    T.convert(sample[0], tmp_path / "one", sample[1], split="val", workers=1,
+    convert.convert(sample[0], tmp_path / "one", sample[1], split="val", workers=1,
               min_class_fraction=0, progress=False)  # fmt: skip
     name = "val-00000-of-00001.tfrecord"
     assert (tmp_path / "one" / name).read_bytes() == (folder / name).read_bytes()
@@ -172,27 +178,27 @@ def test_bad_images_are_skipped_counted_and_logged(sample, sample_records, tmp_p
         dataclasses.replace(by_name[names[3]], image_name="../outside.jpg", image_index=10),
         dataclasses.replace(by_name[names[3]], image_name=str(outside), image_index=11),
     ]
-    manifest = T.convert(sample[0], tmp_path / "out", images, records=records, split="train",
+    manifest = convert.convert(sample[0], tmp_path / "out", images, records=records, split="train",
                          workers=2, min_class_fraction=0, progress=False)  # fmt: skip
-    assert manifest["skipped"] == {T.MISSING_IMAGE: 1, T.CORRUPT_IMAGE: 2, T.UNSAFE_PATH: 2}
+    assert manifest["skipped"] == {crops.MISSING_IMAGE: 1, crops.CORRUPT_IMAGE: 2, convert.UNSAFE_PATH: 2}
     assert manifest["num_records"] == {"train": 2}
-    log = (tmp_path / "out" / T.LOG).read_text()
-    for name, reason in [(names[0], T.MISSING_IMAGE), (names[1], T.CORRUPT_IMAGE),
-                         (names[2], T.CORRUPT_IMAGE), ("../outside.jpg", T.UNSAFE_PATH),
-                         (str(outside), T.UNSAFE_PATH)]:  # fmt: skip
+    log = (tmp_path / "out" / shards.LOG).read_text()
+    for name, reason in [(names[0], crops.MISSING_IMAGE), (names[1], crops.CORRUPT_IMAGE),
+                         (names[2], crops.CORRUPT_IMAGE), ("../outside.jpg", convert.UNSAFE_PATH),
+                         (str(outside), convert.UNSAFE_PATH)]:  # fmt: skip
         assert f"skip {name} person 0: {reason}" in log
 
 
 def test_safe_image_path(tmp_path):
-    assert T.safe_image_path(tmp_path, "a/b.jpg") == tmp_path / "a" / "b.jpg"
+    assert crops.safe_image_path(tmp_path, "a/b.jpg") == tmp_path / "a" / "b.jpg"
     for bad in ("/etc/passwd", "../x.jpg", "a/../../x.jpg", "C:\\x.jpg", "..\\x.jpg", ""):
-        assert T.safe_image_path(tmp_path, bad) is None, bad
+        assert crops.safe_image_path(tmp_path, bad) is None, bad
     (tmp_path / "link").symlink_to("/")
-    assert T.safe_image_path(tmp_path, "link/etc/passwd") is None
+    assert crops.safe_image_path(tmp_path, "link/etc/passwd") is None
 
 
 def test_interrupted_run_leaves_no_dataset(sample, tmp_path, monkeypatch):
-    from tfpose.data import schema
+    from tfpose.datasets import schema
 
     calls = []
     real = schema.encode_example
@@ -205,7 +211,7 @@ def test_interrupted_run_leaves_no_dataset(sample, tmp_path, monkeypatch):
 
     monkeypatch.setattr(schema, "encode_example", failing)
     with pytest.raises(KeyboardInterrupt):
-        T.convert(sample[0], tmp_path / "out", sample[1], split="train", workers=2,
+        convert.convert(sample[0], tmp_path / "out", sample[1], split="train", workers=2,
                   min_class_fraction=0, progress=False)  # fmt: skip
     assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary folder
 
@@ -216,11 +222,11 @@ def test_existing_output_needs_overwrite(sample, sample_records, tmp_path):
     (out / "old.txt").write_text("x")
     kwargs = dict(records=sample_records, split="train", workers=1, progress=False)
     with pytest.raises(DataError, match="overwrite"):
-        T.convert(sample[0], out, annotations_only=True, **kwargs)
-    T.convert(sample[0], out, annotations_only=True, overwrite=True, **kwargs)
-    assert not (out / "old.txt").exists() and (out / T.MANIFEST).is_file()
+        convert.convert(sample[0], out, annotations_only=True, **kwargs)
+    convert.convert(sample[0], out, annotations_only=True, overwrite=True, **kwargs)
+    assert not (out / "old.txt").exists() and (out / shards.MANIFEST).is_file()
     with pytest.raises(DataError, match="--images"):
-        T.convert(sample[0], tmp_path / "o2", progress=False)
+        convert.convert(sample[0], tmp_path / "o2", progress=False)
 
 
 # -- filters, labels ---------------------------------------------------------------------------
@@ -228,10 +234,10 @@ def test_existing_output_needs_overwrite(sample, sample_records, tmp_path):
 
 def test_select_classes_rules():
     counts = {"a": 100, "b": 50, "c": 5, "d": 4, "e": 50, "": 7}
-    assert T.select_classes(counts) == ["a", "b", "e", "c"]  # 5 >= 0.05 x 100 > 4
-    assert T.select_classes(counts, 0) == ["a", "b", "e", "c", "d"]
-    assert T.select_classes(counts, top_classes=2) == ["a", "b"]  # tie broken by name
-    assert T.select_classes(counts, 0.5) == ["a", "b", "e"]
+    assert splits.select_classes(counts) == ["a", "b", "e", "c"]  # 5 >= 0.05 x 100 > 4
+    assert splits.select_classes(counts, 0) == ["a", "b", "e", "c", "d"]
+    assert splits.select_classes(counts, top_classes=2) == ["a", "b"]  # tie broken by name
+    assert splits.select_classes(counts, 0.5) == ["a", "b", "e"]
 
 
 def test_filters_in_convert(tmp_path):
@@ -243,17 +249,17 @@ def test_filters_in_convert(tmp_path):
         + [make_record(f"u{i}.jpg", 400 + i, category="") for i in range(2)]
     )
     common = dict(records=records, annotations_only=True, split="train", workers=1, progress=False)
-    manifest = T.convert(tmp_path / "x.mat", tmp_path / "d", min_joints=4, **common)
+    manifest = convert.convert(tmp_path / "x.mat", tmp_path / "d", min_joints=4, **common)
     assert manifest["classes"] == ["big", "mid"]  # rare: 1 < 0.05 x 40
-    assert manifest["skipped"] == {T.TOO_FEW_JOINTS: 5, T.RARE_CLASS: 1}
-    assert manifest["counts"]["train"] == {"big": 40, "mid": 10, T.UNLABELLED: 2}
-    labels = Counter((ex["action/label"], ex["action/name"].decode()) for ex in T.iter_examples(tmp_path / "d"))
+    assert manifest["skipped"] == {convert.TOO_FEW_JOINTS: 5, convert.RARE_CLASS: 1}
+    assert manifest["counts"]["train"] == {"big": 40, "mid": 10, convert.UNLABELLED: 2}
+    labels = Counter((ex["action/label"], ex["action/name"].decode()) for ex in shards.iter_examples(tmp_path / "d"))
     assert labels == {(0, "big"): 40, (1, "mid"): 10, (-1, ""): 2}
-    manifest = T.convert(tmp_path / "x.mat", tmp_path / "e", min_joints=0, top_classes=1, **common)
+    manifest = convert.convert(tmp_path / "x.mat", tmp_path / "e", min_joints=0, top_classes=1, **common)
     assert manifest["classes"] == ["big"] and manifest["counts"]["train"]["big"] == 45
-    assert manifest["skipped"] == {T.RARE_CLASS: 11}
+    assert manifest["skipped"] == {convert.RARE_CLASS: 11}
     # annotations only: empty images, keypoints in the person-crop frame
-    ex = next(T.iter_examples(tmp_path / "e"))
+    ex = next(shards.iter_examples(tmp_path / "e"))
     assert ex["image/encoded"] == b""
     np.testing.assert_allclose(ex["person/crop_box"], [200 - 187.5, 200 - 187.5, 387.5, 387.5])
 
@@ -263,9 +269,9 @@ def test_fallback_crop_from_joints_bbox():
     record.annotated[:] = False
     record.annotated[:2] = True
     record.joints[:2] = [(10, 20), (50, 100)]
-    assert T.crop_box(record, margin=1.5) == (30 - 60, 60 - 60, 30 + 60, 60 + 60)
+    assert crops.crop_box(record, margin=1.5) == (30 - 60, 60 - 60, 30 + 60, 60 + 60)
     record.annotated[:] = False
-    assert T.crop_box(record) is None
+    assert crops.crop_box(record) is None
 
 
 # -- splits ------------------------------------------------------------------------------------
@@ -274,34 +280,34 @@ def test_fallback_crop_from_joints_bbox():
 def test_splits_group_aware_and_deterministic():
     records = [make_record(f"v{v}_{f}.jpg", v * 10 + f, video=v) for v in range(60) for f in range(5)]
     records += [make_record(f"still{i}.jpg", 1000 + i, person=p) for i in range(100) for p in range(2)]
-    splits = T.assign_splits(records, (0.8, 0.1, 0.1), seed=3)
-    assert splits == T.assign_splits(records, (0.8, 0.1, 0.1), seed=3)
-    assert splits != T.assign_splits(records, (0.8, 0.1, 0.1), seed=4)
+    assigned = splits.assign_splits(records, (0.8, 0.1, 0.1), seed=3)
+    assert assigned == splits.assign_splits(records, (0.8, 0.1, 0.1), seed=3)
+    assert assigned != splits.assign_splits(records, (0.8, 0.1, 0.1), seed=4)
     groups = {}
-    for record, split in zip(records, splits):
-        groups.setdefault(T.group_key(record), set()).add(split)
-    assert all(len(s) == 1 for s in groups.values())  # no video/image in two splits
-    shares = Counter(splits)
+    for record, split in zip(records, assigned):
+        groups.setdefault(splits.group_key(record), set()).add(split)
+    assert all(len(s) == 1 for s in groups.values())  # no video/image in two assigned
+    shares = Counter(assigned)
     assert abs(shares["train"] / len(records) - 0.8) < 0.05
     assert abs(shares["val"] / len(records) - 0.1) < 0.05
-    assert set(T.assign_splits(records, (1, 0, 0))) == {"train"}
-    assert set(T.assign_splits(records, split="test")) == {"test"}
+    assert set(splits.assign_splits(records, (1, 0, 0))) == {"train"}
+    assert set(splits.assign_splits(records, split="test")) == {"test"}
 
 
 def test_validation_list(tmp_path):
     records = [make_record(f"i{i}.jpg", i, person=p) for i in range(20) for p in range(2)]
     listing = tmp_path / "val.txt"
     listing.write_text("# image [person]\ni3.jpg 1\ni5.jpg\n")
-    splits = T.assign_splits(records, validation=T.read_validation_list(listing))
-    val = {(r.image_name, r.person_index) for r, s in zip(records, splits) if s == "val"}
+    assigned = splits.assign_splits(records, validation=splits.read_validation_list(listing))
+    val = {(r.image_name, r.person_index) for r, s in zip(records, assigned) if s == "val"}
     assert val == {("i3.jpg", 1), ("i5.jpg", 0), ("i5.jpg", 1)}
-    assert set(splits) - {"val"} <= {"train", "test"}
+    assert set(assigned) - {"val"} <= {"train", "test"}
     official = SHARED / "eval" / "valid_index.mat"
     if official.is_file():
-        entries = T.read_validation_list(official)
+        entries = splits.read_validation_list(official)
         assert len(entries) == 2958 and (6, 0) in entries  # RELEASE_img_index 7, person 1
         with pytest.raises(DataError, match="matched no person"):
-            T.assign_splits(records[:2], validation={(999, 0)})
+            splits.assign_splits(records[:2], validation={(999, 0)})
 
 
 # -- real annotations, no images -----------------------------------------------------------------
@@ -326,32 +332,32 @@ def test_real_train_file_classes(train_records, tmp_path):
     categories = Counter(r.category for r in train_records)
     assert {k: v for k, v in categories.items() if k} == README_COUNTS and categories[""] == 35
     kept = Counter(r.category for r in train_records if r.num_annotated >= 4)
-    top15 = T.select_classes(kept, top_classes=15)
+    top15 = splits.select_classes(kept, top_classes=15)
     assert top15 == sorted(README_COUNTS, key=README_COUNTS.get, reverse=True)[:15]
-    default = T.select_classes(kept)  # the 0.05 rule: 155 >= 0.05 x 2842
+    default = splits.select_classes(kept)  # the 0.05 rule: 155 >= 0.05 x 2842
     assert len(default) == 16 and default[-1] == "inactivity quiet/light"
     # The converter on a slice (the whole file: the slow test below), filters off.
     subset = train_records[:1500]
-    manifest = T.convert(TRAIN_ANNOTATIONS, tmp_path / "part", annotations_only=True,
+    manifest = convert.convert(TRAIN_ANNOTATIONS, tmp_path / "part", annotations_only=True,
                          records=subset, min_joints=0, min_class_fraction=0, workers=1,
                          progress=False)  # fmt: skip
-    expected = Counter(r.category or T.UNLABELLED for r in subset)
+    expected = Counter(r.category or convert.UNLABELLED for r in subset)
     assert +_category_totals(manifest) == expected
-    assert manifest["classes"] == sorted(expected.keys() - {T.UNLABELLED},
+    assert manifest["classes"] == sorted(expected.keys() - {convert.UNLABELLED},
                                          key=lambda c: (-expected[c], c))  # fmt: skip
 
 
 @pytest.mark.slow
 def test_annotations_only_real_train_file(train_records, tmp_path):
-    manifest = T.convert(TRAIN_ANNOTATIONS, tmp_path / "all", annotations_only=True,
+    manifest = convert.convert(TRAIN_ANNOTATIONS, tmp_path / "all", annotations_only=True,
                          records=train_records, min_joints=0, min_class_fraction=0, workers=1,
                          progress=False)  # fmt: skip
     assert sum(manifest["num_records"].values()) == 14649
     totals = _category_totals(manifest)
-    assert {k: v for k, v in totals.items() if k != T.UNLABELLED} == README_COUNTS
-    assert totals[T.UNLABELLED] == 35
+    assert {k: v for k, v in totals.items() if k != convert.UNLABELLED} == README_COUNTS
+    assert totals[convert.UNLABELLED] == 35
     assert set(manifest["num_records"]) == {"train", "val", "test"}
-    manifest = T.convert(TRAIN_ANNOTATIONS, tmp_path / "top", annotations_only=True,
+    manifest = convert.convert(TRAIN_ANNOTATIONS, tmp_path / "top", annotations_only=True,
                          records=train_records, top_classes=15, workers=1, progress=False)
     assert len(manifest["classes"]) == 15
 
@@ -360,16 +366,16 @@ def test_annotations_only_real_train_file(train_records, tmp_path):
 
 
 def test_synthetic_convert_reads_back_ground_truth(tmp_path):
-    synthetic = pytest.importorskip("tfpose.data.synthetic")
+    synthetic = pytest.importorskip("tfpose.datasets.synthetic")
     synthetic.generate(tmp_path / "synth", num_images=6, seed=1, workers=1)
     mat = tmp_path / "synth" / "mpii_synthetic.mat"
-    manifest = T.convert(mat, tmp_path / "ds", tmp_path / "synth" / "images", min_joints=1,
+    manifest = convert.convert(mat, tmp_path / "ds", tmp_path / "synth" / "images", min_joints=1,
                          min_class_fraction=0, image_size=96, workers=1, progress=False)  # fmt: skip
     truth = {(r.image_name, r.person_index): r for r in mpii.read_annotations(mat)}
     seen = 0
-    for ex in T.iter_examples(tmp_path / "ds"):
+    for ex in shards.iter_examples(tmp_path / "ds"):
         record = truth[(ex["image/filename"].decode(), int(ex["person/index"]))]
-        back = T.to_original(ex["person/keypoints"][:, :2], ex["person/crop_box"], 96)
+        back = geometry.to_original(ex["person/keypoints"][:, :2], ex["person/crop_box"], 96)
         np.testing.assert_allclose(back[record.annotated], record.joints[record.annotated], atol=0.01)
         np.testing.assert_array_equal(ex["person/visible"], record.visible & record.annotated)
         assert ex["action/name"].decode() == record.category
@@ -381,12 +387,12 @@ def test_inspect_writes_pngs(person_dataset, tmp_path):
     from PIL import Image
 
     folder, _ = person_dataset
-    report = T.inspect_dataset(folder, examples=2, out_dir=tmp_path / "png")
+    report = inspection.inspect_dataset(folder, examples=2, out_dir=tmp_path / "png")
     assert len(report["pngs"]) == 2
     assert Image.open(report["pngs"][0]).size == (256, 256)
     assert report["coverage"]["head_top"] == {"annotated": 1.0, "visible": 1.0}
     assert report["coverage"]["r_ankle"]["annotated"] == pytest.approx(0.6)
-    text = T.format_inspection(report)
+    text = inspection.format_inspection(report)
     assert "occupation" in text and "r_ankle" in text
 
 
@@ -420,35 +426,35 @@ def test_given_classes_fix_the_kept_classes_and_their_order(tmp_path):
                + [make_record(f"b{i}.jpg", 10 + i, category="b") for i in range(2)]
                + [make_record("c.jpg", 20, category="c"), make_record("u.jpg", 30, category="")])
     common = dict(records=records, annotations_only=True, split="train", workers=1, progress=False)
-    by_count = T.convert(tmp_path / "x.mat", tmp_path / "count", **common)
+    by_count = convert.convert(tmp_path / "x.mat", tmp_path / "count", **common)
     assert by_count["classes"] == ["a", "b", "c"]  # the dataset's own (frequency) order
     # "z" has no person here and is kept, with count 0: the order is the list's, not the data's.
-    manifest = T.convert(tmp_path / "x.mat", tmp_path / "fixed", classes=["z", "c", "a"], **common)
+    manifest = convert.convert(tmp_path / "x.mat", tmp_path / "fixed", classes=["z", "c", "a"], **common)
     assert manifest["classes"] == ["z", "c", "a"] and manifest["label_order"] == "as given (classes)"
-    assert manifest["skipped"] == {T.RARE_CLASS: 2}  # the b persons
-    assert manifest["counts"]["train"] == {"z": 0, "c": 1, "a": 3, T.UNLABELLED: 1}
+    assert manifest["skipped"] == {convert.RARE_CLASS: 2}  # the b persons
+    assert manifest["counts"]["train"] == {"z": 0, "c": 1, "a": 3, convert.UNLABELLED: 1}
     labels = Counter((int(ex["action/label"]), ex["action/name"].decode())
-                     for ex in T.iter_examples(tmp_path / "fixed"))
+                     for ex in shards.iter_examples(tmp_path / "fixed"))
     assert labels == {(1, "c"): 1, (2, "a"): 3, (-1, ""): 1}
     assert "skip b0.jpg person 0: dropped_class (b not in the given classes)" in (
-        tmp_path / "fixed" / T.LOG).read_text()
+        tmp_path / "fixed" / shards.LOG).read_text()
     # A file: a work dir's classes.json, a manifest, or one name per line, in that order.
     (tmp_path / "classes.json").write_text(json.dumps(["b", "a"]))
     (tmp_path / "names.txt").write_text("# kept classes\nc\n\nb \n")
     for source, expected in ((tmp_path / "classes.json", ["b", "a"]),
-                             (tmp_path / "fixed" / T.MANIFEST, ["z", "c", "a"]),
+                             (tmp_path / "fixed" / shards.MANIFEST, ["z", "c", "a"]),
                              (tmp_path / "names.txt", ["c", "b"])):
-        manifest = T.convert(tmp_path / "x.mat", tmp_path / "f", classes=source, overwrite=True,
+        manifest = convert.convert(tmp_path / "x.mat", tmp_path / "f", classes=source, overwrite=True,
                              **common)
         assert manifest["classes"] == expected, source
         assert manifest["arguments"]["classes"] == str(source)
     with pytest.raises(DataError, match=r"no person of the given classes \['y'\]"):
-        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=["y"], **common)
+        convert.convert(tmp_path / "x.mat", tmp_path / "none", classes=["y"], **common)
     with pytest.raises(DataError, match="not both"):
-        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=["a"], top_classes=1, **common)
+        convert.convert(tmp_path / "x.mat", tmp_path / "none", classes=["a"], top_classes=1, **common)
     (tmp_path / "twice.txt").write_text("a\na\n")
     with pytest.raises(DataError, match=r"twice.txt: class names repeat \(a\)"):
-        T.convert(tmp_path / "x.mat", tmp_path / "none", classes=tmp_path / "twice.txt", **common)
+        convert.convert(tmp_path / "x.mat", tmp_path / "none", classes=tmp_path / "twice.txt", **common)
 
 
 def test_cli_convert_with_classes(sample, tmp_path):
@@ -463,6 +469,6 @@ def test_cli_convert_with_classes(sample, tmp_path):
                                       str(names)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "wrote 4 records (val 4), 2 classes" in result.output
-    manifest = T.read_manifest(tmp_path / "ds")
+    manifest = shards.read_manifest(tmp_path / "ds")
     assert manifest["classes"] == ["sports", "occupation"]  # not the frequency order
-    assert manifest["skipped"] == {T.RARE_CLASS: 1}  # the miscellaneous person
+    assert manifest["skipped"] == {convert.RARE_CLASS: 1}  # the miscellaneous person

@@ -54,7 +54,7 @@ def test_rerunning_a_finished_run_trains_nothing_more(pose_workdir, tiny_dataset
 
 def test_a_different_config_in_the_same_work_dir_is_refused(pose_workdir, tiny_dataset,
                                                               empty_config):
-    from tfpose.errors import ConfigError
+    from tfpose.core.errors import ConfigError
 
     result = CliRunner().invoke(cli.cli, ["train", str(empty_config), "--workdir",
                                           str(pose_workdir), "--set", "train.epochs=9"])
@@ -88,7 +88,7 @@ def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_pa
 
     import keras
 
-    from tfpose.evaluate import load_workdir_model
+    from tfpose.evaluation.evaluate import load_workdir_model
 
     # A fresh process has imported none of the custom layers: loading must register them.
     code = ("from pathlib import Path; from tfpose.evaluate import load_workdir_model; "
@@ -132,7 +132,7 @@ def test_time_budget_stops_at_the_first_epoch_end_past_it(tiny_dataset, tmp_path
 
 
 def test_an_unknown_time_budget_clock_is_refused(tiny_dataset, tmp_path, empty_config):
-    from tfpose.errors import ConfigError
+    from tfpose.core.errors import ConfigError
 
     result = CliRunner().invoke(cli.cli, ["train", str(empty_config), "--workdir",
                                           str(tmp_path / "w"), "--set", f"data.dir={tiny_dataset}",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tfpose import visualize
-from tfpose.data import mpii
+from tfpose.viz import visualize
+from tfpose.core import skeleton
 
 
 def _pose():
@@ -54,5 +54,5 @@ def test_label_and_grid(tmp_path):
 
 
 def test_every_bone_has_a_colour():
-    sides = {visualize._side_color(bone, ("r", "l", "c")) for bone in mpii.SKELETON}
+    sides = {visualize._side_color(bone, ("r", "l", "c")) for bone in skeleton.SKELETON}
     assert sides == {"r", "l", "c"}

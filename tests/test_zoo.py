@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import cli
-from tfpose import zoo
+from tfpose.core import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests" / "data" / "mpii_sample" / "005808361.jpg"
@@ -67,7 +67,7 @@ def test_predict_lspet_by_name_prints_only_json(tmp_path):
 
 @pytest.mark.parametrize("tty, expected", [(True, "auto"), (False, 2)])
 def test_fit_prints_one_line_per_epoch_off_a_terminal(tty, expected):
-    from tfpose.console import fit_verbosity
+    from tfpose.core.console import fit_verbosity
 
     class Stream:
         def isatty(self):

@@ -16,7 +16,7 @@ from typing import Any, Optional, Tuple
 
 import yaml
 
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 
 
 # Model kinds (``model.kind``) and regression coordinate frames (``data.coord_frame``).

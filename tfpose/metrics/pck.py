@@ -17,7 +17,7 @@ import numpy as np
 
 from tfpose.metrics.pckh import (MEAN_JOINTS, PART_ABBREVIATIONS, PARTS, _as_joints, _nanmean,
                                  _pooled, _rates, correct_counts)
-from tfpose.errors import DataError
+from tfpose.core.errors import DataError
 
 R_HIP, L_HIP, R_SHOULDER, L_SHOULDER = 2, 3, 12, 13
 DIAGONALS = ((R_SHOULDER, L_HIP), (L_SHOULDER, R_HIP))

@@ -34,8 +34,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tfpose.data.mpii import JOINT_NAMES, NUM_JOINTS
-from tfpose.errors import DataError
+from tfpose.core.skeleton import JOINT_NAMES, NUM_JOINTS
+from tfpose.core.errors import DataError
 
 HEAD_SIZE_FACTOR = 0.6  # official: head size = 0.6 x head-box diagonal
 HEAD_LENGTH_FACTOR = 0.75  # ~1 / 1.33: joint head length -> official head size (median)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import keras
 
-from tfpose.errors import ConfigError
-from tfpose.models.pose import apply_keypoints_output, image_input
+from tfpose.core.errors import ConfigError
+from tfpose.models.heads import apply_keypoints_output, image_input
 
 CONV_FILTERS = (16, 32, 64, 128)
 NUM_FC = 4  # the report: four fully connected layers, the last one the 32-vector output

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import keras
 
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 from tfpose.models.joint_embeddings import (
     EMBED_DIM,
     EMBEDDINGS,

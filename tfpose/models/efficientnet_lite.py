@@ -31,8 +31,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfpose.errors import ConfigError
-from tfpose.models.pose import image_input
+from tfpose.core.errors import ConfigError
+from tfpose.models.heads import image_input
 
 STRIDE = 4  # heatmaps at C2's resolution
 BN_EPSILON = 1e-3  # the TF original's, kept by the port

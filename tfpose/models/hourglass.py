@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import keras
 
-from tfpose.errors import ConfigError
-from tfpose.models.pose import image_input
+from tfpose.core.errors import ConfigError
+from tfpose.models.heads import image_input
 
 STRIDE = 4  # stem: conv stride 2 then max-pool 2
 STEM_FILTERS = 64

@@ -35,7 +35,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from tfpose.errors import ConfigError
+from tfpose.core.errors import ConfigError
 
 EMBED_DIM = 128  # the report's joint feature size, fused with the 128 image features
 CONV_FILTERS = (64, 128)  # CFE; the report gives the window (3), not the widths

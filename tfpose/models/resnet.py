@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import keras
 
-from tfpose.errors import ConfigError
-from tfpose.models.pose import apply_keypoints_output, image_input
+from tfpose.core.errors import ConfigError
+from tfpose.models.heads import apply_keypoints_output, image_input
 
 RESNET34_ARGS = dict(
     input_conv_filters=[64],

@@ -10,28 +10,25 @@ will see at inference (predicted, not ground truth).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import tensorflow as tf
 
 from tfpose import config as config_lib
-from tfpose.errors import ConfigError
+from tfpose.core.errors import DataError
+from tfpose.input.normalize import normalize_images
 from tfpose.models.decode import DecodeKeypoints
 
 
 @keras.saving.register_keras_serializable(package="tfpose")
 class NormalizeImage(keras.layers.Layer):
-    """The pipeline's ``normalize`` stage as a layer: raw 0..255 images -> model inputs."""
+    """``input.normalize.normalize_images`` as a layer: raw 0..255 images -> model inputs."""
 
     def __init__(self, method: str, **kwargs):
         super().__init__(**kwargs)
         self.method = method
 
     def call(self, images):
-        from tfpose.data.pipeline import normalize
-
-        return normalize({"image": images}, self.method)["image"]
+        return normalize_images(images, self.method)
 
     def get_config(self):
         return {**super().get_config(), "method": self.method}
@@ -53,12 +50,14 @@ class ScaleJoints(keras.layers.Layer):
 
 
 def build_two_stage(pose_model: keras.Model, pose_cfg: config_lib.Config,
-                    classifier: keras.Model, cfg: config_lib.Config,
+                    classifier: keras.Model, cfg: config_lib.Config, pose_decode: dict,
                     score_threshold: float = 0.0) -> keras.Model:
     """Chains a trained ``pose_model`` (frozen) and ``classifier`` into one model.
 
     Input ``image`` B x S x S x 3 raw (S = ``cfg.data.input_size``); output ``action`` B x C.
-    Joints whose heatmap peak is at most ``score_threshold`` reach the classifier as invisible.
+    ``pose_decode``: the ``DecodeKeypoints`` arguments of the pose model (its task's
+    ``decode_args()``). Joints whose heatmap peak is at most ``score_threshold`` reach the
+    classifier as invisible.
     """
     size, pose_size = cfg.data.input_size, pose_cfg.data.input_size
     pose_model.trainable = False
@@ -67,10 +66,8 @@ def build_two_stage(pose_model: keras.Model, pose_cfg: config_lib.Config,
         pose_size, pose_size, name="pose_resize")(image)
     pose_image = NormalizeImage(pose_cfg.data.normalization, name="pose_normalize")(pose_image)
     pose_outputs = pose_model({"image": pose_image}, training=False)
-    joints = DecodeKeypoints(
-        pose_cfg.model.kind, pose_size, pose_cfg.data.coord_frame, pose_cfg.data.heatmap_stride,
-        score_threshold=score_threshold, heatmap_loss=pose_cfg.model.heatmap_loss,
-        heatmap_sigma=pose_cfg.data.heatmap_sigma, name="decode_joints")(pose_outputs)
+    joints = DecodeKeypoints(**pose_decode, score_threshold=score_threshold,
+                             name="decode_joints")(pose_outputs)
     if pose_size != size:
         joints = ScaleJoints(size / pose_size, name="joints_to_input")(joints)
     classifier_inputs = {}
@@ -85,30 +82,6 @@ def build_two_stage(pose_model: keras.Model, pose_cfg: config_lib.Config,
     return keras.Model(image, {"action": probs}, name="two_stage")
 
 
-def load_pose_workdir(workdir: str | Path):
-    """(pose model, its resolved config) from a pose model's training work dir."""
-    from tfpose.evaluate import load_workdir_model
-
-    workdir = Path(workdir)
-    pose_cfg = config_lib.load(workdir / "config.yaml")
-    return load_workdir_model(workdir, "best"), pose_cfg
-
-
-def build_two_stage_for_training(cfg: config_lib.Config, num_classes: int | None = None):
-    """A fresh classifier (as ``cfg`` describes it) behind the frozen pose model of
-    ``cfg.model.pose_workdir``. The classifier part normalises with ``cfg.data.normalization``;
-    the dataset must therefore deliver raw images (``data.normalization`` is applied in-graph).
-    """
-    from tfpose.models.classifier import build_classifier
-
-    if not cfg.model.pose_workdir:
-        raise ConfigError("model.kind two_stage needs model.pose_workdir (a trained pose model)")
-    pose_model, pose_cfg = load_pose_workdir(cfg.model.pose_workdir)
-    classifier = build_classifier(config_lib.replace(cfg, model=config_lib.replace(
-        cfg.model, kind="classifier")), num_classes=num_classes)
-    return build_two_stage(pose_model, pose_cfg, classifier, cfg)
-
-
 def inference_model(model: keras.Model) -> keras.Model:
     """The trained two-stage model with the decoded joints exposed for export/prediction:
     outputs ``action`` B x C, ``joints`` B x K x 3 (x, y, visible; input pixels) and
@@ -121,3 +94,21 @@ def inference_model(model: keras.Model) -> keras.Model:
                                 "output": "scores"})(pose_outputs)
     return keras.Model(model.inputs, {"action": model.get_layer("action").output,
                                       "joints": joints, "keypoint_scores": scores})
+
+
+def is_two_stage(model: keras.Model) -> bool:
+    """True for a graph built by ``build_two_stage`` (it holds the ``decode_joints`` layer)."""
+    return any(layer.name == "decode_joints" for layer in model.layers)
+
+
+def classifier_of(model: keras.Model) -> keras.Model:
+    """The action classifier of a loaded model: itself, or the ``classifier_*`` model that
+    ``build_two_stage`` nested inside a two-stage graph."""
+    if not is_two_stage(model):
+        return model
+    inner = [layer for layer in model.layers
+             if isinstance(layer, keras.Model) and layer.name.startswith("classifier_")]
+    if len(inner) != 1:
+        raise DataError(f"{model.name}: expected one classifier_* model inside the two-stage graph;"
+                        f" found {[layer.name for layer in inner]}")
+    return inner[0]

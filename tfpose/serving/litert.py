@@ -1,0 +1,186 @@
+"""LiteRT (TFLite) export of a pose model, and prediction through the LiteRT interpreter.
+
+``export_tflite`` writes ``FILE.tflite`` and its sidecar ``FILE.json``. The graph:
+
+    crops            float32 [B, S, S, 3]  RGB 0..255: the person crop, or the whole photo
+                                           framed as the training data was (see below)
+    -> the training pipeline's ``normalize`` -> the network -> keypoint decoding ->
+    keypoints        float32 [B, K, 2]     (x, y) in crop input pixels (0..S)
+    keypoint_scores  float32 [B, K]        heatmap maxima (ones for regression)
+
+Decoding the photo, the crop / letterbox to S x S and the map back to original pixels stay on
+the host: LiteRT has no image decoder and no ``ScaleAndTranslate`` builtin. ``LiteRTPredictor``
+does them with the SavedModel export's own functions (``export.crop_batch``,
+``geometry.to_original``), so a ``.tflite`` answers as the SavedModel does, and
+``tfpose predict FILE.tflite`` works like any other model source. The sidecar holds what the
+host needs and the graph cannot: the whole-image frame, the input size, the joint names, the
+quantisation and the source model.
+
+``quantize``: ``none`` (float32), ``float16`` (weights stored as float16, computed in float32 on
+CPU), ``int8`` (weights and activations int8 with float32 input and output, calibrated on
+``CALIBRATION_CROPS`` crops of the training split: the records' images, as the model sees them).
+Pose models only: a classifier's export is the SavedModel's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from tfpose.core.errors import ConfigError, DataError
+
+QUANTIZATIONS = ("none", "float16", "int8")
+CALIBRATION_CROPS = 200
+
+
+def sidecar_path(path) -> Path:
+    """``FILE.tflite`` -> ``FILE.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def _calibration_crops(cfg, data_dir: Optional[str], count: int):
+    """Up to ``count`` training-split images as float32 1 x S x S x 3 (0..255), in order."""
+    import tensorflow as tf
+
+    from tfpose.datasets import schema
+    from tfpose.datasets.shards import shard_files
+
+    size = cfg.data.input_size
+    files = shard_files(data_dir or cfg.data.dir, cfg.data.train_split)
+    for serialized in tf.data.TFRecordDataset(files).take(count):
+        example = schema.parse_example(serialized)
+        image = tf.cast(tf.io.decode_jpeg(example["image/encoded"], channels=3), tf.float32)
+        if image.shape[0] != size or image.shape[1] != size:
+            image = tf.image.resize(image, [size, size], antialias=True)
+        yield [image[None].numpy()]
+
+
+def convert(model, cfg, quantize: str = "none", calibration_data: Optional[str] = None) -> bytes:
+    """The ``.tflite`` flatbuffer of a pose ``model`` (see the module docstring)."""
+    import keras
+    import tensorflow as tf
+
+    from tfpose.config import POSE_KINDS
+    from tfpose.input import pipeline
+    from tfpose.core import geometry
+    from tfpose.serving.export import _call
+    from tfpose.models.decode import decode_args, keypoints_from_outputs
+
+    if cfg.model.kind not in POSE_KINDS:
+        raise DataError(f"LiteRT export is for pose models ({', '.join(POSE_KINDS)}); "
+                        f"model.kind {cfg.model.kind!r} exports as a SavedModel")
+    if quantize not in QUANTIZATIONS:
+        raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}; "
+                          f"received {quantize!r}")
+    size, args = cfg.data.input_size, decode_args(cfg)
+    method = pipeline.input_normalization(cfg)
+
+    def serve(crops):
+        images = pipeline.normalize({"image": crops}, method)["image"]
+        keypoints, scores = keypoints_from_outputs(_call(model, images), **args)
+        return {"keypoints": keypoints, "keypoint_scores": scores}
+
+    # Through Keras's ExportArchive (a SavedModel that tracks the Keras 3 variables): a
+    # concrete function handed to the converter directly comes out with NaN weights.
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve, input_signature=[
+        tf.TensorSpec([None, size, size, 3], tf.float32, name="crops")])
+    with tempfile.TemporaryDirectory() as staging:
+        archive.write_out(staging, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(staging, ["serving_default"])
+        return _convert(converter, tf, cfg, quantize, calibration_data)
+
+
+def _convert(converter, tf, cfg, quantize, calibration_data) -> bytes:
+    """Sets ``quantize``'s converter options; the flatbuffer."""
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: _calibration_crops(
+            cfg, calibration_data, CALIBRATION_CROPS)
+        # Integer kernels where they exist, float where not (the decoding's argmax and
+        # sub-pixel arithmetic); input and output stay float32 for the host code.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "best",
+                  calibration_data: Optional[str] = None, overwrite: bool = False) -> Path:
+    """Writes ``out`` (.tflite) and its sidecar ``.json`` from a work dir or shipped model."""
+    from tfpose.core.skeleton import JOINT_NAMES
+    from tfpose.serving.export import load_workdir
+
+    out = Path(out)
+    if out.suffix != ".tflite":
+        raise DataError(f"{out}: a LiteRT model file must end in .tflite")
+    if out.exists() and not overwrite:
+        raise DataError(f"{out} already exists; pass --overwrite")
+    cfg, model, _ = load_workdir(workdir, checkpoint)
+    flatbuffer = convert(model, cfg, quantize, calibration_data)
+    meta = {
+        "format": "tfpose-litert/1", "source": str(workdir), "checkpoint": checkpoint,
+        "model_kind": cfg.model.kind, "input_size": cfg.data.input_size,
+        "whole_image_frame": cfg.data.whole_image_frame, "quantize": quantize,
+        "joint_names": list(JOINT_NAMES), "outputs": ["keypoints", "keypoint_scores"],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, data in ((sidecar_path(out), json.dumps(meta, indent=1).encode()), (out, flatbuffer)):
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # never a half-written model under the final name
+    return out
+
+
+class LiteRTPredictor:
+    """``tfpose predict`` through ``ai_edge_litert``: encoded images (+ boxes) -> numpy outputs
+    with the SavedModel's keys (``keypoints`` in original pixels, ``keypoint_scores``)."""
+
+    def __init__(self, path, num_threads: Optional[int] = None):
+        path = Path(path)
+        meta_path = sidecar_path(path)
+        try:
+            self.meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{meta_path}: the sidecar of {path} is missing or unreadable "
+                            f"({err}); re-run `tfpose export --format tflite`") from err
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as err:
+            raise DataError("predicting with a .tflite needs the LiteRT runtime: "
+                            "pip install 'tfpose[litert]' (ai-edge-litert)") from err
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.runner = self.interpreter.get_signature_runner()
+        self.size = int(self.meta["input_size"])
+        self.frame = self.meta["whole_image_frame"]
+        self.description = f"LiteRT {path} ({self.meta['quantize']})"
+
+    def infer(self, crops: np.ndarray) -> dict:
+        """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
+        outputs = self.runner(crops=np.ascontiguousarray(crops, np.float32))
+        return {k: np.asarray(v) for k, v in outputs.items()}
+
+    def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
+                 names: Optional[Sequence] = None) -> dict:
+        import tensorflow as tf
+
+        from tfpose.core.geometry import to_original as keypoints_to_original
+        from tfpose.serving.export import crop_batch
+        from tfpose.serving.predict import check_images
+
+        encoded = check_images(encoded, names)
+        crops, used = crop_batch(
+            tf.constant(encoded, tf.string),
+            None if boxes is None else tf.constant(boxes, tf.float32),
+            self.size, encoded=True, frame=self.frame)
+        out = self.infer(crops.numpy())
+        keypoints = keypoints_to_original(tf.constant(out["keypoints"]), used, self.size)
+        return {"keypoints": keypoints.numpy(), "keypoint_scores": out["keypoint_scores"]}

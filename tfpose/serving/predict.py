@@ -1,0 +1,200 @@
+"""Predict on image files with a work dir or an export: skeleton drawings and one JSON line each.
+
+A ``.tflite`` (``tfpose export --format tflite``) answers through ``litert.LiteRTPredictor``
+with the same host-side crop and map back. The other sources answer through the same code: an
+export's ``serving_default`` (whole image) or ``serving_boxes`` signature, or, for a work dir
+(or a shipped model's name), the
+``ServingModule`` the export would write, built in-process. So ``tfpose predict`` on a work dir
+shows exactly what the served model will return.
+
+Coordinates: ``keypoints`` are (x, y) in 0-based pixels of the original image, pixel centres
+at integers (the top-left pixel's centre is (0, 0)). A whole photo is framed as the model's
+training data was: letterboxed for the shipped ``lspet`` model (longer side fitted, the other
+padded), stretched to the square for models converted with ``--crop whole``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from tfpose.core.errors import DataError
+
+BATCH = 8
+
+
+class Predictor:
+    """Encoded images (+ optional boxes) -> numpy outputs of the export's signatures.
+
+    ``source``: a work dir (``config.yaml`` inside), a SavedModel folder, or a TF Serving model
+    folder ``BASE/NAME`` (its highest version is used).
+    """
+
+    def __init__(self, source, checkpoint: str = "best"):
+        import tensorflow as tf
+
+        from tfpose.serving import export
+
+        from tfpose.core import zoo
+
+        source = zoo.resolve(source)
+        if (source / "config.yaml").exists() and not export.is_export(source):
+            cfg, model, class_names = export.load_workdir(source, checkpoint)
+            module = export.ServingModule(model, cfg, class_names)
+            self._whole, self._fn = module.serving_default, module.serving_boxes
+            self.description = f"work dir {source} ({cfg.model.kind})"
+        elif source.is_dir():
+            path = export.latest_version(source)
+            self._loaded = tf.saved_model.load(str(path))
+            self._whole = self._loaded.signatures["serving_default"]
+            self._fn = self._loaded.signatures["serving_boxes"]
+            self.description = f"export {path}"
+        else:
+            raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
+        self._tf = tf
+
+    def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
+                 names: Optional[Sequence] = None) -> dict:
+        """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px), or None: each
+        whole image, framed as the model's training data (``data.whole_image_frame``).
+        ``names`` (B, e.g. the files) name a bad image in the error."""
+        tf = self._tf
+        encoded = check_images(encoded, names)
+        images = tf.constant(encoded, tf.string)
+        if boxes is None:
+            outputs = self._whole(images=images)
+        else:
+            outputs = self._fn(images=images, boxes=tf.constant(boxes, tf.float32))
+        return {k: v.numpy() for k, v in outputs.items()}
+
+
+def check_images(encoded: Sequence[bytes], names: Optional[Sequence] = None) -> list:
+    """``encoded`` as a list, each checked by ``image_size`` before TF decodes it: a bad one is a
+    DataError naming it (``names[i]``, else ``image i``)."""
+    encoded = list(encoded)
+    for i, data in enumerate(encoded):
+        image_size(data, names[i] if names is not None else f"image {i}")
+    return encoded
+
+
+def image_size(encoded: bytes, name="image") -> tuple[int, int]:
+    """(W, H) read from the header without decoding pixels; DataError naming ``name`` if the
+    bytes are not an image."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    from tfpose.serving.export import MAX_IMAGE_PIXELS
+
+    if not encoded:
+        raise DataError(f"{name}: empty file, not an image")
+    try:
+        with warnings.catch_warnings():  # PIL warns above 89 MP; the limit below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(encoded)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as err:  # PIL's own limit, above ours
+        raise DataError(f"{name}: {err}") from err
+    except (UnidentifiedImageError, OSError) as err:
+        detail = "" if isinstance(err, UnidentifiedImageError) else f": {err}"
+        raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF){detail}") from err
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(f"{name}: {width} x {height} pixels is over the {MAX_IMAGE_PIXELS:,} "
+                        "pixel limit (a decompression bomb?); refused before decoding")
+    return width, height
+
+
+def parse_box(text: str) -> np.ndarray:
+    """``"x0,y0,x1,y1"`` -> float32 [4], checking x1 > x0 and y1 > y0."""
+    try:
+        box = np.array([float(v) for v in text.split(",")], np.float32)
+    except ValueError:
+        box = np.zeros(0)
+    if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
+        raise DataError(f"--box expects x0,y0,x1,y1 with x1 > x0 and y1 > y0. Received: {text!r}")
+    return box
+
+
+def record(path, outputs: dict, i: int) -> dict:
+    """The JSON line of image ``i`` of a batch."""
+    rec = {"image": str(path), "keypoints": None, "scores": None, "class": None,
+           "probability": None}
+    if "keypoints" in outputs:
+        rec["keypoints"] = np.round(outputs["keypoints"][i].astype(np.float64), 2).tolist()
+        rec["scores"] = np.round(outputs["keypoint_scores"][i].astype(np.float64), 4).tolist()
+    if "class_probs" in outputs:
+        probs = outputs["class_probs"][i]
+        rec["class"] = outputs["class_name"][i].decode()
+        rec["probability"] = round(float(probs.max()), 4)
+    return rec
+
+
+def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
+    """The original image with the predicted skeleton, the activity and its probability."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from tfpose.viz.visualize import draw_skeleton
+
+    with Image.open(io.BytesIO(encoded)) as image:
+        image = image.convert("RGB")
+    if box is not None:
+        ImageDraw.Draw(image).rectangle([float(v) for v in box], outline=(255, 255, 0),
+                                        width=max(1, min(image.size) // 200))
+    label = f"{rec['class']} {rec['probability']:.2f}" if rec["class"] is not None else None
+    if rec["keypoints"] is None:
+        return draw_skeleton(image, np.zeros([16, 2]), annotated=np.zeros(16, bool), label=label)
+    return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
+
+
+def make_predictor(source, checkpoint: str = "best"):
+    """A ``Predictor``, or a ``LiteRTPredictor`` for a ``.tflite`` file (same call and outputs)."""
+    if str(source).endswith(".tflite"):
+        from tfpose.serving.litert import LiteRTPredictor
+
+        return LiteRTPredictor(source)
+    return Predictor(source, checkpoint)
+
+
+def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
+                  boxes: Optional[Sequence] = None, checkpoint: str = "best",
+                  predictor: Optional[Predictor] = None, batch_size: int = BATCH):
+    """Predicts the image files in batches; yields one JSON record per image, in order.
+
+    ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
+    image; neither: whole images. ``out_dir``: also write the drawing
+    ``OUT/<stem>.png`` (its path in the record's ``drawing``); None draws nothing.
+    """
+    predictor = predictor or make_predictor(source, checkpoint)
+    paths = [Path(p) for p in images]
+    if boxes is not None and len(boxes) != len(paths):
+        raise DataError(f"{len(boxes)} boxes for {len(paths)} images")
+    if boxes is None and box is not None:
+        boxes = [box] * len(paths)
+    if boxes is not None:
+        boxes = np.asarray(boxes, np.float32).reshape(len(paths), 4)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        chunk_boxes = None if boxes is None else boxes[start:start + batch_size]
+        encoded = []
+        for path in chunk:
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise DataError(f"{path}: cannot read ({err.strerror})") from err
+            encoded.append(data)
+        outputs = predictor(encoded, chunk_boxes, names=chunk)
+        for i, path in enumerate(chunk):
+            rec = record(path, outputs, i)
+            if out_dir is not None:
+                target = out_dir / f"{path.stem}.png"
+                draw(encoded[i], rec, None if chunk_boxes is None else chunk_boxes[i]).save(target)
+                rec["drawing"] = str(target)
+            yield rec

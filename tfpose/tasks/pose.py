@@ -1,0 +1,146 @@
+"""Pose tasks: regression (CDRP, ResNet34) and heatmap (hourglass, EfficientNet-Lite0) models.
+
+Both take ``image`` B x S x S x 3 and end, through their codec, in keypoints B x K x 2 in input
+pixels with scores B x K (``models/decode.py``):
+
+- ``RegressionPose``: output ``keypoints`` B x K x 2 in ``data.coord_frame``
+  (``codecs/regression.py``), loss ``MaskedKeypointL2``; scores are ones.
+- ``HeatmapPose``: outputs ``heatmaps_1 .. heatmaps_N`` (N = ``model.num_stacks`` for the
+  hourglass, 1 otherwise), each B x S/stride x S/stride x K, all supervised with the same
+  Gaussian targets (``codecs/heatmap.py``); the last is decoded.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfpose.codecs import heatmap as heatmap_codec
+from tfpose.codecs import regression as regression_codec
+from tfpose.core import geometry
+from tfpose.core.errors import ConfigError
+from tfpose.models import losses as losses_lib
+from tfpose.models.decode import keypoints_from_outputs
+from tfpose.tasks.base import Task
+
+
+class PoseTask(Task):
+    """Shared by both pose codecs: validation by PCKh, keypoints at inference."""
+
+    is_pose = True
+    has_keypoints = True
+    codec = ""  # "regression" | "heatmap" (``models/decode.py``)
+
+    @property
+    def monitor(self) -> tuple[str, str]:
+        return ("val_pckh", "max")
+
+    def decode_args(self) -> dict:
+        """The keyword arguments of ``models.decode.keypoints_from_outputs`` (and of the
+        ``DecodeKeypoints`` layer) for this model."""
+        data = self.cfg.data
+        return dict(codec=self.codec, input_size=data.input_size, coord_frame=data.coord_frame,
+                    heatmap_stride=data.heatmap_stride, heatmap_loss=self.cfg.model.heatmap_loss,
+                    heatmap_sigma=data.heatmap_sigma)
+
+    def decode_outputs(self, outputs):
+        return keypoints_from_outputs(outputs, **self.decode_args())
+
+    def predict_keypoints(self, model: keras.Model, images, *, flip_test: bool = False):
+        """Runs ``model`` on images B x S x S x 3 -> (keypoints B x K x 2 input px, scores B x K).
+
+        ``flip_test`` also runs the mirrored image and averages (``mirror_flipped``).
+        """
+        outputs = model({"image": images}, training=False)
+        if not flip_test:
+            return self.decode_outputs(outputs)
+        flipped = model({"image": tf.reverse(images, axis=[2])}, training=False)
+        return self.mirror_flipped(outputs, flipped)
+
+    def mirror_flipped(self, outputs, flipped):
+        raise NotImplementedError
+
+
+class RegressionPose(PoseTask):
+    codec = "regression"
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["keypoints"]
+
+    def check(self) -> None:
+        regression_codec.half_size(self.cfg.data.input_size, self.cfg.data.coord_frame)
+
+    def make_targets(self, example, weights_per_class=None):
+        coords = regression_codec.encode(example["keypoints"][..., :2], self.cfg.data.input_size,
+                                         self.cfg.data.coord_frame)
+        return {"keypoints": coords}, {"keypoints": example["annotated"]}
+
+    def build(self, num_classes=None) -> keras.Model:
+        if self.cfg.model.kind == "cdrp":
+            from tfpose.models.cdrp import build_cdrp
+
+            return build_cdrp(self.cfg)
+        from tfpose.models.resnet import build_resnet34
+
+        return build_resnet34(self.cfg)
+
+    def losses(self) -> dict:
+        return {"keypoints": losses_lib.MaskedKeypointL2()}
+
+    def mirror_flipped(self, outputs, flipped):
+        """Regressed coordinates of the mirrored image are mirrored back (x -> S - 1 - x, the
+        pixel-centre convention of ``tf.reverse``), left and right swapped, and averaged."""
+        keypoints, scores = self.decode_outputs(outputs)
+        mirrored, _ = self.decode_outputs(flipped)
+        mirrored = geometry.mirror_keypoints(mirrored, self.cfg.data.input_size)
+        return (keypoints + mirrored) / 2.0, scores
+
+
+class HeatmapPose(PoseTask):
+    codec = "heatmap"
+
+    @property
+    def output_names(self) -> list[str]:
+        stacks = self.cfg.model.num_stacks if self.cfg.model.kind == "hourglass" else 1
+        return [f"heatmaps_{i + 1}" for i in range(stacks)]
+
+    def check(self) -> None:
+        data = self.cfg.data
+        if data.input_size % data.heatmap_stride:
+            raise ConfigError(f"data.input_size={data.input_size} is not a multiple of "
+                              f"data.heatmap_stride={data.heatmap_stride}")
+
+    def make_targets(self, example, weights_per_class=None):
+        data = self.cfg.data
+        maps, weight = heatmap_codec.encode(example["keypoints"][..., :2], example["annotated"],
+                                            data.input_size // data.heatmap_stride,
+                                            data.heatmap_stride, data.heatmap_sigma)
+        names = self.output_names
+        return {name: maps for name in names}, {name: weight for name in names}
+
+    def build(self, num_classes=None) -> keras.Model:
+        if self.cfg.model.kind == "efficientnet_lite0":
+            from tfpose.models.efficientnet_lite import build_efficientnet_lite0
+
+            return build_efficientnet_lite0(self.cfg)
+        from tfpose.models.hourglass import build_hourglass
+
+        return build_hourglass(self.cfg)
+
+    def losses(self) -> dict:
+        """One ``HeatmapMSE`` (or ``HeatmapSoftmaxCE`` with ``model.heatmap_loss: softmax_ce``)
+        per ``heatmaps_i``, summed over stacks by Keras (intermediate supervision)."""
+        kind = self.cfg.model.heatmap_loss
+        if kind not in losses_lib.HEATMAP_LOSSES:
+            raise ConfigError(f"model.heatmap_loss must be one of "
+                              f"{', '.join(losses_lib.HEATMAP_LOSSES)}; received {kind!r}")
+        loss = losses_lib.HeatmapMSE if kind == "mse" else losses_lib.HeatmapSoftmaxCE
+        return {name: loss(name=f"{name}_{kind}") for name in self.output_names}
+
+    def mirror_flipped(self, outputs, flipped):
+        """The mirrored image's final heatmaps are mirrored back with left and right channels
+        swapped, averaged with the plain ones, and then decoded."""
+        maps = tf.cast(heatmap_codec.final_heatmaps(outputs), tf.float32)
+        back = geometry.mirror_heatmaps(tf.cast(heatmap_codec.final_heatmaps(flipped), tf.float32))
+        return self.decode_outputs([(maps + back) / 2.0])
