@@ -162,10 +162,10 @@ def eval_pckh(gt_path, preds_path, threshold, head, zero_based, json_only):
     """Score a prediction file with the official PCKh; print Table 1 and one JSON line."""
     import json
 
-    from tfpose.metrics import pckh
+    from tfpose.metrics import pckh, pckh_files
 
-    gt = pckh.load_gt(gt_path)
-    preds = pckh.load_predictions(preds_path, num_persons=len(gt))
+    gt = pckh_files.load_gt(gt_path)
+    preds = pckh_files.load_predictions(preds_path, num_persons=len(gt))
     if zero_based:
         preds = preds + 1.0
     result = pckh.pckh(preds, gt.joints, gt.head_size, gt.missing, threshold=threshold, head=head)

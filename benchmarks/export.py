@@ -54,10 +54,11 @@ def main(argv=None):
 
     from tfpose import config as config_lib
     from tfpose.serving import export
+    from tfpose.tasks import get_task
     from tfpose.training.train import build_model
 
     cfg = config_lib.load(args.config)
-    if cfg.model.kind not in export.POSE_KINDS:
+    if not get_task(cfg).is_pose:
         raise SystemExit("benchmark a pose model config (classifiers need classes.json)")
     size = cfg.data.input_size
     encoded = [p.read_bytes() for p in SAMPLES]

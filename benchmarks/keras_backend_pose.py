@@ -14,9 +14,10 @@ in place of the tf.data one:
     KERAS_BACKEND=jax python benchmarks/keras_backend_pose.py step configs/hourglass8.yaml \\
         --batch 32 --precisions float32,mixed_float16,mixed_bfloat16
 
-The numpy pipeline follows ``tfpose.data`` (same matrix and pixel convention as
-``augment.affine_matrix``, same Gaussian targets and weights as ``heatmaps.encode``, the
-quarter-pixel decode of ``heatmaps.decode``, per-image mean subtraction) but leaves out colour
+The numpy pipeline follows ``tfpose.input`` and ``tfpose.codecs`` (same matrix and pixel
+convention as ``augment.affine_matrix``, same Gaussian targets and weights as
+``codecs.heatmap.encode``, the quarter-pixel decode of ``codecs.heatmap.decode``, per-image mean
+subtraction) but leaves out colour
 jitter; ``tests/test_keras_backend_pose.py`` checks it against the TensorFlow stages. Each
 command ends with one JSON line. On such a machine Keras itself travels as wheels (keras, namex,
 optree; its other needs are usually there) and runs with ``KERAS_BACKEND=jax``.
@@ -163,7 +164,7 @@ def augment(batch, rng, aug):
 
 def encode_heatmaps(keypoints, weights, side, stride, sigma):
     """B x K x 2 input px -> (B x side x side x K Gaussians, B x K weights), as
-    ``heatmaps.encode``."""
+    ``codecs.heatmap.encode``."""
     mu = keypoints / float(stride)
     reach = 3.0 * sigma
     inside = np.all((mu + reach >= 0) & (mu - reach <= side - 1.0), axis=-1)
@@ -209,12 +210,20 @@ def val_pckh(model, val, cfg, batch: int) -> dict:
     return pckh.pckh(pred, val["gt"], val["head_size"], val["annotated"] == 0)
 
 
+def hourglass_outputs(cfg):
+    """(output names, losses by name) of the config's hourglass, as its task
+    (``tfpose.tasks.pose.HeatmapPose``) gives them; not asked of the task: it imports TensorFlow."""
+    from tfpose.models.losses import HeatmapMSE, HeatmapSoftmaxCE
+
+    names = [f"heatmaps_{i + 1}" for i in range(cfg.model.num_stacks)]
+    loss = HeatmapMSE if cfg.model.heatmap_loss == "mse" else HeatmapSoftmaxCE
+    return names, {name: loss(name=f"{name}_{cfg.model.heatmap_loss}") for name in names}
+
+
 def train(npz_path, config_path, overrides, epochs, minutes, eval_every, seed, limit=None) -> dict:
     import keras
 
-    from tfpose.models.losses import losses_for
     from tfpose.models.hourglass import build_hourglass
-    from tfpose.models.pose import pose_output_names
 
     cfg = config_lib.load(config_path, overrides)
     if cfg.model.kind != "hourglass":
@@ -229,7 +238,7 @@ def train(npz_path, config_path, overrides, epochs, minutes, eval_every, seed, l
     if limit:  # smoke runs: the first ``limit`` persons of each split
         tr, val = ({k: v[:limit] for k, v in split.items()} for split in (tr, val))
     steps = len(tr["image"]) // bs
-    names = pose_output_names(cfg)
+    names = hourglass_outputs(cfg)[0]
     rng = np.random.default_rng(seed)
 
     class Batches(keras.utils.PyDataset):
@@ -267,7 +276,7 @@ def train(npz_path, config_path, overrides, epochs, minutes, eval_every, seed, l
     model = build_hourglass(cfg)
     # JAX runs a step uncompiled only eagerly (slowly); elsewhere the config decides, as in train.
     jit = True if keras.backend.backend() == "jax" else cfg.train.jit_compile
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=losses_for(cfg), jit_compile=jit)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=hourglass_outputs(cfg)[1], jit_compile=jit)
 
     history, last, start = [], {}, time.perf_counter()
     budget = minutes * 60.0 if minutes else math.inf
@@ -304,9 +313,7 @@ def step(config_path, overrides, batch, precisions, steps, warmup) -> dict:
     """Train-step examples/s of the config's hourglass on one random batch, per precision."""
     import keras
 
-    from tfpose.models.losses import losses_for
     from tfpose.models.hourglass import build_hourglass
-    from tfpose.models.pose import pose_output_names
 
     cfg = config_lib.load(config_path, overrides)
     size, k = cfg.data.input_size, cfg.model.num_joints
@@ -314,14 +321,14 @@ def step(config_path, overrides, batch, precisions, steps, warmup) -> dict:
     rng = np.random.default_rng(0)
     x = {"image": rng.normal(size=(batch, size, size, 3)).astype(np.float32)}
     y = {n: rng.uniform(size=(batch, side, side, k)).astype(np.float32)
-         for n in pose_output_names(cfg)}
+         for n in hourglass_outputs(cfg)[0]}
     result = {"command": "step", "backend": keras.backend.backend(), "config": str(config_path),
               "batch": batch, "input_size": size}
     for policy in precisions:
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(0)
         model = build_hourglass(cfg)
-        model.compile(optimizer=keras.optimizers.Adam(2.5e-4), loss=losses_for(cfg),
+        model.compile(optimizer=keras.optimizers.Adam(2.5e-4), loss=hourglass_outputs(cfg)[1],
                       jit_compile=True)
         t0 = time.perf_counter()
         for _ in range(warmup):

@@ -37,9 +37,10 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tfpose import config  # noqa: E402
-from tfpose.datasets import schema
-from tfpose.core import skeleton
+from tfpose.datasets import schema  # noqa: E402
+from tfpose.core import skeleton  # noqa: E402
 from tfpose.input import pipeline  # noqa: E402
+from tfpose.tasks import get_task  # noqa: E402
 
 SIZE = 256
 THREADS = 2
@@ -204,7 +205,7 @@ def breakdown(data_dir, cfg) -> dict:
     def rest(example):
         example = dict(example, image=augment.jitter_colours(example["image"], colour))
         example = pipeline.normalize(example, "zero_center")
-        return example["image"], pipeline.make_targets(example, cfg)["targets"]["heatmaps_1"]
+        return example["image"], pipeline.make_targets(example, get_task(cfg))["targets"]["heatmaps_1"]
 
     rest = tf.function(rest, jit_compile=True)
     full = tf.linalg.inv(tf.linalg.matmul(matrix, batch["image_matrix"]))
@@ -294,7 +295,7 @@ def main(argv=None) -> int:
                  "heatmap_stride": 4, "shuffle_buffer": 256, "jit_compile": not args.no_jit},
         "model": {"kind": "hourglass", "num_stacks": 2},
     })  # fmt: skip
-    full = _threads(pipeline.build_dataset(cfg, "train", training=True, repeat=True))
+    full = _threads(pipeline.build_dataset(get_task(cfg), "train", training=True, repeat=True))
     results = {
         "pipeline": rate(full, args.batch_size, args.seconds),
         "decode_only": rate(decode_only(data_dir, args.batch_size), args.batch_size, args.seconds),

@@ -121,8 +121,7 @@ def main(argv=None):
 
     import numpy as np
 
-    from tfpose.datasets import readers, tfrecords
-    from tfpose.datasets import shards
+    from tfpose.datasets import readers, shards
 
     names = sorted({ex["image/filename"].decode()
                     for ex in shards.iter_examples(args.dataset, args.split)})

@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfpose import config as config_lib  # noqa: E402
+from tfpose.tasks import pose_task  # noqa: E402
 from tfpose.training import train  # noqa: E402
-from tfpose.models.pose import is_heatmap_model, pose_output_names  # noqa: E402
 
 
 def random_batch(cfg, batch: int):
@@ -34,10 +34,11 @@ def random_batch(cfg, batch: int):
     rng = np.random.default_rng(0)
     size, k = cfg.data.input_size, cfg.model.num_joints
     inputs = {"image": tf.constant(rng.normal(size=(batch, size, size, 3)), tf.float32)}
-    if is_heatmap_model(cfg):
+    task = pose_task(cfg)
+    if task.codec == "heatmap":
         side = size // cfg.data.heatmap_stride
         maps = tf.constant(rng.uniform(size=(batch, side, side, k)), tf.float32)
-        names = pose_output_names(cfg)
+        names = task.output_names
         targets = {name: maps for name in names}
     else:
         names = ["keypoints"]

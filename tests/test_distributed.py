@@ -152,6 +152,7 @@ def test_custom_loop_loss_is_the_compiled_loss(tiny_dataset, kind):
     from tfpose import config
     from tfpose.training import distributed, train
     from tfpose.input.pipeline import build_dataset
+    from tfpose.tasks import get_task
 
     cfg = config.from_dict({
         "data": {"dir": str(tiny_dataset), "input_size": 64, "batch_size": 4},
@@ -160,7 +161,7 @@ def test_custom_loop_loss_is_the_compiled_loss(tiny_dataset, kind):
     })  # fmt: skip
     model = train.build_model(cfg, num_classes=2)
     train.compile_model(model, cfg, keras.optimizers.SGD(0.0))
-    inputs, targets, weights = next(iter(build_dataset(cfg, "train", training=False)))
+    inputs, targets, weights = next(iter(build_dataset(get_task(cfg), "train", training=False)))
     weights = {k: w * np.arange(w.shape[0], dtype="float32").reshape((-1,) + (1,) * (w.ndim - 1))
                for k, w in weights.items()}  # uneven weights, one example weighted 0
 

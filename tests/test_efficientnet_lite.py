@@ -41,9 +41,9 @@ def _cfg(size=64, channels=8):
 
 @pytest.fixture(scope="module")
 def model():
-    from tfpose.models.pose import build_pose_model
+    from tfpose.tasks import pose_task
 
-    return build_pose_model(_cfg())
+    return pose_task(_cfg()).build()
 
 
 def _backbone_layers(model):
@@ -64,10 +64,10 @@ def test_backbone_matches_the_imagenet_checkpoint(model):
 
 
 def test_input_size_must_be_a_multiple_of_32():
-    from tfpose.models.pose import build_pose_model
+    from tfpose.tasks import pose_task
 
     with pytest.raises(ConfigError, match="multiple of 32"):
-        build_pose_model(_cfg(size=80))
+        pose_task(_cfg(size=80)).build()
 
 
 def _torch_state(model):
@@ -95,14 +95,14 @@ def _torch_state(model):
 def test_imported_weights_land_in_the_right_layers(model, tmp_path):
     """Torch layouts -> npz -> a fresh model: every backbone weight equals the source's."""
     from tfpose.models.efficientnet_lite import load_backbone_weights
-    from tfpose.models.pose import build_pose_model
+    from tfpose.tasks import pose_task
 
     rng = np.random.default_rng(0)
     for layer in _backbone_layers(model):  # distinct values, so a swapped axis cannot pass
         layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
     arrays = _script().to_keras_names(_torch_state(model))
     np.savez(tmp_path / "backbone.npz", **arrays)
-    fresh = build_pose_model(_cfg())
+    fresh = pose_task(_cfg()).build()
     assert load_backbone_weights(fresh, tmp_path / "backbone.npz") == len(_backbone_layers(model))
     for layer in _backbone_layers(model):
         for a, b in zip(layer.get_weights(), fresh.get_layer(layer.name).get_weights()):

@@ -86,7 +86,9 @@ def reference_loss(workdir: Path, joints_of) -> float:
     """Loss of ``workdir``'s classifier on the val split, fed ``joints_of(inputs)`` as joints;
     computed here batch by batch, outside ``tfpose.evaluate``."""
     from tfpose.input.pipeline import build_inference_dataset
-    from tfpose.evaluation.evaluate import action_classifier, load_workdir
+    from tfpose.tasks import get_task
+    from tfpose.models.two_stage import classifier_of as action_classifier
+    from tfpose.tasks import load_workdir
     from tfpose.metrics.classification import classification_report
 
     cfg, model, names = load_workdir(workdir)
@@ -95,7 +97,7 @@ def reference_loss(workdir: Path, joints_of) -> float:
     cfg = config_lib.replace(cfg, model=config_lib.replace(cfg.model, kind="classifier",
                                                            image_branch=True))
     labels, probs = [], []
-    for inputs, meta in build_inference_dataset(cfg, "val"):
+    for inputs, meta in build_inference_dataset(get_task(cfg), "val"):
         fed = {"image": inputs.get("image"), "joints": joints_of(inputs)}
         probs.append(np.asarray(classifier({t.name: fed[t.name] for t in classifier.inputs},
                                            training=False)))
@@ -108,8 +110,7 @@ def pose_joints(pose_workdir: Path):
     model by the evaluation's own pose decoder on the (zero-centred) classifier image."""
     import tensorflow as tf
 
-    from tfpose.evaluation.evaluate import load_workdir
-    from tfpose.models.decode import predict_keypoints
+    from tfpose.tasks import load_workdir, pose_task
 
     pose_cfg, pose_model, _ = load_workdir(pose_workdir)
     pose_size = pose_cfg.data.input_size
@@ -118,7 +119,7 @@ def pose_joints(pose_workdir: Path):
         image = inputs["image"]
         if pose_size != SIZE:  # zero-centring commutes with the (linear) bilinear resize
             image = tf.image.resize(image, (pose_size, pose_size))
-        keypoints, scores = predict_keypoints(pose_model, image, pose_cfg)
+        keypoints, scores = pose_task(pose_cfg).predict_keypoints(pose_model, image)
         visible = tf.cast(scores > 0.0, tf.float32)[..., None]
         return tf.concat([keypoints * (SIZE / pose_size), visible], axis=-1)
 
@@ -228,6 +229,7 @@ def test_flip_test_averages_the_mirrored_view(workdirs, which):
     recomputed here with the mirror spelled out (reverse x, swap the named sides)."""
     from tfpose.core.skeleton import JOINT_NAMES
     from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.tasks import get_task
     from tfpose.evaluation.evaluate import load_workdir, predict_action
     from tfpose.metrics.classification import classification_report
 
@@ -239,7 +241,7 @@ def test_flip_test_averages_the_mirrored_view(workdirs, which):
 
     cfg, model, names = load_workdir(workdirs[which])
     labels, probs = [], []
-    for inputs, meta in build_inference_dataset(cfg, "val"):
+    for inputs, meta in build_inference_dataset(get_task(cfg), "val"):
         mirror = {}
         if "image" in inputs:
             mirror["image"] = np.asarray(inputs["image"])[:, :, ::-1]

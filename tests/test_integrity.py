@@ -69,7 +69,7 @@ def test_a_truncated_shard_fails_evaluation_with_the_shard_named(dataset, tmp_pa
     """evaluate reads an interleaved pipeline; the error still names the damaged file."""
     from tfpose import config as config_lib
     from tfpose.evaluation.evaluate import evaluate_pose_model
-    from tfpose.models.pose import build_pose_model
+    from tfpose.tasks import pose_task
 
     shard = dataset / "val-00000-of-00001.tfrecord"
     shard.write_bytes(shard.read_bytes()[:-7])  # inside the last record
@@ -79,7 +79,7 @@ def test_a_truncated_shard_fails_evaluation_with_the_shard_named(dataset, tmp_pa
                   "hourglass_depth": 1},
     })
     with pytest.raises(DataError, match=r"val-00000-of-00001\.tfrecord: record 1 .*damaged"):
-        evaluate_pose_model(build_pose_model(cfg), cfg, "val")
+        evaluate_pose_model(pose_task(cfg).build(), cfg, "val")
 
 
 def test_inspect_refuses_a_damaged_dataset_and_names_every_bad_shard(dataset):

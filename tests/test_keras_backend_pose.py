@@ -55,6 +55,7 @@ def test_numpy_stages_match_the_tensorflow_stages(kb):
 
 def test_export_round_trips_what_the_inference_pipeline_reads(kb, tiny_dataset, tmp_path):
     from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.tasks import get_task
 
     out = tmp_path / "tiny.npz"
     summary = kb.export(str(tiny_dataset), str(out))
@@ -64,7 +65,7 @@ def test_export_round_trips_what_the_inference_pipeline_reads(kb, tiny_dataset, 
     cfg = config_lib.from_dict({"data": {"dir": str(tiny_dataset), "input_size": 32,
                                          "batch_size": 4}})
     val = kb.load_split(np.load(out), "val", 32)  # stored 64 px, resized to the 32 px input
-    inputs, meta = next(iter(build_inference_dataset(cfg, "val")))
+    inputs, meta = next(iter(build_inference_dataset(get_task(cfg), "val")))
     np.testing.assert_allclose(val["keypoints"], meta["keypoints"].numpy()[..., :2], atol=1e-4)
     np.testing.assert_allclose(val["gt"], meta["keypoints_original"].numpy()[..., :2], atol=1e-3)
     np.testing.assert_array_equal(val["annotated"], meta["annotated"].numpy())

@@ -108,13 +108,14 @@ def by_id_and_by_name(workdir, data_dir):
     """The report of ``workdir`` on ``data_dir`` computed here from the records' class NAMES
     (``action/name``) and, for contrast, from their integer ids taken as the model's."""
     from tfpose.input.pipeline import build_inference_dataset
+    from tfpose.tasks import get_task
     from tfpose.datasets.shards import iter_examples
     from tfpose.evaluation.evaluate import load_workdir, predict_action
     from tfpose.metrics.classification import classification_report
 
     cfg, model, names = load_workdir(workdir, overrides=[f"data.dir={data_dir}"])
     probs = np.concatenate([predict_action(model, inputs)
-                            for inputs, _ in build_inference_dataset(cfg, "val")])
+                            for inputs, _ in build_inference_dataset(get_task(cfg), "val")])
     examples = [ex for ex in iter_examples(data_dir, "val") if ex["action/label"] >= 0]
     known = np.array([ex["action/name"].decode() in names for ex in examples])
     by_name = [names.index(ex["action/name"].decode()) for ex in examples if

@@ -6,10 +6,20 @@ import pytest
 
 from tfpose import config
 from tfpose.core.errors import ConfigError
-from tfpose.models.losses import HeatmapMSE, HeatmapSoftmaxCE, MaskedKeypointL2, losses_for
-from tfpose.models.pose import build_pose_model
+from tfpose.models.losses import HeatmapMSE, HeatmapSoftmaxCE, MaskedKeypointL2
+from tfpose.tasks import pose_task
 
 K = 16
+
+
+def build_pose_model(cfg):
+    """The pose model of ``cfg``, built by its task (the one place a kind picks a builder)."""
+    return pose_task(cfg).build()
+
+
+def losses_for(cfg):
+    """The pose model's losses keyed by output name (``PoseTask.losses``)."""
+    return pose_task(cfg).losses()
 
 
 def make_cfg(kind, size=64, **model):

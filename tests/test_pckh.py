@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from mpii_shared import SHARED_MPII
 from tfpose.core.errors import DataError
 from tfpose.metrics import pckh as P
+from tfpose.metrics import pckh_files as F
 
 EVAL = SHARED_MPII / "eval"
 K = 16
@@ -146,7 +147,7 @@ def tiny_eval(tmp_path):
 
 def test_load_gt_moves_the_person_axis_first(tiny_eval):
     path, gt, missing = tiny_eval
-    loaded = P.load_gt(path)
+    loaded = F.load_gt(path)
     assert len(loaded) == 3
     np.testing.assert_allclose(loaded.joints, gt)
     np.testing.assert_array_equal(loaded.missing, missing)
@@ -157,11 +158,11 @@ def test_load_gt_errors_name_the_file(tmp_path):
     path = tmp_path / "bad.mat"
     scipy.io.savemat(path, {"pos_gt_src": np.zeros((16, 2, 3))})
     with pytest.raises(DataError, match=r"bad\.mat.*jnt_missing"):
-        P.load_gt(path)
+        F.load_gt(path)
     scipy.io.savemat(path, {"pos_gt_src": np.zeros((14, 2, 3)), "jnt_missing": np.zeros((14, 3)),
                             "headboxes_src": np.zeros((2, 2, 3))})
     with pytest.raises(DataError, match=r"bad\.mat.*pos_gt_src"):
-        P.load_gt(path)
+        F.load_gt(path)
 
 
 def test_all_prediction_layouts_and_formats_give_the_same_result(tmp_path, tiny_eval):
@@ -182,11 +183,11 @@ def test_all_prediction_layouts_and_formats_give_the_same_result(tmp_path, tiny_
             scipy.io.savemat(tmp_path / name, {"preds": array})
     with h5py.File(tmp_path / "matlab.h5", "w") as f:
         f["preds"] = preds.T
-    ref = P.load_gt(gt_path)
+    ref = F.load_gt(gt_path)
     expected = P.pckh(preds, ref.joints, ref.head_size, ref.missing)
     assert 0 < expected["mean"] < 100  # the noise makes some joints wrong
     for name in list(files) + ["matlab.h5"]:
-        loaded = P.load_predictions(tmp_path / name, num_persons=3)
+        loaded = F.load_predictions(tmp_path / name, num_persons=3)
         np.testing.assert_allclose(loaded, preds, rtol=1e-6, err_msg=name)
         result = P.pckh(loaded, ref.joints, ref.head_size, ref.missing)
         assert result["per_joint"] == pytest.approx(expected["per_joint"]), name
@@ -195,25 +196,25 @@ def test_all_prediction_layouts_and_formats_give_the_same_result(tmp_path, tiny_
 def test_ambiguous_two_person_shape_prefers_n_16_2(tmp_path):
     preds = _poses(n=2)
     np.save(tmp_path / "p.npy", preds)
-    np.testing.assert_array_equal(P.load_predictions(tmp_path / "p.npy"), preds)
+    np.testing.assert_array_equal(F.load_predictions(tmp_path / "p.npy"), preds)
 
 
 def test_prediction_errors_name_the_file(tmp_path):
     np.save(tmp_path / "wrong.npy", np.zeros((3, 14, 2)))
     with pytest.raises(DataError, match=r"wrong\.npy.*\(3, 14, 2\)"):
-        P.load_predictions(tmp_path / "wrong.npy")
+        F.load_predictions(tmp_path / "wrong.npy")
     np.save(tmp_path / "n.npy", np.zeros((3, 16, 2)))
     with pytest.raises(DataError, match=r"N = 4"):
-        P.load_predictions(tmp_path / "n.npy", num_persons=4)
+        F.load_predictions(tmp_path / "n.npy", num_persons=4)
     with h5py.File(tmp_path / "nokey.h5", "w") as f:
         f["joints"] = np.zeros((3, 16, 2))
     with pytest.raises(DataError, match=r"nokey\.h5.*'preds'.*found \['joints'\]"):
-        P.load_predictions(tmp_path / "nokey.h5")
+        F.load_predictions(tmp_path / "nokey.h5")
     (tmp_path / "p.txt").write_text("1 2")
     with pytest.raises(DataError, match="unsupported"):
-        P.load_predictions(tmp_path / "p.txt")
+        F.load_predictions(tmp_path / "p.txt")
     with pytest.raises(FileNotFoundError):
-        P.load_predictions(tmp_path / "absent.h5")
+        F.load_predictions(tmp_path / "absent.h5")
 
 
 # -- CLI ---------------------------------------------------------------------------------------
@@ -322,11 +323,11 @@ PUBLISHED = {
 def official_gt():
     if not (EVAL / "gt_valid.mat").is_file():
         pytest.skip("../shared/mpii/eval is not available")
-    return P.load_gt(EVAL / "gt_valid.mat")
+    return F.load_gt(EVAL / "gt_valid.mat")
 
 
 def _score(gt, name, **kwargs):
-    preds = P.load_predictions(EVAL / name, num_persons=len(gt))
+    preds = F.load_predictions(EVAL / name, num_persons=len(gt))
     return P.pckh(preds, gt.joints, gt.head_size, gt.missing, **kwargs)
 
 
@@ -352,7 +353,7 @@ def test_fallback_normaliser_tracks_the_official_one_on_real_data(official_gt):
     gt = official_gt
     length = P.head_size_from_joints(gt.joints, gt.missing, factor=1.0)
     assert np.nanmedian(length / gt.head_size) == pytest.approx(1 / P.HEAD_LENGTH_FACTOR, abs=0.01)
-    preds = P.load_predictions(EVAL / "preds/newell.h5")
+    preds = F.load_predictions(EVAL / "preds/newell.h5")
     official = P.pckh(preds, gt.joints, gt.head_size, gt.missing)
     fallback = P.pckh(preds, gt.joints, None, gt.missing)
     assert fallback["num_skipped_persons"] == 26  # neck or head top not annotated

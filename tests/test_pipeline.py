@@ -10,11 +10,12 @@ import tensorflow as tf
 from PIL import Image
 
 from tfpose import config
-from tfpose.input import pipeline
+from tfpose.input import normalize, pipeline
 from tfpose.core import geometry
 from tfpose.datasets import shards
 from tfpose.datasets import schema
 from tfpose.core.errors import ConfigError, DataError
+from tfpose.tasks import get_task
 
 STORED = 64
 CLASSES = ["walking", "running"]
@@ -92,7 +93,7 @@ def _first(ds):
 
 
 def test_hourglass_batches(data_dir):
-    inputs, targets, weights = _first(pipeline.build_dataset(_cfg(data_dir), "train", True))
+    inputs, targets, weights = _first(pipeline.build_dataset(get_task(_cfg(data_dir)), "train", True))
     assert inputs["image"].shape == (2, 64, 64, 3) and inputs["image"].dtype == tf.float32
     assert inputs["joints"].shape == (2, 16, 3) and inputs["joints"].dtype == tf.float32
     assert sorted(targets) == ["heatmaps_1", "heatmaps_2"] == sorted(weights)
@@ -105,7 +106,7 @@ def test_hourglass_batches(data_dir):
 @pytest.mark.parametrize("frame, bound", [("centered", 24.0), ("unit", 1.0)])
 def test_regression_targets_resize_and_frame(data_dir, frame, bound):
     cfg = _cfg(data_dir, "cdrp", input_size=48, coord_frame=frame)
-    inputs, targets, weights = _first(pipeline.build_dataset(cfg, "val", False))
+    inputs, targets, weights = _first(pipeline.build_dataset(get_task(cfg), "val", False))
     assert inputs["image"].shape == (2, 48, 48, 3)
     assert targets["keypoints"].shape == (2, 16, 2) and weights["keypoints"].shape == (2, 16)
     joints = inputs["joints"].numpy()
@@ -121,7 +122,7 @@ def test_regression_targets_resize_and_frame(data_dir, frame, bound):
 def test_decode_resizes_image_and_keypoints_together(data_dir):
     """The bright squares drawn at the stored joints land on the resized joints."""
     cfg = _cfg(data_dir, "cdrp", input_size=48, normalization="unit")
-    inputs, _, weights = _first(pipeline.build_dataset(cfg, "val", False))
+    inputs, _, weights = _first(pipeline.build_dataset(get_task(cfg), "val", False))
     image, joints = inputs["image"].numpy()[0].sum(-1), inputs["joints"].numpy()[0]
     for (x, y, _), w in zip(joints, weights["keypoints"].numpy()[0]):
         if w:
@@ -131,7 +132,7 @@ def test_decode_resizes_image_and_keypoints_together(data_dir):
 def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
     cfg = _cfg(data_dir, "classifier", class_weights=True, batch_size=1)
     labels, sample_weights = [], []
-    for inputs, targets, weights in pipeline.build_dataset(cfg, "train", False):
+    for inputs, targets, weights in pipeline.build_dataset(get_task(cfg), "train", False):
         assert targets["action"].dtype == tf.int32
         labels += targets["action"].numpy().tolist()
         sample_weights += weights["action"].numpy().tolist()
@@ -143,7 +144,7 @@ def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
 
 
 def test_classifier_without_class_weights_has_ones_and_two_stage_labels(data_dir):
-    _, targets, weights = _first(pipeline.build_dataset(_cfg(data_dir, "two_stage"), "train", True))
+    _, targets, weights = _first(pipeline.build_dataset(get_task(_cfg(data_dir, "two_stage")), "train", True))
     assert targets["action"].shape == (2,)
     np.testing.assert_array_equal(weights["action"].numpy(), [1.0, 1.0])
 
@@ -153,33 +154,33 @@ def test_joints_only_classifier_does_not_decode_images(data_dir):
         "data": {"dir": str(data_dir), "input_size": 64, "batch_size": 2},
         "model": {"kind": "classifier", "image_branch": False},
     })  # fmt: skip
-    inputs, targets, _ = _first(pipeline.build_dataset(cfg, "train", True))
+    inputs, targets, _ = _first(pipeline.build_dataset(get_task(cfg), "train", True))
     assert list(inputs) == ["joints"] and inputs["joints"].shape == (2, 16, 3)
 
 
 def test_annotations_only_records_give_a_zero_image(tmp_path):
     folder = _write(tmp_path / "noimg", with_image=False)
-    inputs, _, _ = _first(pipeline.build_dataset(_cfg(folder, "cdrp"), "val", False))
+    inputs, _, _ = _first(pipeline.build_dataset(get_task(_cfg(folder, "cdrp")), "val", False))
     assert inputs["image"].shape == (2, 64, 64, 3)
     assert float(tf.reduce_max(tf.abs(inputs["image"]))) == 0.0
 
 
 def test_training_is_reproducible_with_seed_and_deterministic(data_dir):
     cfg = _cfg(data_dir, "hourglass")
-    a = [b[0]["joints"].numpy() for b in pipeline.build_dataset(cfg, "train", True).take(3)]
-    b = [b[0]["joints"].numpy() for b in pipeline.build_dataset(cfg, "train", True).take(3)]
+    a = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(cfg), "train", True).take(3)]
+    b = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(cfg), "train", True).take(3)]
     np.testing.assert_array_equal(np.stack(a), np.stack(b))
     other = config.from_dict({**config.to_dict(cfg), "train": {"seed": 1}})
-    c = [b[0]["joints"].numpy() for b in pipeline.build_dataset(other, "train", True).take(3)]
+    c = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(other), "train", True).take(3)]
     assert not np.array_equal(np.stack(a), np.stack(c))
 
 
 def test_training_drops_remainder_and_evaluation_keeps_it(data_dir):
     cfg = _cfg(data_dir, "cdrp", batch_size=4)
-    train = pipeline.build_dataset(cfg, "train", True, repeat=False)
+    train = pipeline.build_dataset(get_task(cfg), "train", True, repeat=False)
     assert train.element_spec[0]["image"].shape[0] == 4
     assert [b[0]["joints"].shape[0] for b in train] == [4, 4]
-    sizes = [b[0]["joints"].shape[0] for b in pipeline.build_dataset(cfg, "val", False)]
+    sizes = [b[0]["joints"].shape[0] for b in pipeline.build_dataset(get_task(cfg), "val", False)]
     assert sizes == [3]
 
 
@@ -187,12 +188,12 @@ def test_normalizations(data_dir):
     images = {}
     for method in ("zero_center", "imagenet", "unit"):
         cfg = _cfg(data_dir, "cdrp", normalization=method)
-        images[method] = _first(pipeline.build_dataset(cfg, "val", False))[0]["image"].numpy()
+        images[method] = _first(pipeline.build_dataset(get_task(cfg), "val", False))[0]["image"].numpy()
     np.testing.assert_allclose(images["zero_center"].mean(axis=(1, 2)), 0.0, atol=1e-3)
     raw = images["unit"] * 255.0
     np.testing.assert_allclose(images["zero_center"], raw - raw.mean(axis=(1, 2), keepdims=True),
                                atol=1e-3)  # fmt: skip
-    mean, std = np.array(pipeline.IMAGENET_MEAN), np.array(pipeline.IMAGENET_STD)
+    mean, std = np.array(normalize.IMAGENET_MEAN), np.array(normalize.IMAGENET_STD)
     np.testing.assert_allclose(images["imagenet"], (images["unit"] - mean) / std, atol=1e-4)
 
 
@@ -211,7 +212,7 @@ def _same_eagerly_and_mapped(stage, example):
 @pytest.mark.parametrize("input_size", [48, 96])  # stored 64: resized down / folded into the warp
 def test_each_stage_same_eagerly_and_in_dataset_map(data_dir, input_size):
     cfg = _cfg(data_dir, "hourglass", input_size=input_size)
-    stages = pipeline.stages(cfg)
+    stages = pipeline.stages(get_task(cfg))
     serialized = list(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val")))[:2]
     parsed = []
     for record in serialized:
@@ -244,7 +245,7 @@ def test_each_stage_same_eagerly_and_in_dataset_map(data_dir, input_size):
 def test_canvas_resampled_without_augmentation_equals_decode(data_dir, input_size):
     """Folding the stored -> input scale into the warp gives decode's resized image."""
     cfg = _cfg(data_dir, "hourglass", input_size=input_size)
-    stages = pipeline.stages(cfg)
+    stages = pipeline.stages(get_task(cfg))
     example = stages["parse"](_first(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val"))))
     resized = stages["decode"](example)
     folded = pipeline.augment_lib.augment(
@@ -263,7 +264,7 @@ def test_compiled_batches_equal_the_plain_tf_stages(data_dir):
     batches = {}
     for jit in (True, False):
         cfg = _cfg(data_dir, "hourglass", input_size=96, jit_compile=jit)
-        batches[jit] = list(pipeline.build_dataset(cfg, "train", True).take(2))
+        batches[jit] = list(pipeline.build_dataset(get_task(cfg), "train", True).take(2))
     tf.nest.map_structure(
         lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-2),  # of 0..255
         batches[True], batches[False],
@@ -285,7 +286,7 @@ def test_keypoints_to_original_round_trip():
 
 def test_inference_dataset_keeps_meta_in_order(data_dir):
     cfg = _cfg(data_dir, "cdrp", input_size=48)
-    batches = list(pipeline.build_inference_dataset(cfg, "val", batch_size=2))
+    batches = list(pipeline.build_inference_dataset(get_task(cfg), "val", batch_size=2))
     assert [m["filename"].shape[0] for _, m in batches] == [2, 1]
     inputs, meta = batches[0]
     assert set(meta) >= {"crop_box", "head_size", "keypoints_original", "annotated", "label",
@@ -304,8 +305,8 @@ def test_inference_dataset_keeps_meta_in_order(data_dir):
 
 def test_errors_name_the_problem(data_dir, tmp_path):
     with pytest.raises(DataError, match="no shards for split 'test'"):
-        pipeline.build_dataset(_cfg(data_dir), "test", False)
+        pipeline.build_dataset(get_task(_cfg(data_dir)), "test", False)
     with pytest.raises(ConfigError, match="normalization"):
-        pipeline.build_dataset(_cfg(data_dir, normalization="zscore"), "train", False)
+        pipeline.build_dataset(get_task(_cfg(data_dir, normalization="zscore")), "train", False)
     with pytest.raises(DataError, match="manifest"):
         shards.read_manifest(tmp_path)

@@ -9,9 +9,24 @@ import pytest
 
 from tfpose import config
 from tfpose.core.errors import ConfigError
-from tfpose.models.pose import build_pose_model, is_heatmap_model, pose_output_names
+from tfpose.tasks import pose_task
 
 K = 16
+
+
+# What ``tfpose.models.pose`` offered, now asked of the pose task (``tfpose/tasks/pose.py``).
+def build_pose_model(cfg):
+    return pose_task(cfg).build()
+
+
+def is_heatmap_model(cfg) -> bool:
+    return pose_task(cfg).codec == "heatmap"
+
+
+def pose_output_names(cfg) -> list:
+    return pose_task(cfg).output_names
+
+
 # Keras' automatic names; a layer called like this was built without name=.
 AUTO_NAME = re.compile(
     r"^(conv2d|dense|batch_normalization|re_lu|add|max_pooling2d|up_sampling2d|dropout|"
@@ -163,11 +178,11 @@ def test_mixed_float16(kind, mixed_float16):
 
 
 def test_tiny_hourglass_save_load_round_trip(tmp_path):
-    from tfpose.models.losses import HeatmapMSE, losses_for
+    from tfpose.models.losses import HeatmapMSE
 
     cfg = tiny_hourglass_cfg()
     model = build_pose_model(cfg)
-    model.compile(optimizer="rmsprop", loss=losses_for(cfg))
+    model.compile(optimizer="rmsprop", loss=pose_task(cfg).losses())
     model.optimizer.build(model.trainable_variables)
     path = tmp_path / "hourglass.keras"
     model.save(path)

@@ -87,9 +87,10 @@ def test_auto_picks_float32_on_the_cpu_and_rejects_unknown_names():
 
 def test_compiled_and_custom_loop_steps_scale_the_loss(mixed_float16, tiny_dataset):
     from tfpose.input.pipeline import build_dataset
+    from tfpose.tasks import get_task
 
     cfg = _cfg(MODELS["cdrp"], tiny_dataset)
-    batch = next(iter(build_dataset(cfg, "train", training=True)))
+    batch = next(iter(build_dataset(get_task(cfg), "train", training=True)))
     # Keras' fit path: compile wraps the optimiser in a LossScaleOptimizer itself.
     model = train.build_model(cfg)
     train.compile_model(model, cfg, train.make_optimizer(cfg.train, steps=1))
@@ -121,6 +122,7 @@ def test_compiled_and_custom_loop_steps_scale_the_loss(mixed_float16, tiny_datas
 @pytest.mark.slow  # ~15 s alone; XLA is off by default on CPUs
 def test_fit_with_xla_on_the_cpu(tiny_dataset):
     from tfpose.input.pipeline import build_dataset
+    from tfpose.tasks import get_task
 
     cfg = config.from_dict({
         "data": {"dir": str(tiny_dataset), "input_size": 64, "batch_size": 2},
@@ -130,6 +132,6 @@ def test_fit_with_xla_on_the_cpu(tiny_dataset):
     model = train.build_model(cfg)
     train.compile_model(model, cfg, train.make_optimizer(cfg.train, steps=2))
     assert model.jit_compile is True
-    history = model.fit(build_dataset(cfg, "train", training=True), steps_per_epoch=2, epochs=1,
-                        verbose=0)
+    history = model.fit(build_dataset(get_task(cfg), "train", training=True), steps_per_epoch=2,
+                        epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and int(model.optimizer.iterations) == 2

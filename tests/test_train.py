@@ -88,10 +88,10 @@ def test_two_stage_trains_on_predicted_joints(pose_workdir, tiny_dataset, tmp_pa
 
     import keras
 
-    from tfpose.evaluation.evaluate import load_workdir_model
+    from tfpose.tasks.workdir import load_workdir_model
 
     # A fresh process has imported none of the custom layers: loading must register them.
-    code = ("from pathlib import Path; from tfpose.evaluate import load_workdir_model; "
+    code = ("from pathlib import Path; from tfpose.tasks.workdir import load_workdir_model; "
             f"print(load_workdir_model(Path({str(workdir)!r}), 'model').name)")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.returncode == 0 and "two_stage" in loaded.stdout, loaded.stderr[-2000:]

@@ -27,8 +27,8 @@ from tfpose.datasets.integrity import named_shard_errors
 from tfpose.datasets.shards import read_manifest
 from tfpose.input.pipeline import build_inference_dataset
 from tfpose.metrics import classification, pck, pckh
-from tfpose.tasks import TwoStage, get_task, pose_task
-from tfpose.tasks.workdir import load_pose_workdir, load_workdir
+from tfpose.tasks import TwoStage, get_task, load_workdir, pose_task
+from tfpose.tasks.workdir import load_pose_workdir
 
 
 def _batches(cfg, split, max_batches):

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfpose.codecs import heatmap as heatmap_codec
 from tfpose.codecs import regression as regression_codec
+from tfpose.config import HEATMAP_KINDS
 
 POSE_CODECS = ("heatmap", "regression")
 
@@ -95,3 +96,13 @@ class DecodeKeypoints(keras.layers.Layer):
         config.update(self.decode_args(), score_threshold=self.score_threshold,
                       output=self.output_kind)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Also loads the layer as models saved before the codecs split wrote it: with the pose
+        model's ``kind`` (e.g. ``"hourglass"``) where ``codec`` now stands."""
+        config = dict(config)
+        if "kind" in config and "codec" not in config:
+            kind = config.pop("kind")
+            config["codec"] = "heatmap" if kind in HEATMAP_KINDS else "regression"
+        return cls(**config)

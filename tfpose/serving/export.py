@@ -51,8 +51,7 @@ from tfpose import config as config_lib
 from tfpose.core import geometry
 from tfpose.core.errors import ConfigError, DataError
 from tfpose.input.normalize import normalize_images
-from tfpose.tasks import get_task
-from tfpose.tasks.workdir import load_workdir
+from tfpose.tasks import get_task, load_workdir
 
 SIGNATURES = ("serving_default", "serving_boxes", "predict_images", "predict_images_boxes")
 WARMUP_FILE = "tf_serving_warmup_requests"

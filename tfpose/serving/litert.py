@@ -66,23 +66,22 @@ def convert(model, cfg, quantize: str = "none", calibration_data: Optional[str] 
     import tensorflow as tf
 
     from tfpose.config import POSE_KINDS
-    from tfpose.input import pipeline
-    from tfpose.core import geometry
+    from tfpose.input.normalize import normalize_images
     from tfpose.serving.export import _call
-    from tfpose.models.decode import decode_args, keypoints_from_outputs
+    from tfpose.tasks import get_task
 
-    if cfg.model.kind not in POSE_KINDS:
+    task = get_task(cfg)
+    if not task.is_pose:
         raise DataError(f"LiteRT export is for pose models ({', '.join(POSE_KINDS)}); "
-                        f"model.kind {cfg.model.kind!r} exports as a SavedModel")
+                        f"model.kind {task.kind!r} exports as a SavedModel")
     if quantize not in QUANTIZATIONS:
         raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}; "
                           f"received {quantize!r}")
-    size, args = cfg.data.input_size, decode_args(cfg)
-    method = pipeline.input_normalization(cfg)
+    size, method = cfg.data.input_size, task.normalization
 
     def serve(crops):
-        images = pipeline.normalize({"image": crops}, method)["image"]
-        keypoints, scores = keypoints_from_outputs(_call(model, images), **args)
+        images = normalize_images(crops, method)
+        keypoints, scores = task.decode_outputs(_call(model, images))
         return {"keypoints": keypoints, "keypoint_scores": scores}
 
     # Through Keras's ExportArchive (a SavedModel that tracks the Keras 3 variables): a
@@ -128,7 +127,7 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
     flatbuffer = convert(model, cfg, quantize, calibration_data)
     meta = {
         "format": "tfpose-litert/1", "source": str(workdir), "checkpoint": checkpoint,
-        "model_kind": cfg.model.kind, "input_size": cfg.data.input_size,
+        "model_kind": get_task(cfg).kind, "input_size": cfg.data.input_size,
         "whole_image_frame": cfg.data.whole_image_frame, "quantize": quantize,
         "joint_names": list(JOINT_NAMES), "outputs": ["keypoints", "keypoint_scores"],
     }
@@ -174,7 +173,7 @@ class LiteRTPredictor:
 
         from tfpose.core.geometry import to_original as keypoints_to_original
         from tfpose.serving.export import crop_batch
-        from tfpose.serving.predict import check_images
+        from tfpose.serving.images import check_images
 
         encoded = check_images(encoded, names)
         crops, used = crop_batch(

@@ -21,6 +21,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
+from tfpose.serving.images import check_images, image_size  # noqa: F401  (re-exported)
 
 BATCH = 8
 
@@ -44,7 +45,7 @@ class Predictor:
             cfg, model, class_names = export.load_workdir(source, checkpoint)
             module = export.ServingModule(model, cfg, class_names)
             self._whole, self._fn = module.serving_default, module.serving_boxes
-            self.description = f"work dir {source} ({cfg.model.kind})"
+            self.description = f"work dir {source} ({module.task.kind})"
         elif source.is_dir():
             path = export.latest_version(source)
             self._loaded = tf.saved_model.load(str(path))
@@ -68,43 +69,6 @@ class Predictor:
         else:
             outputs = self._fn(images=images, boxes=tf.constant(boxes, tf.float32))
         return {k: v.numpy() for k, v in outputs.items()}
-
-
-def check_images(encoded: Sequence[bytes], names: Optional[Sequence] = None) -> list:
-    """``encoded`` as a list, each checked by ``image_size`` before TF decodes it: a bad one is a
-    DataError naming it (``names[i]``, else ``image i``)."""
-    encoded = list(encoded)
-    for i, data in enumerate(encoded):
-        image_size(data, names[i] if names is not None else f"image {i}")
-    return encoded
-
-
-def image_size(encoded: bytes, name="image") -> tuple[int, int]:
-    """(W, H) read from the header without decoding pixels; DataError naming ``name`` if the
-    bytes are not an image."""
-    import io
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    from tfpose.serving.export import MAX_IMAGE_PIXELS
-
-    if not encoded:
-        raise DataError(f"{name}: empty file, not an image")
-    try:
-        with warnings.catch_warnings():  # PIL warns above 89 MP; the limit below decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(encoded)) as image:
-                width, height = image.size
-    except Image.DecompressionBombError as err:  # PIL's own limit, above ours
-        raise DataError(f"{name}: {err}") from err
-    except (UnidentifiedImageError, OSError) as err:
-        detail = "" if isinstance(err, UnidentifiedImageError) else f": {err}"
-        raise DataError(f"{name}: not an image (JPEG, PNG, BMP or GIF){detail}") from err
-    if width * height > MAX_IMAGE_PIXELS:
-        raise DataError(f"{name}: {width} x {height} pixels is over the {MAX_IMAGE_PIXELS:,} "
-                        "pixel limit (a decompression bomb?); refused before decoding")
-    return width, height
 
 
 def parse_box(text: str) -> np.ndarray:

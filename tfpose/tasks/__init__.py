@@ -6,15 +6,20 @@ is one entry here and, where it is new, one Task class.
 
 from __future__ import annotations
 
-from tfpose.config import CLASSIFIER_KINDS, HEATMAP_KINDS, POSE_KINDS, REGRESSION_KINDS
-from tfpose.core.errors import ConfigError
+import json
+from pathlib import Path
+
+from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
+from tfpose.core.errors import ConfigError, DataError
 from tfpose.tasks.base import Task
 from tfpose.tasks.classify import Classifier, TwoStage
-from tfpose.tasks.pose import HeatmapPose, PoseTask, RegressionPose
+from tfpose.tasks.workdir import load_config, load_workdir_model, num_actions
+from tfpose.tasks.pose import POSE_TASKS, HeatmapPose, PoseTask, RegressionPose, pose_task
 
+# The pose kinds come from ``tasks/pose.py`` (``POSE_TASKS``): a two-stage model resolves its
+# pose half there without importing this registry, which imports it (no import cycle).
 TASKS = {
-    **{kind: RegressionPose for kind in REGRESSION_KINDS},
-    **{kind: HeatmapPose for kind in HEATMAP_KINDS},
+    **POSE_TASKS,
     "classifier": Classifier,
     "two_stage": TwoStage,
 }
@@ -31,14 +36,24 @@ def get_task(cfg) -> Task:
     return task
 
 
-def pose_task(cfg, where: str = "") -> PoseTask:
-    """The task of a pose model's config; ConfigError naming ``where`` for any other kind."""
-    task = get_task(cfg)
-    if not task.is_pose:
-        raise ConfigError(f"{where or cfg.name}: expected a pose model ({', '.join(POSE_KINDS)}); "
-                          f"received a {cfg.model.kind} one")
-    return task
+def load_workdir(workdir, checkpoint: str = "best", overrides=()):
+    """``(cfg, keras model, class names or None)`` of a ``tfpose train`` work dir; ``overrides``
+    are ``--set`` strings applied to its config.yaml (e.g. another ``data.dir``)."""
+    workdir = Path(workdir)
+    cfg = load_config(workdir, overrides)
+    model = load_workdir_model(workdir, checkpoint)
+    class_names = None
+    if get_task(cfg).has_classes:
+        path = workdir / "classes.json"
+        if not path.exists():
+            raise DataError(f"{workdir}: a {cfg.model.kind} work dir needs classes.json")
+        class_names = [str(c) for c in json.loads(path.read_text())]
+        width = num_actions(model)
+        if width is not None and width != len(class_names):  # a classes.json of another run
+            raise DataError(f"{path}: {len(class_names)} class names for a model with {width} "
+                            "action outputs; it does not belong to this work dir's model")
+    return cfg, model, class_names
 
 
 __all__ = ["TASKS", "Task", "get_task", "pose_task", "PoseTask", "RegressionPose",
-           "HeatmapPose", "Classifier", "TwoStage"]
+           "HeatmapPose", "Classifier", "TwoStage", "load_workdir"]

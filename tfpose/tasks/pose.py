@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfpose.config import HEATMAP_KINDS, POSE_KINDS, REGRESSION_KINDS
 from tfpose.codecs import heatmap as heatmap_codec
 from tfpose.codecs import regression as regression_codec
 from tfpose.core import geometry
@@ -144,3 +145,28 @@ class HeatmapPose(PoseTask):
         maps = tf.cast(heatmap_codec.final_heatmaps(outputs), tf.float32)
         back = geometry.mirror_heatmaps(tf.cast(heatmap_codec.final_heatmaps(flipped), tf.float32))
         return self.decode_outputs([(maps + back) / 2.0])
+
+
+# The pose part of the registry (``tasks/__init__.py`` adds the classifiers to it).
+POSE_TASKS = {
+    **{kind: RegressionPose for kind in REGRESSION_KINDS},
+    **{kind: HeatmapPose for kind in HEATMAP_KINDS},
+}
+
+
+def pose_task(cfg, where: str = "") -> PoseTask:
+    """The task of a pose model's config; ConfigError naming ``where`` for any other kind.
+
+    Resolved from ``POSE_TASKS`` alone so that a two-stage model (``tasks/classify.py``) finds
+    its pose half without importing the registry that imports it.
+    """
+    kind = cfg.model.kind
+    if kind not in POSE_TASKS and where:
+        raise ConfigError(f"{where}: expected a pose model ({', '.join(POSE_KINDS)}); "
+                          f"received a {kind} one")
+    if kind not in POSE_TASKS:
+        raise ConfigError(f"model.kind: not a pose model, received {kind!r}; expected one of "
+                          f"{', '.join(POSE_KINDS)}")
+    task = POSE_TASKS[kind](cfg)
+    task.check()
+    return task

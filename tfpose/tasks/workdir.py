@@ -1,5 +1,7 @@
-"""Work-dir I/O in one place: a ``tfpose train`` work dir (or a shipped model's folder) -> its
-config, its Keras model and, for classifiers, its class names.
+"""Work-dir I/O: a ``tfpose train`` work dir (or a shipped model's folder) -> its config and its
+Keras model; ``load_pose_workdir`` for the pose half of a two-stage model. ``load_workdir`` (the
+config, the model and a classifier's class names together) is ``tasks.load_workdir``: it needs
+the whole registry, which imports this module.
 
 A work dir holds ``config.yaml`` (the resolved run config), ``best.keras`` / ``model.keras`` and,
 for a model with an ``action`` output, ``classes.json`` (output ``i`` is ``classes[i]``).
@@ -7,14 +9,13 @@ for a model with an ``action`` output, ``classes.json`` (output ``i`` is ``class
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 
 from tfpose import config as config_lib
 from tfpose.core.errors import DataError
-from tfpose.tasks import get_task, pose_task
+from tfpose.tasks.pose import pose_task
 
 
 def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
@@ -36,25 +37,6 @@ def load_config(workdir, overrides=()) -> config_lib.Config:
     if not path.exists():
         raise DataError(f"{workdir}: no config.yaml; is it a `tfpose train` work dir?")
     return config_lib.load(path, overrides)
-
-
-def load_workdir(workdir, checkpoint: str = "best", overrides=()):
-    """``(cfg, keras model, class names or None)`` of a ``tfpose train`` work dir; ``overrides``
-    are ``--set`` strings applied to its config.yaml (e.g. another ``data.dir``)."""
-    workdir = Path(workdir)
-    cfg = load_config(workdir, overrides)
-    model = load_workdir_model(workdir, checkpoint)
-    class_names = None
-    if get_task(cfg).has_classes:
-        path = workdir / "classes.json"
-        if not path.exists():
-            raise DataError(f"{workdir}: a {cfg.model.kind} work dir needs classes.json")
-        class_names = [str(c) for c in json.loads(path.read_text())]
-        width = num_actions(model)
-        if width is not None and width != len(class_names):  # a classes.json of another run
-            raise DataError(f"{path}: {len(class_names)} class names for a model with {width} "
-                            "action outputs; it does not belong to this work dir's model")
-    return cfg, model, class_names
 
 
 def load_pose_workdir(workdir):

@@ -39,7 +39,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose import config as config_lib
-from tfpose.training import train as train_lib
+from tfpose.tasks import get_task
+from tfpose.training import common as train_lib
+from tfpose.training.callbacks import ResumeState, current_learning_rate
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -158,7 +160,7 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     precision = train_lib.resolve_precision(cfg.train.precision)
     manifest = train_lib.read_manifest(cfg.data.dir)
     classes = manifest.get("classes", [])
-    if chief and cfg.model.kind in train_lib.CLASSIFIER_KINDS:
+    if chief and get_task(cfg).has_classes:
         train_lib.write_classes(cfg, workdir, classes)
     train_steps = train_lib.steps_per_epoch(cfg, manifest, cfg.data.train_split)
     val_steps = train_lib.steps_per_epoch(cfg, manifest, cfg.data.val_split)
@@ -170,7 +172,7 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
         train_lib.compile_model(model, cfg, train_lib.make_optimizer(cfg.train, train_steps))
         # Built here, in the strategy's scope: variables cannot be created inside the step.
         model.optimizer.build(model.trainable_variables)
-        latest = train_lib.ResumeState.latest(workdir / "state")
+        latest = ResumeState.latest(workdir / "state")
         if latest is not None:
             model.load_weights(str(latest))
     start_step = _step_of(model)
@@ -188,7 +190,7 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     sync = make_sync(strategy, model)
 
     out = workdir if chief else Path(tempfile.mkdtemp(prefix="tfpose-worker-"))
-    state = train_lib.ResumeState(out / "state", cfg.train.checkpoint_every_steps or train_steps)
+    state = ResumeState(out / "state", cfg.train.checkpoint_every_steps or train_steps)
     state.set_model(model)
     log_dir = workdir / "tb"
     if chief and not start_step:
@@ -209,7 +211,7 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
         val_iter = iter(val_dist)
         logs = {"loss": float(np.mean(losses)),
                 "val_loss": float(np.mean([float(val_step(val_iter)) for _ in range(val_steps)])),
-                "learning_rate": train_lib.current_learning_rate(model.optimizer)}
+                "learning_rate": current_learning_rate(model.optimizer)}
         sync()
         state.save()
         print(f"Epoch {epoch + 1}/{cfg.train.epochs} - step {_step_of(model)} - "

@@ -8,9 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfpose.config import POSE_KINDS
 from tfpose.datasets.shards import read_manifest
-from tfpose.models.decode import predict_keypoints
+from tfpose.tasks import get_task
 
 
 def displayable(images) -> np.ndarray:
@@ -30,6 +29,7 @@ class SkeletonImages(keras.callbacks.Callback):
     def __init__(self, cfg, log_dir: str | Path, every: int, max_images: int = 4):
         super().__init__()
         self.cfg = cfg
+        self.task = get_task(cfg)
         self.every = every
         self.max_images = max_images
         self.writer = tf.summary.create_file_writer(str(log_dir))
@@ -40,7 +40,7 @@ class SkeletonImages(keras.callbacks.Callback):
         if self._batch is None:
             from tfpose.input.pipeline import build_inference_dataset
 
-            for inputs, meta in build_inference_dataset(self.cfg, self.cfg.data.val_split).take(1):
+            for inputs, meta in build_inference_dataset(self.task, self.cfg.data.val_split).take(1):
                 self._batch = ({k: v[: self.max_images] for k, v in inputs.items()},
                                {k: v[: self.max_images] for k, v in meta.items()})
         return self._batch
@@ -56,8 +56,8 @@ class SkeletonImages(keras.callbacks.Callback):
         pictures = displayable(inputs["image"])
         true = np.asarray(inputs["joints"])
         drawn = []
-        if self.cfg.model.kind in POSE_KINDS:
-            keypoints, scores = predict_keypoints(self.model, inputs["image"], self.cfg)
+        if self.task.is_pose:
+            keypoints, scores = self.task.predict_keypoints(self.model, inputs["image"])
             keypoints = np.asarray(keypoints)
             for i, picture in enumerate(pictures):
                 drawn.append(draw_skeleton(picture, keypoints[i], np.ones(len(keypoints[i])),

@@ -17,191 +17,20 @@ epoch's remaining steps and ends at the same total number of steps.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
 import warnings
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from tfpose import config as config_lib
-from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
-from tfpose.datasets.shards import read_manifest  # noqa: F401  (also used by distributed.py)
-from tfpose.core.errors import ConfigError, DataError, StorageError
-
-
-# -- environment: precision and distribution ----------------------------------------------------
-
-
-def resolve_precision(name: str) -> str:
-    """``auto`` -> mixed_float16 with a GPU, float32 on the CPU; sets the global Keras policy."""
-    valid = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-    if name not in valid:
-        raise ConfigError(f"train.precision must be one of {valid}. Received: {name!r}")
-    if name == "auto":
-        name = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-    keras.mixed_precision.set_global_policy(name)
-    return name
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``auto`` -> MirroredStrategy with more than one GPU, else the default strategy."""
-    # Only for auto: listing logical devices initialises TF, too early for multi_worker.
-    if name == "auto":
-        name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":  # every GPU, else every logical CPU device (several in tests)
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ConfigError(
-        "train.strategy must be auto, default, mirrored or multi_worker. "
-        f"Received: {name!r}"
-    )
-
-
-# -- dataset metadata ---------------------------------------------------------------------------
-
-
-def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
-    """Batches in one pass over ``split``: full ones for training (it drops the remainder),
-    all of them for validation (``train.validation_steps`` when set)."""
-    training = split == cfg.data.train_split
-    if training and cfg.train.steps_per_epoch:
-        return cfg.train.steps_per_epoch
-    if not training and cfg.train.validation_steps:
-        return cfg.train.validation_steps
-    if cfg.model.kind in CLASSIFIER_KINDS:  # only labelled persons reach a classifier
-        classes = set(manifest.get("classes", []))
-        counts = manifest.get("counts", {}).get(split, {})
-        count = sum(n for name, n in counts.items() if name in classes)
-    else:
-        count = manifest.get("num_records", {}).get(split, 0)
-    steps = count // cfg.data.batch_size if training else -(-count // cfg.data.batch_size)
-    if steps < 1:
-        raise DataError(
-            f"{cfg.data.dir}: split {split!r} has {count} usable records, fewer than one batch "
-            f"of data.batch_size={cfg.data.batch_size}"
-        )
-    return steps
-
-
-def write_classes(cfg: config_lib.Config, workdir: Path, classes: list) -> None:
-    """Writes ``classes.json`` (the manifest's class names: the model's output order) after
-    checking that no weights this run starts from were trained on another order.
-
-    Output ``i`` of a classifier means the class named ``classes[i]`` of the dataset it trained
-    on; a re-converted ``data.dir`` (or a fine-tuning source converted from another file) may
-    number the same names differently, and loading its weights would silently swap classes.
-    So a resumed run must see the classes its state was trained on, and ``train.init_weights``
-    from a classifier work dir must have the same class list.
-    """
-    path = workdir / "classes.json"
-    sources = []
-    if ResumeState.latest(workdir / "state") is not None and path.exists():
-        sources.append((path, "the state this run resumes was trained on"))
-    if cfg.train.init_weights:
-        source = init_weights_path(cfg.train.init_weights).parent / "classes.json"
-        if source.exists():
-            sources.append((source, "train.init_weights was trained on"))
-    for source, what in sources:
-        trained = [str(c) for c in json.loads(source.read_text())]
-        if trained != list(classes):
-            raise DataError(
-                f"{source}: {what} classes {trained}, but {cfg.data.dir} numbers {classes}; "
-                f"convert the data with `tfpose convert --classes {source}` to keep that order")
-    path.write_text(json.dumps(classes, indent=1))
-
-
-# -- model, optimiser, compile ------------------------------------------------------------------
-
-
-def build_model(cfg: config_lib.Config, num_classes: int | None = None) -> keras.Model:
-    kind = cfg.model.kind
-    if kind in POSE_KINDS:
-        from tfpose.models.pose import build_pose_model
-
-        return build_pose_model(cfg)
-    if kind == "classifier":
-        from tfpose.models.classifier import build_classifier
-
-        return build_classifier(cfg, num_classes=num_classes)
-    if kind == "two_stage":
-        from tfpose.models.two_stage import build_two_stage_for_training
-
-        return build_two_stage_for_training(cfg, num_classes=num_classes)
-    raise ConfigError(
-        f"model.kind must be one of {POSE_KINDS + CLASSIFIER_KINDS}. Received: {kind!r}"
-    )
-
-
-def make_optimizer(train_cfg: config_lib.TrainConfig, steps: int) -> keras.optimizers.Optimizer:
-    """The configured optimiser; ``lr_decay_epochs`` become a piecewise-constant schedule."""
-    lr = train_cfg.learning_rate
-    if train_cfg.lr_decay_epochs:
-        boundaries = [int(e * steps) for e in train_cfg.lr_decay_epochs]
-        values = [lr * train_cfg.lr_decay_factor**i for i in range(len(boundaries) + 1)]
-        lr = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-    name = train_cfg.optimizer
-    if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=train_cfg.momentum, nesterov=train_cfg.nesterov)
-    if name == "adam":
-        return keras.optimizers.Adam(lr)
-    if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=train_cfg.weight_decay)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
-    raise ConfigError(f"train.optimizer must be sgd, adam, adamw or rmsprop. Received: {name!r}")
-
-
-def compile_model(model: keras.Model, cfg: config_lib.Config, optimizer) -> None:
-    """Losses and metrics by model kind. Keras wraps the optimiser in a LossScaleOptimizer
-    itself when the policy is mixed_float16."""
-    if cfg.model.kind in POSE_KINDS:
-        from tfpose.models.losses import losses_for
-
-        model.compile(optimizer=optimizer, loss=losses_for(cfg),
-                      jit_compile=cfg.train.jit_compile)
-    else:
-        # Keyed by output name either way: Keras maps the key to a single output too.
-        model.compile(
-            optimizer=optimizer,
-            loss={"action": keras.losses.SparseCategoricalCrossentropy()},
-            weighted_metrics={"action": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
-            jit_compile=cfg.train.jit_compile,
-        )
-
-
-def uses_collectives(strategy: tf.distribute.Strategy) -> bool:
-    """True when ``strategy`` all-reduces across replicas or workers (collective ops)."""
-    return (strategy.num_replicas_in_sync > 1
-            or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
-
-
-def training_datasets(cfg: config_lib.Config, strategy: tf.distribute.Strategy,
-                      start_step: int = 0, *, val_repeat: bool):
-    """(train, val) pipelines of a run under ``strategy``: the one place every strategy (the fit
-    path and the multi-worker loop) builds its datasets.
-
-    Under collectives the pipeline's batch stages run as plain TF ops, not XLA-compiled:
-    XLA-compiled ``tf.function``s in the input pipeline beside the collective all-reduce crashed
-    a process now and then (SIGSEGV; ``scripts/stress_distributed.sh``, README "Reliability").
-    A resumed run reshuffles with a seed derived from the step, so it does not replay the
-    batches it already trained on.
-    """
-    from tfpose.input.pipeline import build_dataset
-
-    if uses_collectives(strategy):
-        cfg = config_lib.replace(cfg, data=config_lib.replace(cfg.data, jit_compile=False))
-    shuffled = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
-                                                                seed=cfg.train.seed + start_step))
-    train_ds = build_dataset(shuffled, cfg.data.train_split, training=True, repeat=True)
-    val_ds = build_dataset(cfg, cfg.data.val_split, training=False, repeat=val_repeat)
-    return train_ds, val_ds
+from tfpose.tasks import get_task
+from tfpose.training.callbacks import (  # noqa: F401  (re-exported: the trainer's callbacks)
+    LearningRateLogger, ResumeState, ValidationPCKh, WallClock, current_learning_rate)
+# The steps both trainers share, re-exported under their old names (``train.build_model`` ...).
+from tfpose.training.common import (  # noqa: F401
+    RUN_OUTPUTS, build_model, compile_model, init_weights_path, log_hyperparameters,
+    make_optimizer, make_strategy, prepare_workdir, read_manifest, resolve_precision,
+    steps_per_epoch, training_datasets, uses_collectives, write_classes)
 
 
 def fit_dataset(ds, model: keras.Model):
@@ -217,182 +46,6 @@ def fit_dataset(ds, model: keras.Model):
         return inputs, targets, weights
 
     return ds.map(adapt)
-
-
-def current_learning_rate(optimizer) -> float:
-    lr = optimizer.learning_rate
-    return float(keras.ops.convert_to_numpy(lr))
-
-
-# -- callbacks -----------------------------------------------------------------------------------
-
-
-class ResumeState(keras.callbacks.Callback):
-    """Writes weights + optimizer state to ``directory`` every ``every_steps`` steps and at each
-    epoch end. Each save goes to a new file and ``latest.json`` is replaced atomically after it,
-    so a process killed mid-write still leaves the previous complete state."""
-
-    def __init__(self, directory: str | Path, every_steps: int):
-        super().__init__()
-        self.directory = Path(directory)
-        self.every_steps = max(1, int(every_steps))
-
-    @staticmethod
-    def latest(directory: str | Path) -> Path | None:
-        pointer = Path(directory) / "latest.json"
-        if not pointer.exists():
-            return None
-        weights = Path(directory) / json.loads(pointer.read_text())["weights"]
-        return weights if weights.exists() else None
-
-    def _step(self) -> int:
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-
-    def save(self):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        step = self._step()
-        weights = self.directory / f"step-{step:09d}.weights.h5"
-        # Written under a temporary name first: an epoch-end save can repeat the last step's
-        # name, and a failed overwrite must not damage the good file.
-        partial = self.directory / f".partial-{weights.name}"
-        tmp = self.directory / "latest.json.tmp"
-        try:
-            self.model.save_weights(str(partial))
-            os.replace(partial, weights)
-            tmp.write_text(json.dumps({"weights": weights.name, "step": step}))
-            os.replace(tmp, self.directory / "latest.json")
-        except OSError as err:  # disk full: drop the partial files, keep the last good state
-            for leftover in (partial, tmp):
-                leftover.unlink(missing_ok=True)
-            previous = self.latest(self.directory)
-            kept = (f"the previous state {previous.name} is intact and resumes the run"
-                    if previous else "no earlier state exists")
-            raise StorageError(f"{weights}: cannot write the resume state "
-                               f"({err.strerror or err}); {kept}") from err
-        for old in self.directory.glob("step-*.weights.h5"):
-            if old != weights:
-                old.unlink()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._step() % self.every_steps == 0:
-            self.save()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.save()
-
-
-class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the optimiser's current learning rate to the epoch logs (CSV and TensorBoard)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = current_learning_rate(self.model.optimizer)
-
-
-class WallClock(keras.callbacks.Callback):
-    """Adds ``wall_s`` (seconds since training started in this process) and ``cpu_s`` (CPU
-    seconds of this process over the same span, all threads) to the epoch logs, and stops
-    training at the first epoch end where the ``clock`` (``wall`` or ``cpu``) has passed
-    ``budget_s``, so runs can be given equal time. On a shared machine ``cpu`` is the fair clock:
-    it counts only the time the run really had."""
-
-    def __init__(self, budget_s: float | None = None, clock: str = "wall"):
-        super().__init__()
-        if clock not in ("wall", "cpu"):
-            raise ConfigError(f"train.time_budget_clock must be wall or cpu, received {clock!r}")
-        self.budget_s = budget_s
-        self.clock = clock
-        self.start = time.perf_counter()
-        self.start_cpu = time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        spent = {"wall": time.perf_counter() - self.start,
-                 "cpu": time.process_time() - self.start_cpu}
-        if logs is not None:
-            logs["wall_s"], logs["cpu_s"] = spent["wall"], spent["cpu"]
-        if self.budget_s is not None and spent[self.clock] >= self.budget_s:
-            print(f"\nTime budget of {self.budget_s / 60:g} {self.clock} min spent after epoch "
-                  f"{epoch + 1}; stopping")
-            self.model.stop_training = True
-
-
-class ValidationPCKh(keras.callbacks.Callback):
-    """Scores the validation split with the official PCKh (original pixels, record head sizes)
-    and adds ``val_pckh`` to the epoch logs, so checkpointing can select on it."""
-
-    def __init__(self, cfg: config_lib.Config, max_batches: int | None = None):
-        super().__init__()
-        self.cfg = cfg
-        self.max_batches = max_batches
-
-    def on_epoch_end(self, epoch, logs=None):
-        from tfpose.evaluation.evaluate import evaluate_pose_model
-
-        result = evaluate_pose_model(self.model, self.cfg, self.cfg.data.val_split,
-                                     max_batches=self.max_batches)
-        if logs is not None:
-            logs["val_pckh"] = result["pckh"]["mean"]
-            logs["val_pckh@0.1"] = result["pckh"]["mean@0.1"]
-            logs["val_pck@0.2"] = result["pck"]["mean"]
-
-
-def log_hyperparameters(cfg: config_lib.Config, log_dir: Path) -> None:
-    """The resolved config as TensorBoard hyperparameters and as text."""
-    from tensorboard.plugins.hparams import api as hp
-
-    flat = {}
-    for section, values in config_lib.to_dict(cfg).items():
-        if isinstance(values, dict):
-            for key, value in values.items():
-                if isinstance(value, (bool, int, float, str)):
-                    flat[f"{section}.{key}"] = value
-    with tf.summary.create_file_writer(str(log_dir / "hparams")).as_default():
-        hp.hparams(flat)
-        tf.summary.text("config", "```\n" + config_lib.dump(cfg) + "\n```", step=0)
-
-
-# -- the training entry point -------------------------------------------------------------------
-
-
-def init_weights_path(source: str) -> Path:
-    """``train.init_weights`` -> a weights file: a ``.keras`` / ``.weights.h5`` file, a work dir
-    (its ``best.keras``) or a shipped model's name (``tfpose models``)."""
-    from tfpose.core import zoo
-
-    path = Path(zoo.resolve(source))
-    if path.is_dir():
-        path = path / "best.keras"
-    if not path.is_file():
-        raise ConfigError(f"train.init_weights={source!r}: no weights at {path}")
-    return path
-
-
-# What a run writes into its work dir besides config.yaml (cleared by --overwrite).
-RUN_OUTPUTS = ("state", "tb", "best.keras", "model.keras", "log.csv", "history.json",
-               "classes.json")
-
-
-def prepare_workdir(cfg: config_lib.Config, workdir: Path, overwrite: bool) -> bool:
-    """Writes config.yaml; returns True when ``workdir`` already holds this run (resume)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    resolved = config_lib.dump(cfg)
-    path = workdir / "config.yaml"
-    if path.exists() and not overwrite:
-        if path.read_text() != resolved:
-            raise ConfigError(
-                f"{workdir}: holds a run with a different config.yaml; use another --workdir "
-                "or --overwrite to start afresh there"
-            )
-        return True
-    if overwrite:  # nothing of the earlier run may be mistaken for this one's
-        for name in RUN_OUTPUTS:
-            stale = workdir / name
-            if stale.is_dir():
-                shutil.rmtree(stale)
-            elif stale.exists():
-                stale.unlink()
-    path.write_text(resolved)
-    return False
 
 
 def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = False,
@@ -414,9 +67,10 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     prepare_workdir(cfg, workdir, overwrite)
     keras.utils.set_random_seed(cfg.train.seed)
     precision = resolve_precision(cfg.train.precision)
+    task = get_task(cfg)
     manifest = read_manifest(cfg.data.dir)
     classes = manifest.get("classes", [])
-    if cfg.model.kind in CLASSIFIER_KINDS:
+    if task.has_classes:
         write_classes(cfg, workdir, classes)
     train_steps = steps_per_epoch(cfg, manifest, cfg.data.train_split)
 
@@ -461,9 +115,9 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     log_dir = workdir / "tb"
     if not start_step:
         log_hyperparameters(cfg, log_dir)
-    monitor = ("val_pckh", "max") if cfg.model.kind in POSE_KINDS else ("val_accuracy", "max")
+    monitor = task.monitor
     callbacks = [LearningRateLogger()]
-    if cfg.model.kind in POSE_KINDS:
+    if task.is_pose:
         callbacks.append(ValidationPCKh(cfg, max_batches=cfg.train.validation_steps))
     if cfg.train.image_summary_every:
         from tfpose.training.summaries import SkeletonImages
