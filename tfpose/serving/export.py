@@ -304,20 +304,23 @@ class ServingModule(tf.Module):
         strings = tf.TensorSpec([None], tf.string, name="images")
         floats = tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
         boxes = tf.TensorSpec([None, 4], tf.float32, name="boxes")
-        self.serving_default = tf.function(
-            lambda images: self._run(*crop_batch(images, None, size, encoded=True,
-                                                 frame=frame)),
-            input_signature=[strings], autograph=False)
-        self.serving_boxes = tf.function(
-            lambda images, boxes: self._run(*crop_batch(images, boxes, size, encoded=True)),
-            input_signature=[strings, boxes], autograph=False)
-        self.predict_images = tf.function(
-            lambda images: self._run(*crop_batch(images, None, size, encoded=False,
-                                                 frame=frame)),
-            input_signature=[floats], autograph=False)
-        self.predict_images_boxes = tf.function(
-            lambda images, boxes: self._run(*crop_batch(images, boxes, size, encoded=False)),
-            input_signature=[floats, boxes], autograph=False)
+
+        def whole(encoded: bool):
+            """Each whole image, framed by ``data.whole_image_frame``."""
+            return lambda images: self._run(*crop_batch(images, None, size, encoded=encoded,
+                                                        frame=frame))
+
+        def boxed(encoded: bool):
+            """The ``boxes`` B x 4 (x0, y0, x1, y1) of the original images."""
+            return lambda images, boxes: self._run(*crop_batch(images, boxes, size,
+                                                               encoded=encoded))
+
+        # The four signatures: encoded bytes or decoded pixels, whole images or boxes.
+        for name, fn, spec in (("serving_default", whole(True), [strings]),
+                               ("serving_boxes", boxed(True), [strings, boxes]),
+                               ("predict_images", whole(False), [floats]),
+                               ("predict_images_boxes", boxed(False), [floats, boxes])):
+            setattr(self, name, tf.function(fn, input_signature=spec, autograph=False))
 
     def signatures(self) -> dict:
         return {name: getattr(self, name) for name in SIGNATURES}

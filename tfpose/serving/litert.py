@@ -116,7 +116,7 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
                   calibration_data: Optional[str] = None, overwrite: bool = False) -> Path:
     """Writes ``out`` (.tflite) and its sidecar ``.json`` from a work dir or shipped model."""
     from tfpose.core.skeleton import JOINT_NAMES
-    from tfpose.serving.export import load_workdir
+    from tfpose.tasks import get_task, load_workdir
 
     out = Path(out)
     if out.suffix != ".tflite":

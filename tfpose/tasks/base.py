@@ -25,6 +25,10 @@ class Task:
     is_pose = False
     has_classes = False  # outputs ``action`` B x C: needs the manifest's classes (classes.json)
     has_keypoints = False  # inference yields keypoints B x K x 2 and their scores B x K
+    # Data: False only for models that never see pixels (then images are never decoded); a
+    # subclass may answer per config with a property.
+    needs_images = True
+    labelled_only = False  # True when records without an activity label are dropped (classifiers)
 
     def __init__(self, cfg: config_lib.Config):
         self.cfg = cfg
@@ -37,19 +41,9 @@ class Task:
     # -- data ------------------------------------------------------------------------------
 
     @property
-    def needs_images(self) -> bool:
-        """False only for models that never see pixels: then images are never decoded."""
-        return True
-
-    @property
     def normalization(self) -> str:
         """The normalisation the dataset applies to images (``input/normalize.py``)."""
         return self.cfg.data.normalization
-
-    @property
-    def labelled_only(self) -> bool:
-        """True when records without an activity label are dropped (classifiers)."""
-        return False
 
     @property
     def output_names(self) -> list[str]:

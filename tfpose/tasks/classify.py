@@ -23,10 +23,7 @@ from tfpose.tasks.base import Task
 
 class ClassifierTask(Task):
     has_classes = True
-
-    @property
-    def labelled_only(self) -> bool:
-        return True
+    labelled_only = True
 
     @property
     def output_names(self) -> list[str]:
