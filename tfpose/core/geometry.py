@@ -58,6 +58,17 @@ def to_crop(keypoints, crop_box, size):
     return (keypoints[..., :2] - origin) * float(size) / extent
 
 
+def side_order(flip):
+    """Joint order B x K (int32 TF tensor) of a batch whose examples ``flip`` (B bool) are
+    mirrored: ``FLIP_INDEX`` (left and right swapped) where flipped, the identity elsewhere.
+    ``tf.gather(values, order, batch_dims=1)`` puts each joint's values where they belong."""
+    import tensorflow as tf
+
+    flip = tf.convert_to_tensor(flip, tf.bool)
+    swapped = tf.constant(FLIP_INDEX, tf.int32)[None]
+    return tf.where(flip[:, None], swapped, tf.range(len(FLIP_INDEX), dtype=tf.int32)[None])
+
+
 def mirror_keypoints(keypoints, size, visible_only: bool = False):
     """Keypoints ``... x K x C`` (x, y[, visible]) as seen in a mirror of an ``S``-wide image:
     left and right joints swapped (``FLIP_INDEX``) and x -> S - 1 - x; with ``visible_only``,

@@ -4,7 +4,7 @@ The report thought augmentation impossible "because joints must follow"; here th
 example one 3x3 matrix ``A`` is drawn (rotation, scale, translation and an optional horizontal
 flip, all about the image centre) and used twice: the image is resampled with ``A^-1`` (each
 output pixel reads the input at ``A^-1 p``, bilinear, zero outside the image) and the keypoints
-are mapped with ``A``. A flip also swaps left and right joints (``mpii.FLIP_INDEX``), so
+are mapped with ``A``. A flip also swaps left and right joints (``geometry.side_order``), so
 ``l_wrist`` still names the person's left wrist.
 
 Pixel convention: integer coordinates are pixel centres (pixel ``i`` spans ``[i-0.5, i+0.5]``,
@@ -38,7 +38,7 @@ import math
 import tensorflow as tf
 
 from tfpose.config import AugmentConfig
-from tfpose.core.skeleton import FLIP_INDEX
+from tfpose.core import geometry
 
 LUMA = (0.299, 0.587, 0.114)
 NUM_DRAWS = 8  # uniforms per example: angle, scale, tx, ty, flip, 3 colour factors
@@ -174,8 +174,7 @@ def transform_keypoints(keypoints, annotated, matrix, flip, size):
         matrix, flip = matrix[None], flip[None]
     moved = tf.linalg.matmul(keypoints[..., :2], matrix[:, :2, :2], transpose_b=True)
     moved = moved + matrix[:, None, :2, 2]
-    joints = len(FLIP_INDEX)
-    order = tf.where(flip[:, None], tf.constant(FLIP_INDEX, tf.int32)[None], tf.range(joints)[None])
+    order = geometry.side_order(flip)  # the warp mirrored x; the joints swap sides here
     moved = tf.gather(moved, order, batch_dims=1)
     visible = tf.gather(keypoints[..., 2], order, batch_dims=1)
     annotated = tf.gather(annotated, order, batch_dims=1)
