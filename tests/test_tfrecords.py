@@ -286,7 +286,7 @@ def test_splits_group_aware_and_deterministic():
     groups = {}
     for record, split in zip(records, assigned):
         groups.setdefault(splits.group_key(record), set()).add(split)
-    assert all(len(s) == 1 for s in groups.values())  # no video/image in two assigned
+    assert all(len(s) == 1 for s in groups.values())  # no video/image in two splits
     shares = Counter(assigned)
     assert abs(shares["train"] / len(records) - 0.8) < 0.05
     assert abs(shares["val"] / len(records) - 0.1) < 0.05
