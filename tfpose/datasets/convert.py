@@ -54,11 +54,10 @@ import numpy as np
 from tfpose import __version__
 from tfpose.core.errors import DataError, StorageError
 from tfpose.core.geometry import to_crop
-from tfpose.core.skeleton import JOINT_NAMES, NUM_JOINTS
-from tfpose.datasets import mpii, readers
 from tfpose.core import skeleton
-from tfpose.datasets.crops import (CORRUPT_IMAGE, CROPS, IMAGE_FRAMED, MISSING_IMAGE, crop_box,
-                                   crop_image, image_size_only, safe_image_path)
+from tfpose.datasets import mpii, readers
+from tfpose.datasets.crops import (CROPS, IMAGE_FRAMED, crop_box, crop_image, image_size_only,
+                                   safe_image_path)
 from tfpose.datasets.shards import (LOG, MANIFEST, UNLABELLED, ShardWriter, finish_out_dir,
                                     prepare_out_dir)
 from tfpose.datasets.splits import SPLITS, assign_splits, read_validation_list, select_classes

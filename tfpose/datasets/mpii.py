@@ -9,10 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
-import scipy.io
 
 from tfpose.core.errors import DataError
 from tfpose.core.skeleton import NUM_JOINTS
