@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/export.py [--config configs/hourglass2.yaml] [--repeats 3]
 
 Builds the model of ``--config`` (untrained weights: latency does not depend on them), writes it
-as a work dir, exports it with ``tfpose.export``, reloads the SavedModel and times, at batch 1
+as a work dir, exports it with ``tfpose.serving.export``, reloads the SavedModel and times, at batch 1
 and 32 (the 5 MPII sample images, 1280x720 and 854x480 JPEGs, cycled):
 
   (a) export   ``serving_default`` on JPEG bytes: decode + crop/resize + normalise + model +

@@ -276,7 +276,8 @@ def train(npz_path, config_path, overrides, epochs, minutes, eval_every, seed, l
     model = build_hourglass(cfg)
     # JAX runs a step uncompiled only eagerly (slowly); elsewhere the config decides, as in train.
     jit = True if keras.backend.backend() == "jax" else cfg.train.jit_compile
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=hourglass_outputs(cfg)[1], jit_compile=jit)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=hourglass_outputs(cfg)[1],
+                  jit_compile=jit)
 
     history, last, start = [], {}, time.perf_counter()
     budget = minutes * 60.0 if minutes else math.inf

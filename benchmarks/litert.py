@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/litert.py [MODEL] [--data tfrecords/lspet160] [--images 900]
 
 MODEL (default ``lspet``, the shipped model) is exported twice into a temporary folder: as the TF
-Serving SavedModel (``tfpose.export``) and as ``.tflite`` with ``--quantize none``, ``float16``
-and ``int8`` (``tfpose.litert``; int8 calibrated on the training split of ``--data``). Each is run
-on the same val-split crops of ``--data`` (the records' S x S images, 0..255): the SavedModel
-through ``predict_images_boxes`` with the crop's own box (its in-graph resize is then the
-identity), LiteRT through the interpreter with as many threads as the machine has cores (TF uses
+Serving SavedModel (``tfpose.serving.export``) and as ``.tflite`` with ``--quantize none``,
+``float16`` and ``int8`` (``tfpose.serving.litert``; int8 calibrated on the training split of
+``--data``). Each is run on the same val-split crops of ``--data`` (the records' S x S images,
+0..255): the SavedModel through ``predict_images_boxes`` with the crop's own box (its in-graph
+resize is then the identity), LiteRT through the interpreter with as many threads as the machine has cores (TF uses
 them all too). Latency: median ms of single-image calls after 5 warm-up calls, over the first
 ``--latency-images`` crops. PCK@0.2 of the torso over all ``--images`` crops, in crop pixels
 (the letterbox is a uniform scale, so the figure equals the original-pixel one). Also reports

@@ -205,7 +205,8 @@ def breakdown(data_dir, cfg) -> dict:
     def rest(example):
         example = dict(example, image=augment.jitter_colours(example["image"], colour))
         example = pipeline.normalize(example, "zero_center")
-        return example["image"], pipeline.make_targets(example, get_task(cfg))["targets"]["heatmaps_1"]
+        targets = pipeline.make_targets(example, get_task(cfg))["targets"]
+        return example["image"], targets["heatmaps_1"]
 
     rest = tf.function(rest, jit_compile=True)
     full = tf.linalg.inv(tf.linalg.matmul(matrix, batch["image_matrix"]))

@@ -88,12 +88,17 @@ def _cfg(data_dir, kind="hourglass", **data):
     return config.from_dict(values)
 
 
+def _dataset(cfg, split, training, **kwargs):
+    """``pipeline.build_dataset`` for ``cfg``'s task (the pipeline takes the task)."""
+    return pipeline.build_dataset(get_task(cfg), split, training, **kwargs)
+
+
 def _first(ds):
     return next(iter(ds))
 
 
 def test_hourglass_batches(data_dir):
-    inputs, targets, weights = _first(pipeline.build_dataset(get_task(_cfg(data_dir)), "train", True))
+    inputs, targets, weights = _first(_dataset(_cfg(data_dir), "train", True))
     assert inputs["image"].shape == (2, 64, 64, 3) and inputs["image"].dtype == tf.float32
     assert inputs["joints"].shape == (2, 16, 3) and inputs["joints"].dtype == tf.float32
     assert sorted(targets) == ["heatmaps_1", "heatmaps_2"] == sorted(weights)
@@ -106,7 +111,7 @@ def test_hourglass_batches(data_dir):
 @pytest.mark.parametrize("frame, bound", [("centered", 24.0), ("unit", 1.0)])
 def test_regression_targets_resize_and_frame(data_dir, frame, bound):
     cfg = _cfg(data_dir, "cdrp", input_size=48, coord_frame=frame)
-    inputs, targets, weights = _first(pipeline.build_dataset(get_task(cfg), "val", False))
+    inputs, targets, weights = _first(_dataset(cfg, "val", False))
     assert inputs["image"].shape == (2, 48, 48, 3)
     assert targets["keypoints"].shape == (2, 16, 2) and weights["keypoints"].shape == (2, 16)
     joints = inputs["joints"].numpy()
@@ -122,7 +127,7 @@ def test_regression_targets_resize_and_frame(data_dir, frame, bound):
 def test_decode_resizes_image_and_keypoints_together(data_dir):
     """The bright squares drawn at the stored joints land on the resized joints."""
     cfg = _cfg(data_dir, "cdrp", input_size=48, normalization="unit")
-    inputs, _, weights = _first(pipeline.build_dataset(get_task(cfg), "val", False))
+    inputs, _, weights = _first(_dataset(cfg, "val", False))
     image, joints = inputs["image"].numpy()[0].sum(-1), inputs["joints"].numpy()[0]
     for (x, y, _), w in zip(joints, weights["keypoints"].numpy()[0]):
         if w:
@@ -132,7 +137,7 @@ def test_decode_resizes_image_and_keypoints_together(data_dir):
 def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
     cfg = _cfg(data_dir, "classifier", class_weights=True, batch_size=1)
     labels, sample_weights = [], []
-    for inputs, targets, weights in pipeline.build_dataset(get_task(cfg), "train", False):
+    for inputs, targets, weights in _dataset(cfg, "train", False):
         assert targets["action"].dtype == tf.int32
         labels += targets["action"].numpy().tolist()
         sample_weights += weights["action"].numpy().tolist()
@@ -144,7 +149,7 @@ def test_classifier_filters_unlabelled_and_weights_classes(data_dir):
 
 
 def test_classifier_without_class_weights_has_ones_and_two_stage_labels(data_dir):
-    _, targets, weights = _first(pipeline.build_dataset(get_task(_cfg(data_dir, "two_stage")), "train", True))
+    _, targets, weights = _first(_dataset(_cfg(data_dir, "two_stage"), "train", True))
     assert targets["action"].shape == (2,)
     np.testing.assert_array_equal(weights["action"].numpy(), [1.0, 1.0])
 
@@ -154,33 +159,33 @@ def test_joints_only_classifier_does_not_decode_images(data_dir):
         "data": {"dir": str(data_dir), "input_size": 64, "batch_size": 2},
         "model": {"kind": "classifier", "image_branch": False},
     })  # fmt: skip
-    inputs, targets, _ = _first(pipeline.build_dataset(get_task(cfg), "train", True))
+    inputs, targets, _ = _first(_dataset(cfg, "train", True))
     assert list(inputs) == ["joints"] and inputs["joints"].shape == (2, 16, 3)
 
 
 def test_annotations_only_records_give_a_zero_image(tmp_path):
     folder = _write(tmp_path / "noimg", with_image=False)
-    inputs, _, _ = _first(pipeline.build_dataset(get_task(_cfg(folder, "cdrp")), "val", False))
+    inputs, _, _ = _first(_dataset(_cfg(folder, "cdrp"), "val", False))
     assert inputs["image"].shape == (2, 64, 64, 3)
     assert float(tf.reduce_max(tf.abs(inputs["image"]))) == 0.0
 
 
 def test_training_is_reproducible_with_seed_and_deterministic(data_dir):
     cfg = _cfg(data_dir, "hourglass")
-    a = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(cfg), "train", True).take(3)]
-    b = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(cfg), "train", True).take(3)]
+    a = [b[0]["joints"].numpy() for b in _dataset(cfg, "train", True).take(3)]
+    b = [b[0]["joints"].numpy() for b in _dataset(cfg, "train", True).take(3)]
     np.testing.assert_array_equal(np.stack(a), np.stack(b))
     other = config.from_dict({**config.to_dict(cfg), "train": {"seed": 1}})
-    c = [b[0]["joints"].numpy() for b in pipeline.build_dataset(get_task(other), "train", True).take(3)]
+    c = [b[0]["joints"].numpy() for b in _dataset(other, "train", True).take(3)]
     assert not np.array_equal(np.stack(a), np.stack(c))
 
 
 def test_training_drops_remainder_and_evaluation_keeps_it(data_dir):
     cfg = _cfg(data_dir, "cdrp", batch_size=4)
-    train = pipeline.build_dataset(get_task(cfg), "train", True, repeat=False)
+    train = _dataset(cfg, "train", True, repeat=False)
     assert train.element_spec[0]["image"].shape[0] == 4
     assert [b[0]["joints"].shape[0] for b in train] == [4, 4]
-    sizes = [b[0]["joints"].shape[0] for b in pipeline.build_dataset(get_task(cfg), "val", False)]
+    sizes = [b[0]["joints"].shape[0] for b in _dataset(cfg, "val", False)]
     assert sizes == [3]
 
 
@@ -188,7 +193,7 @@ def test_normalizations(data_dir):
     images = {}
     for method in ("zero_center", "imagenet", "unit"):
         cfg = _cfg(data_dir, "cdrp", normalization=method)
-        images[method] = _first(pipeline.build_dataset(get_task(cfg), "val", False))[0]["image"].numpy()
+        images[method] = _first(_dataset(cfg, "val", False))[0]["image"].numpy()
     np.testing.assert_allclose(images["zero_center"].mean(axis=(1, 2)), 0.0, atol=1e-3)
     raw = images["unit"] * 255.0
     np.testing.assert_allclose(images["zero_center"], raw - raw.mean(axis=(1, 2), keepdims=True),
@@ -264,7 +269,7 @@ def test_compiled_batches_equal_the_plain_tf_stages(data_dir):
     batches = {}
     for jit in (True, False):
         cfg = _cfg(data_dir, "hourglass", input_size=96, jit_compile=jit)
-        batches[jit] = list(pipeline.build_dataset(get_task(cfg), "train", True).take(2))
+        batches[jit] = list(_dataset(cfg, "train", True).take(2))
     tf.nest.map_structure(
         lambda a, b: np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-2),  # of 0..255
         batches[True], batches[False],
@@ -305,8 +310,8 @@ def test_inference_dataset_keeps_meta_in_order(data_dir):
 
 def test_errors_name_the_problem(data_dir, tmp_path):
     with pytest.raises(DataError, match="no shards for split 'test'"):
-        pipeline.build_dataset(get_task(_cfg(data_dir)), "test", False)
+        _dataset(_cfg(data_dir), "test", False)
     with pytest.raises(ConfigError, match="normalization"):
-        pipeline.build_dataset(get_task(_cfg(data_dir, normalization="zscore")), "train", False)
+        _dataset(_cfg(data_dir, normalization="zscore"), "train", False)
     with pytest.raises(DataError, match="manifest"):
         shards.read_manifest(tmp_path)

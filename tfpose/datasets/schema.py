@@ -1,7 +1,7 @@
 """The TFRecord schema: one ``tf.train.Example`` per person, keys namespaced by what they describe.
 
-Written by the converter (``tfrecords.py``), read by the pipeline (``pipeline.py``). Stored
-coordinates are 0-based pixels of the *stored* image (the person crop resized to
+Written by the converter (``datasets/convert.py``), read by the pipeline (``input/stages.py``).
+Stored coordinates are 0-based pixels of the *stored* image (the person crop resized to
 ``image/height`` x ``image/width``); ``person/crop_box`` maps them back to the original image:
 
     original = crop_box[:2] + stored * (crop_box[2:] - crop_box[:2]) / [width, height]

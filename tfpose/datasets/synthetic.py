@@ -1,8 +1,8 @@
 """Synthetic MPII: articulated figures over textured backgrounds, written in the official layout.
 
 ``generate(out, n, seed)`` writes ``out/images/*.jpg`` and ``out/mpii_synthetic.mat`` (a real
-``RELEASE`` structure, written by ``tfpose.datasets.mpii_writer.write_release_mat``) so the whole system runs
-without the 12.9 GB download. Generation is split in two so tests stay fast:
+``RELEASE`` structure, written by ``tfpose.datasets.mpii_writer.write_release_mat``) so the whole
+system runs without the 12.9 GB download. Generation is split in two so tests stay fast:
 
 1. ``sample_scenes(n, seed)`` draws every annotation AND the ordered list of shapes to paint,
    without the textured pixels. Joint visibility is read from a label raster of those same
@@ -386,7 +386,7 @@ def sample_scenes(num_images: int, seed: int = 0,
 
 
 def release_entry(scene: Scene) -> dict:
-    """The scene as one ``images`` entry of ``tfpose.datasets.mpii_writer.write_release_mat`` (0-based)."""
+    """The scene as one ``images`` entry of ``mpii_writer.write_release_mat`` (0-based)."""
     persons = []
     for p in scene.persons:
         points = None

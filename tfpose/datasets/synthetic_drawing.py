@@ -341,7 +341,8 @@ def _background(bg: dict, width: int, height: int) -> Image.Image:
 
 
 def render(scene, figures: bool = True) -> Image.Image:
-    """The RGB image of ``scene`` (a ``synthetic.Scene``) (``figures=False``: the background alone, for tests)."""
+    """The RGB image of ``scene``, a ``synthetic.Scene`` (``figures=False``: the background
+    alone, for tests)."""
     img = _background(scene.background, scene.width, scene.height)
     if not figures:
         return img

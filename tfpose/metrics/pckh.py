@@ -19,8 +19,8 @@ box, neck or head top not annotated) are skipped and counted.
 
 Shapes: ``N`` persons, ``K = 16`` MPII joints; coordinates (x, y) in any consistent pixel frame.
 The official files (``gt_valid.mat``, published predictions) hold MATLAB 1-based pixels: the
-readers (``pckh_files``) return them as stored, so a 1-based file scores against 1-based ground truth unchanged;
-add 1 to tfpose's own 0-based predictions before scoring them against those files.
+readers (``pckh_files``) return them as stored, so a 1-based file scores against 1-based ground
+truth unchanged; add 1 to tfpose's own 0-based predictions before scoring them against those files.
 
 The Keras metric ``PCKh`` is defined on first access (PEP 562) so that the numpy scorer and
 ``tfpose eval-pckh`` do not import TensorFlow.

@@ -100,7 +100,7 @@ WHOLE_IMAGE_FRAMES = ("stretch", "letterbox")
 def whole_image_box(width, height, frame: str = "stretch"):
     """float32 [4], the converter's box for a whole W x H image: ``stretch`` (0, 0, W, H)
     (``--crop whole``) or ``letterbox``: the centred square of side max(W, H)
-    (``--crop letterbox``, ``tfrecords.letterbox_box``), padded with zeros by the crop."""
+    (``--crop letterbox``, ``geometry.letterbox_box``), padded with zeros by the crop."""
     width, height = tf.cast(width, tf.float32), tf.cast(height, tf.float32)
     if frame == "stretch":
         return tf.stack([0.0, 0.0, width, height])

@@ -2,9 +2,9 @@
 ``MultiWorkerMirroredStrategy``.
 
 Keras 3 ``Model.fit`` does not run under MultiWorkerMirroredStrategy (keras-team/keras#20585), so
-this loop replaces it there. Everything else is the fit path's (``tfpose.train``): the model,
-its compiled losses and optimiser (wrapped in a ``LossScaleOptimizer`` under mixed_float16), the
-``state/`` resume format (``ResumeState``), ``log.csv``, ``history.json``, TensorBoard scalars
+this loop replaces it there. Everything else is the fit path's (``training/common.py``): the
+model, its compiled losses and optimiser (wrapped in a ``LossScaleOptimizer`` under
+mixed_float16), the ``state/`` resume format (``ResumeState``), ``log.csv``, ``history.json``, TensorBoard scalars
 (``epoch_loss`` and ``epoch_learning_rate`` under ``tb/train``, ``epoch_loss`` under
 ``tb/validation``) and ``model.keras``.
 
