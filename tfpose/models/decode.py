@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfpose.config import HEATMAP_KINDS, REGRESSION_KINDS
 from tfpose.data import heatmaps as heatmap_codec
 from tfpose.data.mpii import FLIP_INDEX
+from tfpose.errors import ConfigError
 
 
 
@@ -43,9 +44,14 @@ def final_heatmaps(outputs):
 
 def decode_args(cfg) -> dict:
     """The keyword arguments of ``keypoints_from_outputs`` for a pose config."""
+    if cfg.model.heatmap_decode not in heatmap_codec.SUBPIXEL_METHODS:
+        raise ConfigError(f"model.heatmap_decode must be one of "
+                          f"{', '.join(heatmap_codec.SUBPIXEL_METHODS)}. "
+                          f"Received: {cfg.model.heatmap_decode!r}")
     return dict(kind=cfg.model.kind, input_size=cfg.data.input_size,
                 coord_frame=cfg.data.coord_frame, heatmap_stride=cfg.data.heatmap_stride,
-                heatmap_loss=cfg.model.heatmap_loss, heatmap_sigma=cfg.data.heatmap_sigma)
+                heatmap_loss=cfg.model.heatmap_loss, heatmap_sigma=cfg.data.heatmap_sigma,
+                subpixel=cfg.model.heatmap_decode)
 
 
 def softmax_heatmaps(logits, sigma: float):
@@ -63,8 +69,10 @@ def softmax_heatmaps(logits, sigma: float):
 
 def keypoints_from_outputs(outputs, *, kind: str, input_size: int, coord_frame: str,
                            heatmap_stride: int, heatmap_loss: str = "mse",
-                           heatmap_sigma: float = 2.0):
+                           heatmap_sigma: float = 2.0, subpixel: str = "quarter"):
     """Raw pose-model outputs -> (keypoints B x K x 2 input px float32, scores B x K float32).
+
+    ``subpixel``: the heatmap decoding's sub-pixel rule (``heatmaps.decode``).
 
     Regression models have no confidence, so their scores are ones. Heatmap models trained with
     ``softmax_ce`` output logits: they are decoded through ``softmax_heatmaps`` (the argmax is
@@ -74,7 +82,7 @@ def keypoints_from_outputs(outputs, *, kind: str, input_size: int, coord_frame: 
         maps = tf.cast(final_heatmaps(outputs), tf.float32)
         if heatmap_loss == "softmax_ce":
             maps = softmax_heatmaps(maps, heatmap_sigma)
-        keypoints, scores = heatmap_codec.decode(maps)
+        keypoints, scores = heatmap_codec.decode(maps, subpixel, heatmap_sigma)
         return keypoints * float(heatmap_stride), scores
     if kind in REGRESSION_KINDS:
         keypoints = outputs["keypoints"] if isinstance(outputs, dict) else outputs
