@@ -143,7 +143,10 @@ class LiteRTPredictor:
     """``tfpose predict`` through ``ai_edge_litert``: encoded images (+ boxes) -> numpy outputs
     with the SavedModel's keys (``keypoints`` in original pixels, ``keypoint_scores``)."""
 
-    def __init__(self, path, num_threads: Optional[int] = None):
+    def __init__(self, path, num_threads: Optional[int] = None, passes: int = 2):
+        from tfpose.predict import check_passes
+
+        self.passes = check_passes(passes)
         path = Path(path)
         meta_path = sidecar_path(path)
         try:
@@ -169,13 +172,17 @@ class LiteRTPredictor:
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
+        from tfpose.predict import check_images, run_passes
+
+        encoded = check_images(encoded, names)
+        return run_passes(self._one_pass, encoded, boxes, self.passes)
+
+    def _one_pass(self, encoded: list, boxes: Optional[np.ndarray]) -> dict:
         import tensorflow as tf
 
         from tfpose.data.pipeline import keypoints_to_original
         from tfpose.export import crop_batch
-        from tfpose.predict import check_images
 
-        encoded = check_images(encoded, names)
         crops, used = crop_batch(
             tf.constant(encoded, tf.string),
             None if boxes is None else tf.constant(boxes, tf.float32),
