@@ -304,7 +304,13 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
               help="Images per model call.")
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of a work dir to use.")
-def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
+@click.option("--passes", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Pose models on whole images: 2 finds the person on the whole photo, then "
+                   "predicts again on the square around those joints; 1 stops after the first. "
+                   "--box skips the first pass. The SavedModel's serving_default is one pass "
+                   "(a TF Serving client sends pass 1's box to serving_boxes); a .tflite and "
+                   "a work dir do both here.")
+def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, passes):
     """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image.
 
     MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
@@ -323,7 +329,7 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint):
         raise click.UsageError("give --out DIR for the drawings, or --no-draw")
     box = parse_box(box) if box else None
     for rec in predict_files(model_path, images, None if no_draw else out_dir, box=box,
-                             checkpoint=checkpoint, batch_size=batch_size):
+                             checkpoint=checkpoint, batch_size=batch_size, passes=passes):
         click.echo(json.dumps(rec))
 
 

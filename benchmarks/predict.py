@@ -2,15 +2,19 @@
 same cores, and PCK@0.2 of both on the 12 limb joints.
 
     .venv/bin/python benchmarks/predict.py [--model lspet] [--dataset tfrecords/lspet160] \
-        [--mediapipe-python PATH] [--batches 1,8,32]
+        [--mediapipe-python PATH] [--batches 1,8,32] [--passes 1,2]
+    # the held-out LSP photos (tightly framed, the original LSP):
+    .venv/bin/python benchmarks/predict.py --dataset tfrecords/lsp256 \
+        --images ../shared/lsp/images --joints ../shared/lsp/joints.mat
 
 Photos: the whole original images of the held-out split (``--split val``) of ``--dataset``,
 read from ``--images`` (``../shared/lspet/images``), scored against ``--joints``
 (``../shared/lspet/joints.mat``) in original pixels. No person box for either tool.
 
-- tfpose: ``predict.make_predictor(MODEL)`` (what ``tfpose predict`` runs: JPEG decode, letterbox,
-  model, decoding, map back), in-process, all cores, at each ``--batches`` size: images/s over
-  all photos after one warm-up batch, and ms per image at batch 1 (latency).
+- tfpose: ``predict.make_predictor(MODEL, passes=P)`` (what ``tfpose predict --passes P`` runs:
+  JPEG decode, letterbox, model, decoding, map back; with 2 passes, again on the square around
+  the first pass's joints), in-process, all cores, for each ``--passes`` and ``--batches`` size:
+  images/s over all photos after one warm-up batch, and ms per image at batch 1 (latency).
 - MediaPipe Pose (``mediapipe==0.10.21``, full landmark model plus its person detector) in its
   own environment (``--mediapipe-python``; created by ``make bench-env``), one image per call,
   one process per core (MediaPipe runs an image on one core), each on its share of the photos:
@@ -19,7 +23,7 @@ read from ``--images`` (``../shared/lspet/images``), scored against ``--joints``
 PCK@0.2 of the torso over the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles;
 MediaPipe has no head top), with BlazePose landmarks 11-16 and 23-28 mapped onto the MPII ids.
 A photo where MediaPipe finds nobody scores its joints as misses. Final JSON line
-``{"tfpose": img/s, "mediapipe": img/s, ...}``.
+``{"tfpose_1pass": img/s, "tfpose_2pass": img/s, "mediapipe": img/s, ...}``.
 """
 
 from __future__ import annotations
@@ -59,12 +63,12 @@ def limb_pck(pred, gt, missing):
     return 100.0 * float(correct[limbs].sum()) / float(count[limbs].sum())
 
 
-def run_tfpose(model, paths, batches):
+def run_tfpose(model, paths, batches, passes):
     import numpy as np
 
     from tfpose.serving.predict import make_predictor
 
-    predictor = make_predictor(model)
+    predictor = make_predictor(model, passes=passes)
     encoded = [p.read_bytes() for p in paths]
     rates, keypoints = {}, None
     for batch in batches:
@@ -116,6 +120,7 @@ def main(argv=None):
     parser.add_argument("--joints", default=str(ROOT.parent / "shared" / "lspet" / "joints.mat"))
     parser.add_argument("--mediapipe-python", default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
     parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--passes", default="1,2", help="tfpose predict --passes to time")
     parser.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
     args = parser.parse_args(argv)
 
@@ -134,24 +139,29 @@ def main(argv=None):
     cores = os.cpu_count()
 
     batches = [int(b) for b in args.batches.split(",")]
-    rates, ours = run_tfpose(args.model, paths, batches)
-    result = {"tfpose": round(max(rates.values()), 2),
-              "tfpose_batch1_ms": round(1000.0 / rates[1], 2) if 1 in rates else None,
-              "tfpose_by_batch": {str(b): round(r, 2) for b, r in rates.items()},
-              "tfpose_pck@0.2_limbs": round(limb_pck(ours, gt, missing), 2)}
-    print(f"tfpose {args.model}: " + ", ".join(f"batch {b}: {r:.1f} img/s"
-                                                for b, r in rates.items()))
+    result = {}
+    for passes in [int(p) for p in args.passes.split(",")]:
+        rates, ours = run_tfpose(args.model, paths, batches, passes)
+        key = f"tfpose_{passes}pass"
+        result.update({key: round(max(rates.values()), 2),
+                       f"{key}_batch1_ms": round(1000.0 / rates[1], 2) if 1 in rates else None,
+                       f"{key}_by_batch": {str(b): round(r, 2) for b, r in rates.items()},
+                       f"{key}_pck@0.2_limbs": round(limb_pck(ours, gt, missing), 2)})
+        print(f"tfpose {args.model}, {passes} pass(es): PCK@0.2 limbs "
+              f"{result[f'{key}_pck@0.2_limbs']:.2f}; " + ", ".join(
+                  f"batch {b}: {r:.1f} img/s" for b, r in rates.items()))
     if Path(args.mediapipe_python).exists():
         rate, theirs, found = run_mediapipe(args.mediapipe_python, paths, cores)
         result.update({"mediapipe": round(rate, 2),
                        "mediapipe_ms_per_image_per_core": round(1000.0 * cores / rate, 2),
                        "mediapipe_pck@0.2_limbs": round(limb_pck(theirs, gt, missing), 2),
                        "mediapipe_persons_found": found})
-        print(f"MediaPipe Pose (full), {cores} processes: {rate:.1f} img/s, "
+        print(f"MediaPipe Pose (full), {cores} processes: PCK@0.2 limbs "
+              f"{result['mediapipe_pck@0.2_limbs']:.2f}; {rate:.1f} img/s, "
               f"found a person in {found}/{len(paths)}")
     else:
         print(f"no MediaPipe environment at {args.mediapipe_python}: tfpose only")
-    print(json.dumps({"photos": len(paths), "cores": cores,
+    print(json.dumps({"photos": len(paths), "dataset": args.dataset, "cores": cores,
                       "machine": f"{platform.machine()} {cores} cores", **result}))
 
 

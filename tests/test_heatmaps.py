@@ -68,4 +68,23 @@ def test_decode_in_a_tf_function_with_unknown_batch():
 
 def test_unknown_subpixel_method_is_an_error():
     with pytest.raises(ValueError, match="subpixel"):
-        heatmaps.decode(np.zeros((4, 4, 1), np.float32), subpixel="dark")
+        heatmaps.decode(np.zeros((4, 4, 1), np.float32), subpixel="udp")
+
+
+def test_dark_recovers_a_sub_pixel_peak_from_a_noisy_map():
+    """A network's maps are not clean Gaussians. With noise of 5 % of the peak, the per-axis
+    rules follow a noisy neighbour (quarter: 0.45, gaussian: 0.36 heatmap px on this seed), while
+    DARK's smoothing with the training Gaussian and its 2-D Taylor step stay within 0.1 px. On
+    the clean maps DARK is exact (peaks over 3 sigma from the border: see ``_gaussian_blur``)."""
+    rng = np.random.default_rng(0)
+    truth = np.array([[10.3, 17.8], [20.62, 7.41], [30.05, 30.95]], np.float32)  # heatmap px
+    maps, _ = heatmaps.encode(truth * 4.0, np.ones(3), 40, 4, 2.0)
+    clean, _ = heatmaps.decode(maps, subpixel="dark", sigma=2.0)
+    assert np.abs(clean.numpy() - truth).max() < 0.01
+    noisy = maps + rng.normal(0.0, 0.05, maps.shape).astype(np.float32)
+    decoded, scores = heatmaps.decode(noisy, subpixel="dark", sigma=2.0)
+    assert np.abs(decoded.numpy() - truth).max() < 0.1
+    for rule in ("quarter", "gaussian"):  # the case DARK is for
+        other, _ = heatmaps.decode(noisy, subpixel=rule)
+        assert np.abs(other.numpy() - truth).max() > 0.3
+    np.testing.assert_allclose(scores.numpy(), tf.reduce_max(noisy, axis=[0, 1]).numpy())

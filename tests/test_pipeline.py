@@ -315,3 +315,46 @@ def test_errors_name_the_problem(data_dir, tmp_path):
         _dataset(_cfg(data_dir, normalization="zscore"), "train", False)
     with pytest.raises(DataError, match="manifest"):
         shards.read_manifest(tmp_path)
+
+
+def test_canvas_at_the_stored_size_keeps_the_stored_pixels(data_dir):
+    """Records stored larger than the input (64 px for a 32 px model): the canvas holds them
+    as decoded, and one resample maps them to the input (the person crops zoom into these)."""
+    cfg = _cfg(data_dir, "hourglass", input_size=32)
+    stages = pipeline.stages(get_task(cfg))
+    example = stages["parse"](_first(tf.data.TFRecordDataset(pipeline.shard_files(data_dir, "val"))))
+    stored = tf.io.decode_jpeg(example["encoded"]).numpy()
+    canvas = pipeline.decode(example, 32, canvas=True, canvas_size=STORED)
+    np.testing.assert_array_equal(canvas["image"].numpy(), stored)
+    np.testing.assert_allclose(canvas["image_matrix"].numpy(),
+                               [[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]])
+    resized = stages["decode"](example)
+    np.testing.assert_allclose(canvas["keypoints"].numpy(), resized["keypoints"].numpy())
+    folded = pipeline.augment_lib.augment(
+        canvas, dataclasses.replace(cfg.data.augment, enabled=False), 32)
+    bilinear = tf.image.resize(tf.cast(stored, tf.float32), [32, 32], antialias=False)
+    np.testing.assert_allclose(folded["image"].numpy(), bilinear.numpy(), atol=1e-3)
+    assert pipeline.stored_image_size(cfg, "train") == STORED
+
+
+def test_extra_train_dirs_add_their_training_split_only(data_dir, tmp_path):
+    extra = _write(tmp_path / "extra")
+    plain, more = _cfg(data_dir), _cfg(data_dir, extra_train_dirs=[str(extra)])
+
+    def count(cfg, split, training):
+        ds = _dataset(cfg, split, training, repeat=False)
+        return sum(int(inputs["image"].shape[0]) for inputs, _, _ in ds)
+
+    assert count(plain, "train", True) == 8 and count(more, "train", True) == 16
+    assert count(more, "val", False) == count(plain, "val", False) == 3
+    assert pipeline.dataset_dirs(more, "val") == [str(data_dir)]
+
+
+def test_an_epoch_counts_the_extra_training_sets(data_dir, tmp_path):
+    from tfpose.training import common as train
+
+    extra = _write(tmp_path / "extra")
+    more = _cfg(data_dir, extra_train_dirs=[str(extra)])
+    manifest = shards.read_manifest(data_dir)
+    assert train.steps_per_epoch(more, manifest, "train") == 8  # 16 records, batches of 2
+    assert train.steps_per_epoch(more, manifest, "val") == 2  # 3 records, the last batch kept

@@ -38,6 +38,10 @@ class AugmentConfig:
     translate: float = 0.05  # fraction of the input size, uniform in [-t, t] per axis
     flip: bool = True  # horizontal flip with the left/right joint swap, p = 0.5
     color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0 disables
+    # Probability of framing the person instead of the whole input: the square around the
+    # annotated joints (side ``PERSON_BOX_MARGIN`` x their extent, as predict's second pass
+    # crops) fills the input, then the scale, rotation and shift above apply about it.
+    person_crop: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +68,9 @@ class DataConfig:
     # square input, as ``convert --crop whole``: the report) | letterbox (longer side fitted,
     # the shorter padded, as ``convert --crop letterbox``). Match the dataset's crop.
     whole_image_frame: str = "stretch"
+    # More training datasets in the same joint layout (their train split), e.g. LSP beside
+    # LSPET; validation reads ``dir`` only.
+    extra_train_dirs: Tuple[str, ...] = ()
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 
@@ -88,6 +95,9 @@ class ModelConfig:
     # a spatial softmax trained by cross-entropy to the normalised Gaussian; its gradient does not
     # vanish on the all-background start, so it localises sooner per step).
     heatmap_loss: str = "mse"
+    # Sub-pixel rule of the heatmap decoding (``heatmaps.decode``): quarter (the hourglass's
+    # quarter-pixel shift) | gaussian (per-axis log-parabola) | dark (distribution-aware).
+    heatmap_decode: str = "quarter"
     # Action classifier.
     image_branch: bool = True  # False: joints-only classifier
     joint_embedding: str = "none"  # none | linear | conv | pairwise | transformer
@@ -123,6 +133,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_decay_epochs: Tuple[int, ...] = ()  # piecewise-constant schedule boundaries
     lr_decay_factor: float = 0.1
+    # piecewise: constant, times lr_decay_factor at each lr_decay_epochs boundary; cosine: from
+    # learning_rate to 1 % of it over all epochs (Loshchilov & Hutter), after a linear warm-up.
+    lr_schedule: str = "piecewise"
+    warmup_epochs: float = 0.0  # linear warm-up from 0 (cosine only)
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
     # Start a fresh run from these weights (a .keras / .weights.h5 file, a work dir or a shipped
     # model name): continue training a shipped model with a new schedule.

@@ -16,7 +16,7 @@ import math
 
 import tensorflow as tf
 
-SUBPIXEL_METHODS = ("quarter", "gaussian", "none")
+SUBPIXEL_METHODS = ("quarter", "gaussian", "dark", "none")
 
 
 def encode(keypoints, weights, output_size, stride, sigma):
@@ -62,7 +62,7 @@ def encode(keypoints, weights, output_size, stride, sigma):
     return heatmaps, weights
 
 
-def decode(heatmaps, stride: float = 1, subpixel: str = "quarter"):
+def decode(heatmaps, stride: float = 1, subpixel: str = "quarter", sigma: float = 2.0):
     """Heatmaps -> keypoints at the maximum of each channel, in input pixels, and scores.
 
     Args:
@@ -70,8 +70,12 @@ def decode(heatmaps, stride: float = 1, subpixel: str = "quarter"):
       stride: input pixels per heatmap pixel, as given to ``encode`` (1: heatmap pixels).
       subpixel: ``quarter`` (default; the hourglass rule: shift a quarter pixel per axis toward
         the larger neighbour, error <= 0.25 px on a clean Gaussian), ``gaussian`` (fit a parabola
-        to the log of the peak and its two neighbours per axis: exact for a clean Gaussian) or
-        ``none`` (integer argmax). Peaks on the border are not shifted.
+        to the log of the peak and its two neighbours per axis: exact for a clean Gaussian),
+        ``dark`` (distribution-aware, Zhang et al. CVPR 2020: smooth the maps with the training
+        Gaussian, then a second-order Taylor step of the log map at the maximum, with the
+        cross term: exact for a clean Gaussian and robust to a network's multi-peaked, noisy
+        maps) or ``none`` (integer argmax). Peaks on the border are not shifted.
+      sigma: the training Gaussian's standard deviation in heatmap pixels (``dark`` only).
 
     Returns:
       keypoints: float32 ``... x K x 2`` (x, y) in input pixels (heatmap pixels * ``stride``).
@@ -81,6 +85,9 @@ def decode(heatmaps, stride: float = 1, subpixel: str = "quarter"):
         raise ValueError(f"decode: unknown subpixel={subpixel!r}; expected one of {SUBPIXEL_METHODS}")
     heatmaps = tf.convert_to_tensor(heatmaps)
     heatmaps = tf.cast(heatmaps, tf.float32)
+    if subpixel == "dark":
+        keypoints, scores = _decode_dark(heatmaps, sigma)
+        return keypoints * float(stride), scores
     shape = tf.shape(heatmaps)
     lead = shape[:-3]
     height, width, joints = shape[-3], shape[-2], shape[-1]
@@ -128,6 +135,67 @@ def _log_parabola_offset(before, peak, after):
     # A flat or non-concave neighbourhood (e.g. an empty heatmap) has no usable vertex.
     offset = tf.where(curvature < -1e-6, offset, tf.zeros_like(offset))
     return tf.clip_by_value(offset, -0.5, 0.5)
+
+
+def _gaussian_blur(maps, sigma: float):
+    """Each channel of N x H x W x K smoothed by a separable Gaussian (radius 3 sigma), keeping
+    its maximum (DARK's modulation: the blurred map is rescaled to the original peak). Zero
+    padding, as DARK's reference: a peak within 3 sigma of the border is pulled inwards by up to
+    ~0.2 px."""
+    radius = max(1, int(round(3.0 * sigma)))
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-tf.square(taps) / (2.0 * sigma**2))
+    kernel = kernel / tf.reduce_sum(kernel)
+    joints = tf.shape(maps)[-1]
+    along_x = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), tf.stack([1, 1, joints, 1]))
+    along_y = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), tf.stack([1, 1, joints, 1]))
+
+    def blur(x):
+        x = tf.nn.depthwise_conv2d(x, along_x, [1, 1, 1, 1], "SAME")
+        return tf.nn.depthwise_conv2d(x, along_y, [1, 1, 1, 1], "SAME")
+
+    blurred = blur(maps)
+    peak = tf.reduce_max(maps, axis=[1, 2], keepdims=True)
+    peak_blurred = tf.reduce_max(blurred, axis=[1, 2], keepdims=True)
+    return blurred * tf.math.divide_no_nan(peak, peak_blurred)
+
+
+def _decode_dark(heatmaps, sigma: float):
+    """``decode(..., subpixel="dark")``: see there."""
+    shape = tf.shape(heatmaps)
+    lead = shape[:-3]
+    height, width, joints = shape[-3], shape[-2], shape[-1]
+    maps = tf.reshape(heatmaps, tf.stack([-1, height, width, joints]))
+    flat = tf.transpose(tf.reshape(maps, tf.stack([-1, height * width, joints])), [0, 2, 1])
+    index = tf.argmax(flat, axis=-1, output_type=tf.int32)  # N x K, on the raw maps
+    scores = tf.reduce_max(flat, axis=-1)
+    x, y = index % width, index // width
+    log_maps = tf.math.log(tf.maximum(_gaussian_blur(maps, sigma), 1e-10))
+    log_flat = tf.transpose(tf.reshape(log_maps, tf.stack([-1, height * width, joints])), [0, 2, 1])
+
+    def at(dy, dx):
+        yy = tf.clip_by_value(y + dy, 0, height - 1)
+        xx = tf.clip_by_value(x + dx, 0, width - 1)
+        return tf.gather(log_flat, (yy * width + xx)[..., None], batch_dims=2)[..., 0]
+
+    centre = at(0, 0)
+    gx = 0.5 * (at(0, 1) - at(0, -1))
+    gy = 0.5 * (at(1, 0) - at(-1, 0))
+    hxx = at(0, 1) - 2.0 * centre + at(0, -1)
+    hyy = at(1, 0) - 2.0 * centre + at(-1, 0)
+    hxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    det = hxx * hyy - hxy * hxy
+    # Newton step -H^-1 g; only where the log map is concave there (a maximum), else no shift.
+    usable = (hxx < -1e-6) & (det > 1e-12)
+    dx = tf.where(usable, -(hyy * gx - hxy * gy) / tf.where(usable, det, 1.0), 0.0)
+    dy = tf.where(usable, -(hxx * gy - hxy * gx) / tf.where(usable, det, 1.0), 0.0)
+    interior = tf.cast((x > 0) & (x < width - 1) & (y > 0) & (y < height - 1), tf.float32)
+    dx = tf.clip_by_value(dx, -1.0, 1.0) * interior
+    dy = tf.clip_by_value(dy, -1.0, 1.0) * interior
+    keypoints = tf.stack([tf.cast(x, tf.float32) + dx, tf.cast(y, tf.float32) + dy], axis=-1)
+    keypoints = tf.reshape(keypoints, tf.concat([lead, [joints, 2]], axis=0))
+    scores = tf.reshape(scores, tf.concat([lead, [joints]], axis=0))
+    return keypoints, scores
 
 
 def final_heatmaps(outputs):

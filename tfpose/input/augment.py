@@ -37,6 +37,7 @@ import math
 
 import tensorflow as tf
 
+from tfpose.core import person_box
 from tfpose.config import AugmentConfig
 from tfpose.core import geometry
 
@@ -44,46 +45,64 @@ LUMA = (0.299, 0.587, 0.114)
 NUM_DRAWS = 8  # uniforms per example: angle, scale, tx, ty, flip, 3 colour factors
 
 
-def affine_matrix(size, angle_deg=0.0, scale=1.0, tx=0.0, ty=0.0, flip=False):
+def affine_matrix(size, angle_deg=0.0, scale=1.0, tx=0.0, ty=0.0, flip=False, centre=None):
     """The float32 ``... x 3 x 3`` matrix mapping input pixels to output pixels (``size`` square).
 
-    Order (right to left): centre the image, flip x (if ``flip``), scale, rotate by ``angle_deg``
-    (clockwise on screen, y points down), move back to the centre plus ``(tx, ty)`` pixels.
-    Arguments may be Python numbers, scalars or equally shaped ``...`` tensors (one matrix each).
+    Order (right to left): move ``centre`` (``... x 2`` input pixels; default the image centre)
+    to the origin, flip x (if ``flip``), scale, rotate by ``angle_deg`` (clockwise on screen, y
+    points down), move to the output centre plus ``(tx, ty)`` pixels. Arguments may be Python
+    numbers, scalars or equally shaped ``...`` tensors (one matrix each).
     """
     c = (float(size) - 1.0) / 2.0
     angle = tf.cast(angle_deg, tf.float32) * (math.pi / 180.0)
     scale = tf.cast(scale, tf.float32)
     fx = tf.where(tf.cast(flip, tf.bool), -1.0, 1.0)
     tx, ty = tf.cast(tx, tf.float32), tf.cast(ty, tf.float32)
+    if centre is None:
+        cx = cy = c
+    else:
+        centre = tf.cast(centre, tf.float32)
+        cx, cy = centre[..., 0], centre[..., 1]
     cos, sin = tf.cos(angle) * scale, tf.sin(angle) * scale
-    zero = tf.zeros_like(cos * fx + tx + ty)  # the arguments' common (broadcast) shape
+    zero = tf.zeros_like(cos * fx + tx + ty + cx + cy)  # the arguments' common (broadcast) shape
     a, b, d, e = zero + cos * fx, zero - sin, zero + sin * fx, zero + cos
-    # Linear part L about the centre: translation = c + t - L @ (c, c).
-    rows = [a, b, c + tx - (a + b) * c, d, e, c + ty - (d + e) * c, zero, zero, zero + 1.0]
+    # Linear part L about the centre: translation = output centre + t - L @ centre.
+    rows = [a, b, c + tx - a * cx - b * cy, d, e, c + ty - d * cx - e * cy,
+            zero, zero, zero + 1.0]
     return tf.reshape(tf.stack(rows, axis=-1), tf.concat([tf.shape(a), [3, 3]], axis=0))
 
 
-def draw(seed, batch_size, size, cfg: AugmentConfig):
+def draw(seed, batch_size, size, cfg: AugmentConfig, keypoints=None, annotated=None):
     """Draws the augmentation of ``batch_size`` examples from one ``seed`` (int [2]).
 
     Returns ``(matrix B x 3 x 3, flip bool B, colour float32 B x 3)``; the colour factors
     (brightness, contrast, saturation) lie in ``[1 - s, 1 + s]`` for ``s = cfg.color_jitter``.
+    With ``cfg.person_crop`` > 0 and the batch's ``keypoints`` (B x K x 2+, input pixels) and
+    ``annotated`` (B x K), that fraction of examples is framed on the person: the square
+    ``person_box.square_box`` of the annotated joints is scaled to fill the input before the
+    drawn scale, rotation and shift (examples with fewer than two annotated joints keep the
+    whole frame).
     """
-    u = tf.random.stateless_uniform([batch_size, NUM_DRAWS], seed=tf.cast(seed, tf.int64))
+    seed = tf.cast(seed, tf.int64)
+    u = tf.random.stateless_uniform([batch_size, NUM_DRAWS], seed=seed)
     angle = (2.0 * u[:, 0] - 1.0) * cfg.rotation
     scale = cfg.scale_min + u[:, 1] * (cfg.scale_max - cfg.scale_min)
     tx = (2.0 * u[:, 2] - 1.0) * cfg.translate * size
     ty = (2.0 * u[:, 3] - 1.0) * cfg.translate * size
     flip = tf.logical_and(tf.constant(bool(cfg.flip)), u[:, 4] < 0.5)
     colour = 1.0 + (2.0 * u[:, 5:8] - 1.0) * cfg.color_jitter
-    return affine_matrix(size, angle, scale, tx, ty, flip), flip, colour
-
-
-def random_matrix(seed, size, cfg: AugmentConfig):
-    """One example's draw: ``(matrix 3 x 3, flip bool)`` (see ``draw``)."""
-    matrix, flip, _ = draw(seed, 1, size, cfg)
-    return matrix[0], flip[0]
+    centre = None
+    if cfg.person_crop > 0 and keypoints is not None:
+        # A stream of its own (seed + 1 in the second word), so runs without person crops keep
+        # exactly the draws they had before the option existed.
+        pick = tf.random.stateless_uniform([batch_size], seed=seed + tf.constant([0, 1], tf.int64))
+        box_centre, side, valid = person_box.square_box(keypoints, annotated)
+        crop = tf.logical_and(pick < cfg.person_crop, valid)
+        image_centre = tf.fill([batch_size, 2], (float(size) - 1.0) / 2.0)
+        centre = tf.where(crop[:, None], box_centre, image_centre)
+        # At most 4x zoom: two joints close together do not blow up a few pixels.
+        scale = scale * tf.where(crop, float(size) / tf.maximum(side, 0.25 * size), 1.0)
+    return affine_matrix(size, angle, scale, tx, ty, flip, centre), flip, colour
 
 
 def _inverse_affine(matrix):

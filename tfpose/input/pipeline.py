@@ -71,10 +71,25 @@ def _options(deterministic: bool) -> tf.data.Options:
     return options
 
 
+def dataset_dirs(cfg, split: str) -> list[str]:
+    """The dataset folders a split reads: ``data.dir``, plus ``data.extra_train_dirs`` for the
+    training split (more real photos in the same joint layout, e.g. LSP beside LSPET)."""
+    dirs = [cfg.data.dir]
+    if split == cfg.data.train_split:
+        dirs += list(cfg.data.extra_train_dirs)
+    return dirs
+
+
+def stored_image_size(cfg, split: str) -> int:
+    """The largest stored image side among the split's datasets (their manifests' ``image_size``);
+    the augmentation's canvas keeps that many pixels."""
+    return max(int(read_manifest(d).get("image_size") or 0) for d in dataset_dirs(cfg, split))
+
+
 def _records(task, split: str, shuffle_files: bool) -> tf.data.Dataset:
     """Interleaved, parsed records of one split (labelled only when ``task.labelled_only``)."""
     cfg = task.cfg
-    files = shard_files(cfg.data.dir, split)
+    files = [f for d in dataset_dirs(cfg, split) for f in shard_files(d, split)]
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files and len(files) > 1:
         ds = ds.shuffle(len(files), seed=cfg.train.seed, reshuffle_each_iteration=True)
@@ -120,8 +135,11 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     decode_image = task.needs_images
     do_augment = training and cfg.data.augment.enabled
 
+    canvas = do_augment and decode_image
+    canvas_size = max(size, stored_image_size(cfg, split)) if canvas else None
+
     def per_example(example):
-        example = decode(example, size, decode_image, canvas=do_augment and decode_image)
+        example = decode(example, size, decode_image, canvas=canvas, canvas_size=canvas_size)
         # Only what the batch stages read is batched (no strings: they cannot enter XLA).
         return {key: example[key] for key in _BATCH_KEYS if key in example}
 
@@ -150,7 +168,8 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
             # drawn outside XLA, whose random bits differ from the stateless kernels' ones.
             batch = tf.shape(example["keypoints"])[0]
             matrix, flip, colour = augment_lib.draw(
-                tf.stack([tf.constant(seed, tf.int64), position]), batch, size, cfg.data.augment
+                tf.stack([tf.constant(seed, tf.int64), position]), batch, size, cfg.data.augment,
+                example["keypoints"], example["annotated"],
             )
             inputs, targets, weights = finish(warp(example, matrix, flip), colour)
         else:

@@ -37,15 +37,18 @@ def parse(serialized) -> dict:
     }
 
 
-def decode(example: dict, input_size: int, decode_image: bool = True, canvas: bool = False) -> dict:
+def decode(example: dict, input_size: int, decode_image: bool = True, canvas: bool = False,
+           canvas_size: int | None = None) -> dict:
     """Decode stage: JPEG -> float32 ``S x S x 3`` (0..255), resized when the stored size differs.
 
     Keypoints are scaled by the same resize. An empty ``encoded`` (annotations-only dataset)
     gives a zero image; ``decode_image=False`` drops the image altogether (joints-only models).
     ``canvas=True`` (for ``augment``) leaves the resampling to the augmentation's warp: a uint8
-    ``S x S x 3`` canvas holding the stored image (zero-padded; resized with antialiasing and
-    rounded only when larger than S) plus ``image_matrix`` and ``image_extent`` (see the module
-    docstring).
+    ``C x C x 3`` canvas holding the stored image (zero-padded; resized with antialiasing and
+    rounded only when larger than C) plus ``image_matrix`` and ``image_extent`` (see the module
+    docstring). ``canvas_size`` C defaults to S; records stored larger than the input (e.g. 256
+    px for a 160 px model) keep their pixels when C is their size, so a zoomed-in person crop
+    resamples the stored image once instead of upsampling an already shrunk one.
     """
     example = dict(example)
     encoded = example.pop("encoded")
@@ -56,7 +59,7 @@ def decode(example: dict, input_size: int, decode_image: bool = True, canvas: bo
     if not decode_image:
         return example
     if canvas:
-        return _decode_canvas(example, encoded, input_size)
+        return _decode_canvas(example, encoded, input_size, canvas_size or input_size)
 
     def from_bytes():
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
@@ -78,9 +81,9 @@ def decode(example: dict, input_size: int, decode_image: bool = True, canvas: bo
     return example
 
 
-def _decode_canvas(example: dict, encoded, input_size: int) -> dict:
+def _decode_canvas(example: dict, encoded, input_size: int, canvas_size: int) -> dict:
     """``decode(..., canvas=True)`` with the image: see there."""
-    size = input_size
+    size = canvas_size
     full = tf.constant([float(size), float(size)])
 
     def from_bytes():
@@ -100,8 +103,8 @@ def _decode_canvas(example: dict, encoded, input_size: int) -> dict:
         padded = tf.cond(exact, lambda: image, lambda: tf.cond(fits, pad, shrink))
         extent = tf.where(fits, tf.cast(tf.stack([height, width]), tf.float32), full)
         # Canvas pixel centre i -> input (i + 0.5) * S / n - 0.5: the half-pixel-centre mapping of
-        # ``tf.image.resize`` that ``decode`` applies (identity when resized or exact).
-        scale = full / extent
+        # ``tf.image.resize`` that ``decode`` applies (n: the image's extent in the canvas).
+        scale = float(input_size) / extent
         offset = 0.5 * scale - 0.5
         matrix = tf.stack([
             tf.stack([scale[1], 0.0, offset[1]]),
@@ -111,7 +114,8 @@ def _decode_canvas(example: dict, encoded, input_size: int) -> dict:
         return tf.ensure_shape(padded, [size, size, 3]), matrix, extent
 
     def empty():
-        return tf.zeros([size, size, 3], tf.uint8), tf.eye(3), full
+        matrix = tf.linalg.diag(tf.constant([input_size / size, input_size / size, 1.0]))
+        return tf.zeros([size, size, 3], tf.uint8), matrix, full
 
     image, matrix, extent = tf.cond(tf.strings.length(encoded) > 0, from_bytes, empty)
     example["image"] = tf.ensure_shape(image, [size, size, 3])

@@ -22,8 +22,10 @@ POSE_CODECS = ("heatmap", "regression")
 
 def keypoints_from_outputs(outputs, *, codec: str, input_size: int, coord_frame: str = "centered",
                            heatmap_stride: int = 4, heatmap_loss: str = "mse",
-                           heatmap_sigma: float = 2.0):
+                           heatmap_sigma: float = 2.0, subpixel: str = "quarter"):
     """Raw pose-model outputs -> (keypoints B x K x 2 input px float32, scores B x K float32).
+
+    ``subpixel``: the heatmap decoding's sub-pixel rule (``codecs.heatmap.decode``).
 
     Regression models have no confidence, so their scores are ones. Heatmap models trained with
     ``softmax_ce`` output logits: they are decoded through ``softmax_heatmaps`` (the argmax is
@@ -33,7 +35,7 @@ def keypoints_from_outputs(outputs, *, codec: str, input_size: int, coord_frame:
         maps = tf.cast(heatmap_codec.final_heatmaps(outputs), tf.float32)
         if heatmap_loss == "softmax_ce":
             maps = heatmap_codec.softmax_heatmaps(maps, heatmap_sigma)
-        return heatmap_codec.decode(maps, heatmap_stride)
+        return heatmap_codec.decode(maps, heatmap_stride, subpixel, heatmap_sigma)
     if codec == "regression":
         keypoints = outputs["keypoints"] if isinstance(outputs, dict) else outputs
         keypoints = regression_codec.decode(tf.cast(keypoints, tf.float32), input_size,

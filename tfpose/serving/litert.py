@@ -143,7 +143,10 @@ class LiteRTPredictor:
     """``tfpose predict`` through ``ai_edge_litert``: encoded images (+ boxes) -> numpy outputs
     with the SavedModel's keys (``keypoints`` in original pixels, ``keypoint_scores``)."""
 
-    def __init__(self, path, num_threads: Optional[int] = None):
+    def __init__(self, path, num_threads: Optional[int] = None, passes: int = 2):
+        from tfpose.serving.passes import check_passes
+
+        self.passes = check_passes(passes)
         path = Path(path)
         meta_path = sidecar_path(path)
         try:
@@ -169,13 +172,18 @@ class LiteRTPredictor:
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
+        from tfpose.serving.images import check_images
+        from tfpose.serving.passes import run_passes
+
+        encoded = check_images(encoded, names)
+        return run_passes(self._one_pass, encoded, boxes, self.passes)
+
+    def _one_pass(self, encoded: list, boxes: Optional[np.ndarray]) -> dict:
         import tensorflow as tf
 
         from tfpose.core.geometry import to_original as keypoints_to_original
         from tfpose.serving.export import crop_batch
-        from tfpose.serving.images import check_images
 
-        encoded = check_images(encoded, names)
         crops, used = crop_batch(
             tf.constant(encoded, tf.string),
             None if boxes is None else tf.constant(boxes, tf.float32),

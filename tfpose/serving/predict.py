@@ -11,6 +11,15 @@ Coordinates: ``keypoints`` are (x, y) in 0-based pixels of the original image, p
 at integers (the top-left pixel's centre is (0, 0)). A whole photo is framed as the model's
 training data was: letterboxed for the shipped ``lspet`` model (longer side fitted, the other
 padded), stretched to the square for models converted with ``--crop whole``.
+
+Two passes (``passes=2``, the default for pose models without a box), as top-down pose tools
+work: pass 1 finds the person on the whole photo; pass 2 crops the square around pass 1's
+joints (``person_box.square_box``, the box the person-centred training crops fill the input
+with) and predicts again inside it, so a person who is a fraction of the photo is seen at the
+network's full resolution. Both passes go through the source's own signatures (whole image,
+then boxes), so a work dir, a SavedModel and a ``.tflite`` do the same; a TF Serving client
+does pass 2 itself by sending ``passes.second_pass_boxes`` of pass 1's answer to ``serving_boxes``.
+Models with an activity output (two-stage) answer in one pass.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 from tfpose.serving.images import check_images, image_size  # noqa: F401  (re-exported)
+from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
 
@@ -33,7 +43,7 @@ class Predictor:
     folder ``BASE/NAME`` (its highest version is used).
     """
 
-    def __init__(self, source, checkpoint: str = "best"):
+    def __init__(self, source, checkpoint: str = "best", passes: int = 2):
         import tensorflow as tf
 
         from tfpose.serving import export
@@ -55,14 +65,18 @@ class Predictor:
         else:
             raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
         self._tf = tf
+        self.passes = check_passes(passes)
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
         """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px), or None: each
-        whole image, framed as the model's training data (``data.whole_image_frame``).
-        ``names`` (B, e.g. the files) name a bad image in the error."""
-        tf = self._tf
+        whole image, framed as the model's training data (``data.whole_image_frame``), in
+        ``self.passes`` passes. ``names`` (B, e.g. the files) name a bad image in the error."""
         encoded = check_images(encoded, names)
+        return run_passes(self._one_pass, encoded, boxes, self.passes)
+
+    def _one_pass(self, encoded: list, boxes: Optional[np.ndarray]) -> dict:
+        tf = self._tf
         images = tf.constant(encoded, tf.string)
         if boxes is None:
             outputs = self._whole(images=images)
@@ -115,25 +129,27 @@ def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
 
 
-def make_predictor(source, checkpoint: str = "best"):
+def make_predictor(source, checkpoint: str = "best", passes: int = 2):
     """A ``Predictor``, or a ``LiteRTPredictor`` for a ``.tflite`` file (same call and outputs)."""
     if str(source).endswith(".tflite"):
         from tfpose.serving.litert import LiteRTPredictor
 
-        return LiteRTPredictor(source)
-    return Predictor(source, checkpoint)
+        return LiteRTPredictor(source, passes=passes)
+    return Predictor(source, checkpoint, passes)
 
 
 def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
-                  predictor: Optional[Predictor] = None, batch_size: int = BATCH):
+                  predictor: Optional[Predictor] = None, batch_size: int = BATCH,
+                  passes: int = 2):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
-    image; neither: whole images. ``out_dir``: also write the drawing
-    ``OUT/<stem>.png`` (its path in the record's ``drawing``); None draws nothing.
+    image; neither: whole images, in ``passes`` passes (see the module docstring). ``out_dir``:
+    also write the drawing ``OUT/<stem>.png`` (its path in the record's ``drawing``; the
+    second pass's box in yellow); None draws nothing.
     """
-    predictor = predictor or make_predictor(source, checkpoint)
+    predictor = predictor or make_predictor(source, checkpoint, passes)
     paths = [Path(p) for p in images]
     if boxes is not None and len(boxes) != len(paths):
         raise DataError(f"{len(boxes)} boxes for {len(paths)} images")
@@ -159,6 +175,9 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
             rec = record(path, outputs, i)
             if out_dir is not None:
                 target = out_dir / f"{path.stem}.png"
-                draw(encoded[i], rec, None if chunk_boxes is None else chunk_boxes[i]).save(target)
+                drawn_box = None if chunk_boxes is None else chunk_boxes[i]
+                if drawn_box is None and "boxes" in outputs and np.isfinite(outputs["boxes"][i]).all():
+                    drawn_box = outputs["boxes"][i]
+                draw(encoded[i], rec, drawn_box).save(target)
                 rec["drawing"] = str(target)
             yield rec

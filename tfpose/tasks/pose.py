@@ -45,7 +45,16 @@ class PoseTask(Task):
                     heatmap_sigma=data.heatmap_sigma)
 
     def decode_outputs(self, outputs):
-        return keypoints_from_outputs(outputs, **self.decode_args())
+        return keypoints_from_outputs(outputs, **self.decode_args(), subpixel=self.subpixel)
+
+    @property
+    def subpixel(self) -> str:
+        """The heatmap decoding's sub-pixel rule, ``model.heatmap_decode`` (checked)."""
+        rule = self.cfg.model.heatmap_decode
+        if rule not in heatmap_codec.SUBPIXEL_METHODS:
+            raise ConfigError(f"model.heatmap_decode must be one of "
+                              f"{', '.join(heatmap_codec.SUBPIXEL_METHODS)}. Received: {rule!r}")
+        return rule
 
     def predict_keypoints(self, model: keras.Model, images, *, flip_test: bool = False):
         """Runs ``model`` on images B x S x S x 3 -> (keypoints B x K x 2 input px, scores B x K).

@@ -56,6 +56,14 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
 # -- dataset metadata ---------------------------------------------------------------------------
 
 
+def _usable_records(manifest: dict, split: str, labelled_only: bool) -> int:
+    if labelled_only:  # only labelled persons reach a classifier
+        classes = set(manifest.get("classes", []))
+        counts = manifest.get("counts", {}).get(split, {})
+        return sum(n for name, n in counts.items() if name in classes)
+    return manifest.get("num_records", {}).get(split, 0)
+
+
 def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
     """Batches in one pass over ``split``: full ones for training (it drops the remainder),
     all of them for validation (``train.validation_steps`` when set)."""
@@ -64,12 +72,11 @@ def steps_per_epoch(cfg: config_lib.Config, manifest: dict, split: str) -> int:
         return cfg.train.steps_per_epoch
     if not training and cfg.train.validation_steps:
         return cfg.train.validation_steps
-    if get_task(cfg).labelled_only:  # only labelled persons reach a classifier
-        classes = set(manifest.get("classes", []))
-        counts = manifest.get("counts", {}).get(split, {})
-        count = sum(n for name, n in counts.items() if name in classes)
-    else:
-        count = manifest.get("num_records", {}).get(split, 0)
+    manifests = [manifest]
+    if training:  # the extra training sets' records count too
+        manifests += [read_manifest(d) for d in cfg.data.extra_train_dirs]
+    labelled_only = get_task(cfg).labelled_only
+    count = sum(_usable_records(m, split, labelled_only) for m in manifests)
     steps = count // cfg.data.batch_size if training else -(-count // cfg.data.batch_size)
     if steps < 1:
         raise DataError(
@@ -114,13 +121,30 @@ def build_model(cfg: config_lib.Config, num_classes: int | None = None) -> keras
     return get_task(cfg).build(num_classes=num_classes)
 
 
-def make_optimizer(train_cfg: config_lib.TrainConfig, steps: int) -> keras.optimizers.Optimizer:
-    """The configured optimiser; ``lr_decay_epochs`` become a piecewise-constant schedule."""
+def learning_rate_schedule(train_cfg: config_lib.TrainConfig, steps: int):
+    """``train.learning_rate`` under ``train.lr_schedule`` (``steps`` a epoch): a float, or a
+    Keras schedule of the step."""
     lr = train_cfg.learning_rate
+    if train_cfg.lr_schedule not in ("piecewise", "cosine"):
+        raise ConfigError("train.lr_schedule must be piecewise or cosine. "
+                          f"Received: {train_cfg.lr_schedule!r}")
+    if train_cfg.lr_schedule == "cosine":
+        warmup = int(train_cfg.warmup_epochs * steps)
+        total = max(int(train_cfg.epochs * steps) - warmup, 1)
+        # Keras starts the warm-up at initial_learning_rate and rises linearly to warmup_target.
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, total, alpha=0.01,
+            warmup_target=lr if warmup else None, warmup_steps=warmup)
     if train_cfg.lr_decay_epochs:
         boundaries = [int(e * steps) for e in train_cfg.lr_decay_epochs]
         values = [lr * train_cfg.lr_decay_factor**i for i in range(len(boundaries) + 1)]
-        lr = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return lr
+
+
+def make_optimizer(train_cfg: config_lib.TrainConfig, steps: int) -> keras.optimizers.Optimizer:
+    """The configured optimiser with ``learning_rate_schedule``; ``steps`` a epoch."""
+    lr = learning_rate_schedule(train_cfg, steps)
     name = train_cfg.optimizer
     if name == "sgd":
         return keras.optimizers.SGD(lr, momentum=train_cfg.momentum, nesterov=train_cfg.nesterov)

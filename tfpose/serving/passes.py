@@ -1,0 +1,62 @@
+"""Two passes over a whole photo, as top-down pose tools work: pass 1 finds the person on the
+whole photo; pass 2 crops the square around pass 1's confident joints
+(``core.person_box.square_box``, the box the person-centred training crops fill the input with)
+and predicts again inside it, so a person who is a fraction of the photo is seen at the
+network's full resolution. One implementation for every model source: ``run_passes`` drives a
+source's own one-pass call (whole images, then boxes).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from tfpose.core.errors import DataError
+
+# Pass 2 boxes the joints whose pass-1 score reaches this (heatmap maxima: a confident joint
+# scores ~0.5-1, a guess on background well under 0.1); with fewer than two such joints the
+# image keeps its pass-1 answer.
+SECOND_PASS_MIN_SCORE = 0.1
+# A box under this many original pixels is no person to zoom into (joints piled on one spot).
+SECOND_PASS_MIN_SIDE = 16.0
+
+
+def check_passes(passes: int) -> int:
+    if passes not in (1, 2):
+        raise DataError(f"passes must be 1 or 2. Received: {passes!r}")
+    return passes
+
+
+def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
+                      min_score: float = SECOND_PASS_MIN_SCORE):
+    """Pass 2's square boxes around pass 1's confident joints.
+
+    keypoints: B x K x 2 original px; scores: B x K. Returns ``(boxes B x 4 float32 (x0, y0, x1,
+    y1), valid B bool)``; an invalid row (fewer than two joints reach ``min_score``, or a box
+    under ``SECOND_PASS_MIN_SIDE``) has no box.
+    """
+    from tfpose.core import person_box
+
+    centre, side, valid = person_box.square_box(keypoints, np.asarray(scores) >= min_score)
+    valid = valid.numpy() & (side.numpy() >= SECOND_PASS_MIN_SIDE)
+    return person_box.corners(centre, side).numpy(), valid
+
+
+def run_passes(one_pass, encoded: list, boxes: Optional[np.ndarray], passes: int) -> dict:
+    """``one_pass(encoded, boxes)`` once, or (whole images of a pose model, ``passes=2``) twice:
+    the second time on ``second_pass_boxes`` of the first answer; an image without a valid box
+    keeps its first answer."""
+    outputs = one_pass(encoded, boxes)
+    if boxes is not None or passes == 1 or "keypoints" not in outputs or "class_probs" in outputs:
+        return outputs
+    refined_boxes, valid = second_pass_boxes(outputs["keypoints"], outputs["keypoint_scores"])
+    if not valid.any():
+        return outputs
+    chosen = np.flatnonzero(valid)
+    refined = one_pass([encoded[i] for i in chosen], refined_boxes[chosen])
+    for key in ("keypoints", "keypoint_scores"):
+        outputs[key] = outputs[key].copy()
+        outputs[key][chosen] = refined[key]
+    outputs["boxes"] = np.where(valid[:, None], refined_boxes, np.nan).astype(np.float32)
+    return outputs
