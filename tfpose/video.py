@@ -39,9 +39,11 @@ from tfpose.errors import DataError, StorageError
 # Extensions taken as video without probing (anything else that is not an image is probed).
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
                     ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Track from the previous frame while its mean joint score (heatmap maxima, 16 joints) reaches
-# this. The shipped lspet model scores a visible person's joints ~0.3-0.8 and a crop with no
-# person (after a cut) under ~0.15 (benchmarks/video.py).
+# this. On the made clips (benchmarks/video.py) the shipped lspet model's mean score is ~0.4 on a
+# person it follows and drops under 0.2 on a crop the person has left (after a cut); 0.25 lost
+# more frames for no gain, and the box keeps the still recipe's per-joint 0.1.
 TRACK_MIN_SCORE = 0.2
 # Encoders tried in order: H.264 (x264, in PyAV's wheels), then FFmpeg's native MPEG-4 part 2.
 CODECS = ("libx264", "mpeg4")
@@ -49,11 +51,14 @@ DEFAULT_FPS = Fraction(25)  # when a camera or a stream does not say
 
 
 def is_video(path) -> bool:
-    """A video by its extension, or (unknown extension) not an image PIL reads but a file FFmpeg
-    opens with a video stream."""
+    """A video by its extension, or (an extension neither video nor image) not an image PIL
+    reads but a file FFmpeg opens with a video stream. An image extension is never a video, so
+    a broken photo gets the photo's error (FFmpeg would open a .jpg as a one-frame stream)."""
     path = Path(path)
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         return True
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return False
     from PIL import Image
 
     try:
