@@ -2,7 +2,7 @@
 
     python scripts/make_pose_clip.py OUT_DIR [--seconds 10 --fps 25 --size 640x480]
         [--joints ../shared/lspet/joints.mat --images ../shared/lspet/images]
-        [--dataset tfrecords/lspet160 --split val] [--photos 5]
+        [--dataset tfrecords/lspet160 --split val] [--photos 5] [--skip 0]
 
 Writes, from LSPET photos of the ``val`` split (never trained on by the shipped ``lspet``):
 
@@ -139,6 +139,8 @@ def main(argv=None):
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--size", default="640x480")
     parser.add_argument("--photos", type=int, default=5, help="Photos of the cut clip.")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="Skip the first N usable photos (another set: tuning clips).")
     parser.add_argument("--joints", default=str(ROOT.parent / "shared" / "lspet" / "joints.mat"))
     parser.add_argument("--images", default=str(ROOT.parent / "shared" / "lspet" / "images"))
     parser.add_argument("--dataset", default=str(ROOT / "tfrecords" / "lspet160"))
@@ -147,7 +149,8 @@ def main(argv=None):
     size = tuple(int(v) for v in args.size.lower().split("x"))
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    photos = val_photos(args.dataset, args.split, args.joints, args.images, args.photos + 1)
+    photos = val_photos(args.dataset, args.split, args.joints, args.images,
+                        args.skip + args.photos + 1)[args.skip:]
     if len(photos) < args.photos + 1:
         raise SystemExit(f"only {len(photos)} usable {args.split} photos")
     pan = write_clip(out / "pan.mp4", photos[:1], args.seconds, args.fps, size, 1.0)

@@ -8,7 +8,8 @@ Per frame (``predict_video``):
 
 * Tracking (default): after a frame whose joints are confident, the next frame is predicted in
   one pass on the square around those joints (``predict.second_pass_boxes``: the second pass of
-  the still-image recipe, with the previous frame standing in for pass 1). When the previous
+  the still-image recipe, with the previous frame standing in for pass 1), grown by
+  ``TRACK_MARGIN``. When the previous
   frame's mean joint score is under ``TRACK_MIN_SCORE`` (person lost, a cut, the first frame),
   the frame is searched whole, in the still-image passes. ``track=False`` runs every frame alone.
 * Smoothing (default): a One-Euro filter (``tfpose.smoothing``) per joint coordinate, on the
@@ -47,6 +48,12 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 TRACK_MIN_SCORE = 0.2
 # Encoders tried in order: H.264 (x264, in PyAV's wheels), then FFmpeg's native MPEG-4 part 2.
 CODECS = ("libx264", "mpeg4")
+# The tracking crop is the still recipe's second-pass square (1.25 x the joints' extent) grown
+# by this factor around its centre: room for a limb the previous frame got wrong to come back
+# and for the person to move. Measured (benchmarks/video.py, lspet, first 150 frames): 1.0 lets
+# the crop shrink onto wrong joints (pan PCK@0.2 29.3), 1.3 45.5, 1.5 53.0, 1.7 52.3, 2.0 46.3;
+# on a separate set of photos (make_pose_clip.py --skip 6) 1.5 also beat 1.0 (20.9 vs 17.0).
+TRACK_MARGIN = 1.5
 DEFAULT_FPS = Fraction(25)  # when a camera or a stream does not say
 
 
@@ -226,17 +233,21 @@ def _reason(err) -> str:
     return getattr(err, "strerror", None) or str(err)
 
 
-def track_box(keypoints: np.ndarray, scores: np.ndarray,
-              min_score: float = TRACK_MIN_SCORE) -> Optional[np.ndarray]:
+def track_box(keypoints: np.ndarray, scores: np.ndarray, min_score: float = TRACK_MIN_SCORE,
+              margin: float = TRACK_MARGIN) -> Optional[np.ndarray]:
     """The 1 x 4 box to predict the next frame in (x0, y0, x1, y1 original px), from this
-    frame's ``keypoints`` 16 x 2 and ``scores`` 16; None when the person is lost (mean score
-    under ``min_score``, or no valid second-pass box)."""
+    frame's ``keypoints`` 16 x 2 and ``scores`` 16: ``second_pass_boxes`` grown ``margin``
+    times around its centre. None when the person is lost (mean score under ``min_score``, or
+    no valid second-pass box)."""
     from tfpose.predict import second_pass_boxes
 
     if not np.isfinite(scores).all() or float(np.mean(scores)) < min_score:
         return None
     boxes, valid = second_pass_boxes(keypoints[None], scores[None])
-    return boxes if valid[0] else None
+    if not valid[0]:
+        return None
+    centre, half = (boxes[:, :2] + boxes[:, 2:]) / 2.0, (boxes[:, 2:] - boxes[:, :2]) / 2.0
+    return np.concatenate([centre - margin * half, centre + margin * half], 1).astype(np.float32)
 
 
 def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None,
