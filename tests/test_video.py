@@ -254,3 +254,41 @@ def test_camera_reads_frames(model, tmp_path):
                                           str(tmp_path), "--max-frames", "3"])
     assert result.exit_code == 0, result.output
     assert len(read_lines(tmp_path / "camera0.jsonl")) == 3
+
+
+def test_frames_answer_as_their_encoded_images_for_every_source(model, tmp_path):
+    """``predict_frames`` (decoded pixels through the float signatures) gives what the bytes path
+    gives for the same pixels (PNG: lossless), for a work dir, its SavedModel and its .tflite,
+    whole frame (two passes) and with a box."""
+    import io
+
+    from PIL import Image
+
+    from tfpose.export import export_workdir
+    from tfpose.predict import make_predictor
+
+    frames = np.stack([frame_image(0), frame_image(5)])
+    encoded = []
+    for frame in frames:
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG")
+        encoded.append(buf.getvalue())
+    boxes = np.array([[4, 4, 40, 56], [8, 0, 60, 60]], np.float32)
+    sources = [model, export_workdir(model, tmp_path / "serving", "colours", 1)]
+    try:
+        import ai_edge_litert  # noqa: F401
+
+        from tfpose.litert import export_tflite
+
+        sources.append(export_tflite(model, tmp_path / "colours.tflite"))
+    except ImportError:
+        pass
+    for source in sources:
+        predictor = make_predictor(source)
+        for box in (None, boxes):
+            ours, theirs = predictor.predict_frames(frames, box), predictor(encoded, box)
+            np.testing.assert_allclose(ours["keypoints"], theirs["keypoints"], atol=0.01)
+            np.testing.assert_allclose(ours["keypoint_scores"], theirs["keypoint_scores"],
+                                       atol=1e-4)
+        np.testing.assert_allclose(predictor.predict_frames(frames)["keypoints"][1],
+                                   expected_keypoints(5), atol=1.6)
