@@ -158,6 +158,30 @@ def test_untracked_and_smoothed_runs_agree_with_the_dots(model, tmp_path):
     assert smoothed[-1]["keypoints"][0][0] < untracked[-1]["keypoints"][0][0] - 1.0  # it lags
 
 
+def test_a_cut_restarts_tracking_and_smoothing(model, tmp_path):
+    """Frames 0-5 as usual, then a new shot (blue background: the model ignores blue, the
+    thumbnails differ by ~29 grey levels) with the dots 12 px higher: frame 6 is searched whole
+    and, smoothing reset, lands on the new dots at once."""
+    from tfpose.predict import make_predictor
+    from tfpose.video import VideoWriter
+
+    clip = tmp_path / "cut.mp4"
+    writer = VideoWriter(clip, FPS, SIZE, SIZE, crf=0)
+    for i in range(10):
+        image = frame_image(i)
+        if i >= 6:
+            image = np.roll(image, -12, axis=0)
+            image[..., 2] = 255
+        writer.write(image)
+    writer.close()
+    records = []
+    summary = predict_video(make_predictor(model), clip, None, draw=False,
+                            on_record=records.append)
+    assert summary["cuts"] == 1
+    assert [rec["tracked"] for rec in records] == [False] + [True] * 5 + [False] + [True] * 3
+    np.testing.assert_allclose(records[6]["keypoints"], expected_keypoints(6) - [0, 12], atol=2.0)
+
+
 def test_a_truncated_clip_keeps_its_leading_frames_and_says_how_many(model, tmp_path, capsys):
     whole = write_clip(tmp_path / "whole.mp4", count=30, noise=True,
                        options={"movflags": "faststart"})  # index first: playable when cut
