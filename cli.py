@@ -385,7 +385,8 @@ def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth
     outputs = ", ".join(p for p in (summary["jsonl"], summary["video"]) if p) or "stdout"
     click.echo(f"{name or source}: {summary['frames']} frames ({summary['width']} x "
                f"{summary['height']}, {summary['video_fps']:g} fps) in {summary['seconds']:.1f} "
-               f"s, {summary['fps']} frames/s, {summary['tracked_frames']} tracked; "
+               f"s, {summary['fps']} frames/s, {summary['tracked_frames']} tracked, "
+               f"{summary['cuts']} cuts; "
                f"wrote {outputs}" + (f" ({summary['codec']})" if summary["codec"] else ""),
                err=to_stdout)
 
