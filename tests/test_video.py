@@ -221,8 +221,11 @@ def unknown_codec_clip(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["not_a_video", "empty", "no_frames", "unknown_codec"])
-def test_bad_clips_are_one_line_naming_the_file(model, tmp_path, capsys, case):
+@pytest.mark.parametrize("case, message", [
+    ("not_a_video", "not a video"), ("empty", "not a video"), ("no_frames", "no video frames"),
+    ("none_decoded", "no video frames decoded (damaged or truncated"),
+    ("unknown_codec", "codec unknown")])
+def test_bad_clips_are_one_line_naming_the_file(model, tmp_path, capsys, case, message):
     clip = tmp_path / ("clip.mkv" if case in ("unknown_codec", "no_frames") else "clip.mp4")
     if case == "not_a_video":
         clip.write_text("hello, I am not a video\n" * 50)
@@ -231,6 +234,10 @@ def test_bad_clips_are_one_line_naming_the_file(model, tmp_path, capsys, case):
     elif case == "no_frames":  # a valid header (a video track) cut before the first cluster
         data = write_clip(tmp_path / "ok.mkv", count=3, codec="ffv1").read_bytes()
         clip.write_bytes(data[:data.index(b"\x1f\x43\xb6\x75")])
+    elif case == "none_decoded":  # index first, then cut inside the first (key)frame
+        data = write_clip(tmp_path / "ok.mp4", count=20, options={"movflags": "faststart"})
+        data = data.read_bytes()
+        clip.write_bytes(data[:data.index(b"mdat") + 40])
     else:
         unknown_codec_clip(clip)
     with pytest.raises(SystemExit) as exit_info:
@@ -238,6 +245,7 @@ def test_bad_clips_are_one_line_naming_the_file(model, tmp_path, capsys, case):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("Error: ") and "\n" not in err and str(clip) in err, err
+    assert message in err
     assert not (tmp_path / "out" / "clip.mp4").exists()
 
 

@@ -113,6 +113,9 @@ class VideoReader:
         self.count = 0
         try:
             self._container = av.open(str(source), format=format)
+        except av.EOFError as err:  # a header and nothing after it
+            raise DataError(f"{self.name}: no video frames (the file ends before the first "
+                            "one; truncated?)") from err
         except av.FFmpegError as err:
             raise DataError(f"{self.name}: not a video FFmpeg can read ({_reason(err)})") from err
         except OSError as err:
