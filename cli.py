@@ -293,15 +293,16 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 
 @cli.command()
 @click.argument("model_path", metavar="MODEL", callback=_model_source)
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder for the drawings (one PNG per image); required unless --no-draw.")
+              help="Folder for the drawings (one PNG per image; for a video OUT/NAME.mp4 and "
+                   "its JSON lines OUT/NAME.jsonl); required unless --no-draw.")
 @click.option("--no-draw", is_flag=True, help="Write no drawings: only the JSON lines.")
 @click.option("--box", default=None, metavar="X0,Y0,X1,Y1",
               help="Person box in original pixels for every image [default: the whole image, "
                    "framed as the model's training data: letterboxed for lspet].")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1),
-              help="Images per model call.")
+              help="Images (video frames without tracking) per model call.")
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of a work dir to use.")
 @click.option("--passes", type=click.IntRange(1, 2), default=2, show_default=True,
@@ -310,8 +311,28 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "--box skips the first pass. The SavedModel's serving_default is one pass "
                    "(a TF Serving client sends pass 1's box to serving_boxes); a .tflite and "
                    "a work dir do both here.")
-def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, passes):
-    """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image.
+@click.option("--camera", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Read webcam N (Linux /dev/videoN, macOS AVFoundation device N) instead of "
+                   "files, until Ctrl-C or --max-frames; outputs OUT/cameraN.*.")
+@click.option("--track/--no-track", default=True, show_default=True,
+              help="Video: predict each frame on the square around the previous frame's joints "
+                   "(one pass), searching the whole frame only when their mean score drops "
+                   "under 0.2; --no-track runs every frame alone.")
+@click.option("--smooth/--no-smooth", default=True, show_default=True,
+              help="Video: One-Euro filter on each joint coordinate, reset when the person is "
+                   "lost.")
+@click.option("--min-cutoff", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="Video: One-Euro cutoff (Hz) of a still joint; lower is "
+                                      "smoother.")
+@click.option("--beta", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Video: One-Euro cutoff increase per pixel/s of joint speed; higher lags "
+                   "less.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None,
+              help="Video: stop after this many frames.")
+def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, passes, camera,
+            track, smooth, min_cutoff, beta, max_frames):
+    """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image;
+    or in each frame of a video clip (any container and codec FFmpeg reads) or of --camera N.
 
     MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
     exported SavedModel, a TF Serving model folder (its highest version), or a LiteRT .tflite
@@ -320,17 +341,77 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
     Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"};
     keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
     of the original image with pixel centres at integers (the top-left pixel is (0, 0)).
+
+    A video writes OUT/NAME.jsonl, a line per frame ({"frame", "time_s", the fields above,
+    "tracked"}), and OUT/NAME.mp4, the clip with the skeletons drawn (same size and frame rate;
+    H.264). Without --out (and with --no-draw) the lines go to stdout.
     """
     import json
 
-    from tfpose.serving.predict import parse_box, predict_files
+    from tfpose.serving.predict import make_predictor, parse_box, predict_files
+    from tfpose.serving.video import is_video
 
     if out_dir is None and not no_draw:
         raise click.UsageError("give --out DIR for the drawings, or --no-draw")
+    if not images and camera is None:
+        raise click.UsageError("give IMAGE... (photos or video clips) or --camera N")
+    videos = [path for path in images if is_video(path)]
+    photos = [path for path in images if path not in videos]
+    if box and (videos or camera is not None):
+        raise click.UsageError("--box is for photos; a video is tracked from its first frame")
+    predictor = make_predictor(model_path, checkpoint, passes)
     box = parse_box(box) if box else None
-    for rec in predict_files(model_path, images, None if no_draw else out_dir, box=box,
-                             checkpoint=checkpoint, batch_size=batch_size, passes=passes):
-        click.echo(json.dumps(rec))
+    if photos:
+        for rec in predict_files(model_path, photos, None if no_draw else out_dir, box=box,
+                                 checkpoint=checkpoint, batch_size=batch_size, passes=passes,
+                                 predictor=predictor):
+            click.echo(json.dumps(rec))
+    sources = [(path, None, None) for path in videos]
+    if camera is not None:
+        from tfpose.serving.video import camera_source
+
+        source, fmt = camera_source(camera)
+        sources.append((source, fmt, f"camera{camera}"))
+    for source, fmt, name in sources:
+        _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
+                       beta, batch_size, max_frames)
+
+
+def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
+                   beta, batch_size, max_frames):
+    """One clip or camera through ``video.predict_video``: a progress line (frames/s) on a
+    terminal, a summary line at the end."""
+    import json
+
+    from tfpose.serving.video import predict_video
+
+    interactive = sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(done, expected, seconds):
+        if interactive and (seconds - last[0] >= 0.5 or done == expected):
+            last[0] = seconds
+            total = f"/{expected}" if expected else ""
+            click.echo(f"\r{name or source}: frame {done}{total}, {done / max(seconds, 1e-9):.1f} "
+                       "frames/s", nl=False, err=True)
+
+    to_stdout = out_dir is None
+    try:
+        summary = predict_video(
+            predictor, source, out_dir, name=name, format=fmt, draw=not no_draw, track=track,
+            smooth=smooth, min_cutoff=min_cutoff, beta=beta, batch_size=batch_size,
+            max_frames=max_frames, progress=progress,
+            on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None)
+    finally:
+        if interactive:
+            click.echo("", err=True)
+    outputs = ", ".join(p for p in (summary["jsonl"], summary["video"]) if p) or "stdout"
+    click.echo(f"{name or source}: {summary['frames']} frames ({summary['width']} x "
+               f"{summary['height']}, {summary['video_fps']:g} fps) in {summary['seconds']:.1f} "
+               f"s, {summary['fps']} frames/s, {summary['tracked_frames']} tracked, "
+               f"{summary['cuts']} cuts; "
+               f"wrote {outputs}" + (f" ({summary['codec']})" if summary["codec"] else ""),
+               err=to_stdout)
 
 
 @cli.command()

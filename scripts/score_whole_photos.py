@@ -23,13 +23,9 @@ def main(argv) -> int:
         return 2
     model, mat, images_dir, dataset = argv[:4]
     split = argv[4] if len(argv) > 4 else "val"
-<<<<<<< HEAD
+    passes = int(argv[5]) if len(argv) > 5 else 2
     from tfpose.datasets import readers
     from tfpose.datasets import shards
-=======
-    passes = int(argv[5]) if len(argv) > 5 else 2
-    from tfpose.data import readers, tfrecords
->>>>>>> main
     from tfpose.metrics import pck, pckh
     from tfpose.serving.predict import predict_files
 

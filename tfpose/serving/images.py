@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import numpy as np
+
 from tfpose.core.errors import DataError
 
 
@@ -43,3 +45,11 @@ def image_size(encoded: bytes, name="image") -> tuple[int, int]:
         raise DataError(f"{name}: {width} x {height} pixels is over the {MAX_IMAGE_PIXELS:,} "
                         "pixel limit (a decompression bomb?); refused before decoding")
     return width, height
+
+
+def check_frames(frames) -> np.ndarray:
+    """Decoded frames as a B x H x W x 3 array (a DataError otherwise)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or 0 in frames.shape:
+        raise DataError(f"frames must be B x H x W x 3 RGB. Received shape {frames.shape}")
+    return frames

@@ -178,16 +178,24 @@ class LiteRTPredictor:
         encoded = check_images(encoded, names)
         return run_passes(self._one_pass, encoded, boxes, self.passes)
 
-    def _one_pass(self, encoded: list, boxes: Optional[np.ndarray]) -> dict:
+    def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
+        """Decoded frames B x H x W x 3 (RGB 0..255): ``predict.Predictor.predict_frames``."""
+        from tfpose.serving.images import check_frames
+        from tfpose.serving.passes import run_passes
+
+        return run_passes(self._one_pass, check_frames(frames), boxes, self.passes)
+
+    def _one_pass(self, images, boxes: Optional[np.ndarray]) -> dict:
         import tensorflow as tf
 
         from tfpose.core.geometry import to_original as keypoints_to_original
         from tfpose.serving.export import crop_batch
 
+        encoded = not isinstance(images, np.ndarray)
         crops, used = crop_batch(
-            tf.constant(encoded, tf.string),
+            tf.constant(images, tf.string if encoded else tf.float32),
             None if boxes is None else tf.constant(boxes, tf.float32),
-            self.size, encoded=True, frame=self.frame)
+            self.size, encoded=encoded, frame=self.frame)
         out = self.infer(crops.numpy())
         keypoints = keypoints_to_original(tf.constant(out["keypoints"]), used, self.size)
         return {"keypoints": keypoints.numpy(), "keypoint_scores": out["keypoint_scores"]}

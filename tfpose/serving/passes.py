@@ -43,10 +43,10 @@ def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
     return person_box.corners(centre, side).numpy(), valid
 
 
-def run_passes(one_pass, encoded: list, boxes: Optional[np.ndarray], passes: int) -> dict:
+def run_passes(one_pass, encoded, boxes: Optional[np.ndarray], passes: int) -> dict:
     """``one_pass(encoded, boxes)`` once, or (whole images of a pose model, ``passes=2``) twice:
     the second time on ``second_pass_boxes`` of the first answer; an image without a valid box
-    keeps its first answer."""
+    keeps its first answer. ``encoded``: a list of encoded images or an array of decoded ones."""
     outputs = one_pass(encoded, boxes)
     if boxes is not None or passes == 1 or "keypoints" not in outputs or "class_probs" in outputs:
         return outputs
@@ -54,7 +54,9 @@ def run_passes(one_pass, encoded: list, boxes: Optional[np.ndarray], passes: int
     if not valid.any():
         return outputs
     chosen = np.flatnonzero(valid)
-    refined = one_pass([encoded[i] for i in chosen], refined_boxes[chosen])
+    subset = (encoded[chosen] if isinstance(encoded, np.ndarray)
+              else [encoded[i] for i in chosen])
+    refined = one_pass(subset, refined_boxes[chosen])
     for key in ("keypoints", "keypoint_scores"):
         outputs[key] = outputs[key].copy()
         outputs[key][chosen] = refined[key]

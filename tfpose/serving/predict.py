@@ -30,7 +30,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
-from tfpose.serving.images import check_images, image_size  # noqa: F401  (re-exported)
+from tfpose.serving.images import check_frames, check_images, image_size  # noqa: F401
 from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
@@ -55,12 +55,15 @@ class Predictor:
             cfg, model, class_names = export.load_workdir(source, checkpoint)
             module = export.ServingModule(model, cfg, class_names)
             self._whole, self._fn = module.serving_default, module.serving_boxes
+            self._whole_frames, self._frames_fn = module.predict_images, module.predict_images_boxes
             self.description = f"work dir {source} ({module.task.kind})"
         elif source.is_dir():
             path = export.latest_version(source)
             self._loaded = tf.saved_model.load(str(path))
             self._whole = self._loaded.signatures["serving_default"]
             self._fn = self._loaded.signatures["serving_boxes"]
+            self._whole_frames = self._loaded.signatures["predict_images"]
+            self._frames_fn = self._loaded.signatures["predict_images_boxes"]
             self.description = f"export {path}"
         else:
             raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
@@ -75,13 +78,26 @@ class Predictor:
         encoded = check_images(encoded, names)
         return run_passes(self._one_pass, encoded, boxes, self.passes)
 
-    def _one_pass(self, encoded: list, boxes: Optional[np.ndarray]) -> dict:
+    def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
+        """Decoded frames (a video's): ``frames`` B x H x W x 3 RGB 0..255 (uint8 or float), one
+        size; ``boxes`` as in ``__call__``. Same passes and outputs, through the float
+        signatures (``predict_images``, ``predict_images_boxes``): no encode and decode."""
+        return run_passes(self._one_pass, check_frames(frames), boxes, self.passes)
+
+    def _one_pass(self, images, boxes: Optional[np.ndarray]) -> dict:
+        """``images``: a list of encoded bytes (string signatures) or a B x H x W x 3 array of
+        decoded pixels (float signatures)."""
         tf = self._tf
-        images = tf.constant(encoded, tf.string)
-        if boxes is None:
-            outputs = self._whole(images=images)
+        if isinstance(images, np.ndarray):
+            images = tf.constant(images, tf.float32)
+            whole, fn = self._whole_frames, self._frames_fn
         else:
-            outputs = self._fn(images=images, boxes=tf.constant(boxes, tf.float32))
+            images = tf.constant(images, tf.string)
+            whole, fn = self._whole, self._fn
+        if boxes is None:
+            outputs = whole(images=images)
+        else:
+            outputs = fn(images=images, boxes=tf.constant(boxes, tf.float32))
         return {k: v.numpy() for k, v in outputs.items()}
 
 
@@ -114,12 +130,20 @@ def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
     """The original image with the predicted skeleton, the activity and its probability."""
     import io
 
+    from PIL import Image
+
+    with Image.open(io.BytesIO(encoded)) as image:
+        return draw_on(image.convert("RGB"), rec, box)
+
+
+def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
+    """``draw`` on a decoded RGB image (PIL, or H x W x 3 uint8: a video frame); returns PIL."""
     from PIL import Image, ImageDraw
 
     from tfpose.viz.visualize import draw_skeleton
 
-    with Image.open(io.BytesIO(encoded)) as image:
-        image = image.convert("RGB")
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.asarray(image, np.uint8))
     if box is not None:
         ImageDraw.Draw(image).rectangle([float(v) for v in box], outline=(255, 255, 0),
                                         width=max(1, min(image.size) // 200))
