@@ -203,3 +203,55 @@ def test_the_legacy_torch_reader_unpickles_nothing_but_tensors():
     stream.seek(0)
     with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle .*print"):
         _script().read_legacy_torch(stream)
+
+
+def test_frozen_blocks_freeze_exactly_the_stem_and_the_named_blocks():
+    from tfpose import config as config_lib
+    from tfpose.models.efficientnet_lite import NUM_BLOCKS
+    from tfpose.tasks import pose_task
+
+    cfg = _cfg()
+    frozen = pose_task(config_lib.replace(
+        cfg, model=config_lib.replace(cfg.model, frozen_blocks=4))).build()
+    still = {layer.name for layer in frozen.layers if layer.weights and not layer.trainable}
+    expected = {layer.name for layer in frozen.layers if layer.weights
+                and layer.name.startswith(("stem_", "block0_", "block1_", "block2_", "block3_"))}
+    assert still == expected and "block3_project_bn" in still and "block4_dw" not in still
+    free = pose_task(cfg).build()
+    assert len(frozen.trainable_weights) < len(free.trainable_weights)
+    assert all(layer.trainable for layer in free.layers)
+    for blocks in (-1, NUM_BLOCKS + 1):
+        with pytest.raises(ConfigError, match="frozen_blocks"):
+            pose_task(config_lib.replace(
+                cfg, model=config_lib.replace(cfg.model, frozen_blocks=blocks))).build()
+
+
+def test_a_resumed_run_keeps_its_frozen_blocks(tiny_dataset, tmp_path):
+    """Two processes' worth of one run (a zero time budget stops after each epoch; the rerun
+    resumes): the frozen layers end with the weights they were initialised with, the rest move."""
+    import keras
+    from click.testing import CliRunner
+
+    import cli
+    from tfpose import config as config_lib
+    from tfpose.tasks import pose_task
+
+    config = tmp_path / "frozen.yaml"
+    config.write_text("name: frozen\n")
+    workdir = tmp_path / "run"
+    args = ["train", str(config), "--workdir", str(workdir)] + sum((["--set", s] for s in (
+        f"data.dir={tiny_dataset}", "data.input_size=64", "data.normalization=signed",
+        "data.batch_size=4", "model.kind=efficientnet_lite0", "model.num_channels=8",
+        "model.frozen_blocks=2", "train.epochs=2", "train.time_budget_minutes=0",
+        "train.image_summary_every=0")), [])
+    outputs = [CliRunner().invoke(cli.cli, args, catch_exceptions=False).output for _ in range(2)]
+    assert "Resuming" in outputs[1], outputs[1]
+    trained = keras.saving.load_model(workdir / "model.keras", compile=False)
+    cfg = config_lib.load(workdir / "config.yaml")
+    keras.utils.set_random_seed(cfg.train.seed)  # the run's own initialisation
+    initial = pose_task(cfg).build()
+    for name in ("stem_conv", "block1_dw", "block2_dw", "heatmaps_1"):
+        same = np.array_equal(trained.get_layer(name).get_weights()[0],
+                              initial.get_layer(name).get_weights()[0])
+        assert same == (name in ("stem_conv", "block1_dw")), name
+        assert trained.get_layer(name).trainable == (not same), name

@@ -50,6 +50,7 @@ STAGES = (
     (1, 3, 1, 6, 320),
 )
 STEM_FILTERS = 32
+NUM_BLOCKS = sum(stage[0] for stage in STAGES)  # 16 MBConv blocks
 # Index of the last block at strides 4, 8, 16, 32 (the features the head reads).
 FEATURE_BLOCKS = {"c2": 2, "c3": 4, "c4": 10, "c5": 15}
 
@@ -173,6 +174,18 @@ def _check(cfg) -> None:
         )
     if cfg.model.num_channels < 1:
         raise ConfigError(f"model.num_channels: expected >= 1, received {cfg.model.num_channels}")
+    if not 0 <= cfg.model.frozen_blocks <= NUM_BLOCKS:
+        raise ConfigError(f"model.frozen_blocks: expected 0 to {NUM_BLOCKS}, "
+                          f"received {cfg.model.frozen_blocks}")
+
+
+def frozen_layer_names(model: keras.Model, blocks: int) -> list[str]:
+    """The backbone layers ``model.frozen_blocks = blocks`` freezes: the stem (when blocks > 0)
+    and every layer of blocks 0 .. blocks - 1, by their ``stem_`` / ``block{i}_`` names."""
+    if blocks <= 0:
+        return []
+    prefixes = ("stem_",) + tuple(f"block{i}_" for i in range(blocks))
+    return [layer.name for layer in model.layers if layer.name.startswith(prefixes)]
 
 
 def build_efficientnet_lite0(cfg) -> keras.Model:
@@ -181,4 +194,8 @@ def build_efficientnet_lite0(cfg) -> keras.Model:
     image = image_input(cfg)
     features = apply_backbone(image)
     heatmaps = apply_head(features, cfg.model.num_channels, cfg.model.num_joints)
-    return keras.Model({"image": image}, {"heatmaps_1": heatmaps}, name="efficientnet_lite0")
+    model = keras.Model({"image": image}, {"heatmaps_1": heatmaps}, name="efficientnet_lite0")
+    # A frozen BatchNorm also runs in inference mode (Keras 3): its statistics stay ImageNet's.
+    for name in frozen_layer_names(model, cfg.model.frozen_blocks):
+        model.get_layer(name).trainable = False
+    return model
