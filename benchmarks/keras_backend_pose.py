@@ -18,7 +18,7 @@ The numpy pipeline follows ``tfpose.input`` and ``tfpose.codecs`` (same matrix a
 convention as ``augment.affine_matrix``, same Gaussian targets and weights as
 ``codecs.heatmap.encode``, the quarter-pixel decode of ``codecs.heatmap.decode``, per-image mean
 subtraction) but leaves out colour
-jitter; ``tests/test_keras_backend_pose.py`` checks it against the TensorFlow stages. Each
+jitter; ``tests/models/test_keras_backend_pose.py`` checks it against the TensorFlow stages. Each
 command ends with one JSON line. On such a machine Keras itself travels as wheels (keras, namex,
 optree; its other needs are usually there) and runs with ``KERAS_BACKEND=jax``.
 """

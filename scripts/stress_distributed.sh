@@ -13,8 +13,8 @@ LOGS=${STRESS_LOGS:-$(mktemp -d -t tfpose-stress-XXXX)}
 mkdir -p "$LOGS"
 echo "logs in $LOGS"
 TESTS=(
-  "tests/test_distributed.py::test_two_workers_train_in_sync"
-  "tests/test_distributed.py::test_mirrored_over_two_logical_cpus_through_fit"
+  "tests/training/test_distributed.py::test_two_workers_train_in_sync"
+  "tests/training/test_distributed.py::test_mirrored_over_two_logical_cpus_through_fit"
 )
 burners=()
 for _ in $(seq "$(nproc)"); do

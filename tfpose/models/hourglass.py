@@ -12,7 +12,7 @@ Follows the authors' Torch code (``hg.lua``, one residual module per site):
   -> BN-ReLU-Conv1x1(C), identity skip (a 1x1 conv when the width changes).
 
 All stacks are outputs (intermediate supervision: the same target for each, losses summed).
-Parameters at C = 256, K = 16, depth 4 (tests/test_pose_models.py pins these): 2 stacks
+Parameters at C = 256, K = 16, depth 4 (tests/models/test_pose_models.py pins these): 2 stacks
 6,601,888 (6,570,400 trainable); 8 stacks 25,554,688 (25,434,112 trainable), the published
 ~25 M.
 """

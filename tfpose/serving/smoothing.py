@@ -17,7 +17,7 @@ Defaults (``MIN_CUTOFF`` 1 Hz, ``BETA`` 0.01, ``D_CUTOFF`` 1 Hz), for keypoints 
 25-30 fps: still, alpha = 0.2 at 25 fps, which keeps about a third of white jitter's standard
 deviation (sqrt(alpha / (2 - alpha))); a joint moving at 500 px/s (a limb swinging across a 640
 px frame in about a second) gets a 6 Hz cutoff, alpha = 0.6, so a jump is followed within 3-4
-frames (``tests/test_smoothing.py`` checks both).
+frames (``tests/serving/test_smoothing.py`` checks both).
 """
 
 from __future__ import annotations

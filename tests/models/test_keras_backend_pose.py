@@ -15,7 +15,7 @@ tf = pytest.importorskip("tensorflow")
 
 from tfpose import config as config_lib  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "keras_backend_pose.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "keras_backend_pose.py"
 SIZE = 64
 
 

@@ -16,7 +16,7 @@ from tfpose.datasets import mpii_writer
 from tfpose.core import skeleton
 from tfpose.core.errors import DataError
 
-SAMPLE = Path(__file__).resolve().parent / "data" / "mpii_sample"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
 SAMPLE_MAT = SAMPLE / "mpii_sample.mat"
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 import cli
 from tfpose.core import zoo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "data" / "mpii_sample" / "005808361.jpg"
 
 

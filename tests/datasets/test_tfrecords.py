@@ -21,7 +21,7 @@ from tfpose.datasets import shards
 from tfpose.datasets import splits
 from tfpose.core.errors import DataError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 from mpii_shared import SHARED_MPII as SHARED
 from mpii_shared import TRAIN_ANNOTATIONS
 from mpii_shared import TRAIN_CATEGORY_COUNTS as README_COUNTS

@@ -26,7 +26,7 @@ from tfpose import config as config_lib  # noqa: E402
 from tfpose.serving import export  # noqa: E402
 from tfpose.core.errors import DataError  # noqa: E402
 
-SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "mpii_sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
 SAMPLES = sorted(SAMPLE_DIR.glob("*.jpg"))
 CLASSES = ["walking", "running", "sitting"]
 SIZE = 64

@@ -2,7 +2,7 @@
 
 Every case must end in success or the project's one-line error (``TfposeError``): never a
 traceback from scipy, json, numpy or TensorFlow. The default run tries 50 cases per reader; the
-``slow`` run 1,000 (``pytest -m slow tests/test_fuzz.py``).
+``slow`` run 1,000 (``pytest -m slow tests/datasets/test_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tfpose.core.errors import TfposeError
 
 pytestmark = pytest.mark.faults
 
-SAMPLE_MAT = Path(__file__).resolve().parent / "data" / "mpii_sample" / "mpii_sample.mat"
+SAMPLE_MAT = Path(__file__).resolve().parents[1] / "data" / "mpii_sample" / "mpii_sample.mat"
 FAST, SLOW = 50, 1000
 
 

@@ -17,7 +17,7 @@ import cli  # noqa: E402
 from tfpose import config as config_lib  # noqa: E402
 from tfpose.core.errors import DataError  # noqa: E402
 
-SAMPLES = sorted((Path(__file__).resolve().parent / "data" / "mpii_sample").glob("*.jpg"))
+SAMPLES = sorted((Path(__file__).resolve().parents[1] / "data" / "mpii_sample").glob("*.jpg"))
 CLASSES = ["walking", "running", "sitting"]
 SIZE = 64
 

@@ -17,7 +17,7 @@ S = 64  # test input size
 C = 5  # test classes
 K = 16
 EMBEDDINGS = ("linear", "conv", "transformer")
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MY_CONFIGS = (
     "baseline", "lfe", "cfe", "transformer", "joints_lfe", "joints_cfe", "joints_pairwise",
     "joints_transformer",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPOCHS, STEPS, EVERY = 2, 12, 2
 
 

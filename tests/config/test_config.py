@@ -84,7 +84,7 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_every_shipped_config_loads():
     from pathlib import Path
 
-    configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+    configs = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.yaml"))
     assert configs, "configs/ holds no experiment"
     for path in configs:
         config_lib.load(path)

@@ -16,7 +16,7 @@ import pytest
 
 from tfpose.core.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Weights of the published EfficientNet-Lite0 up to stride 32 (the ImageNet checkpoint's
 # backbone: convolutions + BN gamma, beta, mean, variance), what the import script writes.
 BACKBONE_WEIGHTS = 2_998_304

@@ -195,7 +195,7 @@ def test_tiny_hourglass_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(before[name].numpy(), after[name].numpy())
 
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize(
