@@ -36,7 +36,7 @@ def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
     y1), valid B bool)``; an invalid row (fewer than two joints reach ``min_score``, or a box
     under ``SECOND_PASS_MIN_SIDE``) has no box.
     """
-    from tfpose.core import person_box
+    from tfpose.core import person_box  # TensorFlow: imported on first use, not with the CLI
 
     centre, side, valid = person_box.square_box(keypoints, np.asarray(scores) >= min_score)
     valid = valid.numpy() & (side.numpy() >= SECOND_PASS_MIN_SIDE)
