@@ -84,7 +84,8 @@ def measure_train(cfg, batch: int, steps: int) -> dict:
                                  init_weights=None))
     with tempfile.TemporaryDirectory() as workdir:
         train.train(cfg, workdir, verbose=0)
-        rows = list(csv.DictReader(open(Path(workdir) / "log.csv")))
+        with open(Path(workdir) / "log.csv") as log:
+            rows = list(csv.DictReader(log))
     seconds = float(rows[1]["wall_s"]) - float(rows[0]["wall_s"])
     return {"examples_per_s": batch * steps / seconds, "step_s": seconds / steps,
             "data_dir": cfg.data.dir}

@@ -39,7 +39,7 @@ class AugmentConfig:
     flip: bool = True  # horizontal flip with the left/right joint swap, p = 0.5
     color_jitter: float = 0.2  # brightness/contrast/saturation strength; 0 disables
     # Probability of framing the person instead of the whole input: the square around the
-    # annotated joints (side ``PERSON_BOX_MARGIN`` x their extent, as predict's second pass
+    # annotated joints (side ``core.person_box.MARGIN`` x their extent, as predict's second pass
     # crops) fills the input, then the scale, rotation and shift above apply about it.
     person_crop: float = 0.0
 

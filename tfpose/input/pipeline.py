@@ -6,10 +6,11 @@ make targets -> prefetch. Shuffling and caching act on parsed records (compresse
 cheap to hold). Everything after the JPEG decode runs once per batch, vectorised, and (with
 ``data.jit_compile``) XLA-compiled into a few fused loops: per-example ops would pay a kernel
 launch each, and ``ImageProjectiveTransformV3`` alone cost several JPEG decodes per example.
-When augmenting, ``decode`` keeps the stored pixels (a uint8 *canvas*, zero-padded to S x S when
-smaller) and the augmentation folds the stored -> input scale into its one warp matrix, so each
-image is resampled once; a stored image larger than S is first resized with antialiasing (a
-bilinear warp would alias). Parallel maps and prefetch use AUTOTUNE.
+When augmenting, ``decode`` keeps the stored pixels (a uint8 *canvas* of side C = the larger of
+S and the datasets' stored size, zero-padded when smaller) and the augmentation folds the
+stored -> input scale into its one warp matrix, so each image is resampled once, and a person
+crop zooms into stored pixels rather than an already shrunk image; an image larger than C is
+first resized with antialiasing. Parallel maps and prefetch use AUTOTUNE.
 
 What depends on the model kind comes from its task (``tfpose/tasks``), passed in as ``task``:
 ``task.cfg`` (the run config), ``task.needs_images``, ``task.normalization``,

@@ -14,9 +14,9 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 
-# Pass 2 boxes the joints whose pass-1 score reaches this (heatmap maxima: a confident joint
-# scores ~0.5-1, a guess on background well under 0.1); with fewer than two such joints the
-# image keeps its pass-1 answer.
+# Pass 2 boxes the joints whose pass-1 score (heatmap maximum, ~1 at a training target's peak)
+# reaches this; with fewer than two such joints the image keeps its pass-1 answer. A low bar
+# that drops only joints the model barely sees; not tuned (the margin was: README probe table).
 SECOND_PASS_MIN_SCORE = 0.1
 # A box under this many original pixels is no person to zoom into (joints piled on one spot).
 SECOND_PASS_MIN_SIDE = 16.0
