@@ -141,6 +141,10 @@ class TrainConfig:
     # learning_rate to 1 % of it over all epochs (Loshchilov & Hutter), after a linear warm-up.
     lr_schedule: str = "piecewise"
     warmup_epochs: float = 0.0  # linear warm-up from 0 (cosine only)
+    # Exponential moving average of the weights (Polyak averaging), e.g. 0.999 (an average over
+    # ~1,000 steps): validation, best.keras and model.keras use the average, training goes on
+    # from its own weights. None: off. Model.fit strategies only.
+    ema_momentum: Optional[float] = None
     precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
     # Start a fresh run from these weights (a .keras / .weights.h5 file, a work dir or a shipped
     # model name): continue training a shipped model with a new schedule.

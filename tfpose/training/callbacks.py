@@ -126,3 +126,56 @@ class ValidationPCKh(keras.callbacks.Callback):
             logs["val_pckh"] = result["pckh"]["mean"]
             logs["val_pckh@0.1"] = result["pckh"]["mean@0.1"]
             logs["val_pck@0.2"] = result["pck"]["mean"]
+
+
+class AveragedWeights:
+    """The optimiser's moving average of the weights (``train.ema_momentum``) in the model for
+    what an epoch end reads: validation, the skeleton images, ``best.keras``.
+
+    Two callbacks around those: ``swap_in`` (first in the list) puts the average in the model,
+    ``swap_out`` (after the checkpoint, before ``ResumeState``) puts the trained weights back, so
+    training continues from its own weights and the resume state holds both (the average is an
+    optimizer variable). ``Model.fit`` ends by copying the average into the model
+    (``finalize_variable_values``): ``model.keras`` is the average; ``restore_training_weights``
+    undoes that when one run calls ``fit`` again (after a resumed run's interrupted epoch).
+    """
+
+    def __init__(self):
+        self._trained = None
+        self.swap_in = _SwapWeights(self, into_model=True)
+        self.swap_out = _SwapWeights(self, into_model=False)
+
+    @staticmethod
+    def _pairs(model):
+        optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # loss scaling
+        if not getattr(optimizer, "use_ema", False):
+            raise ConfigError("AveragedWeights needs an optimizer built with use_ema=True")
+        # Keras's own SwapEMAWeights reads the same two lists: the trained variables and their
+        # averages, index for index.
+        return zip(optimizer._trainable_variables, optimizer._model_variables_moving_average)
+
+    def swap(self, model):
+        for variable, average in self._pairs(model):
+            trained = keras.ops.convert_to_numpy(variable)
+            variable.assign(average)
+            average.assign(trained)
+
+    def remember_training_weights(self, model):
+        self._trained = [keras.ops.convert_to_numpy(v) for v, _ in self._pairs(model)]
+
+    def restore_training_weights(self, model):
+        """The weights as trained at the last epoch end, in place of ``fit``'s final average."""
+        if self._trained is not None:
+            for (variable, _), value in zip(self._pairs(model), self._trained):
+                variable.assign(value)
+
+
+class _SwapWeights(keras.callbacks.Callback):
+    def __init__(self, owner: AveragedWeights, into_model: bool):
+        super().__init__()
+        self.owner, self.into_model = owner, into_model
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.owner.swap(self.model)
+        if not self.into_model:
+            self.owner.remember_training_weights(self.model)

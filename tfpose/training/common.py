@@ -143,17 +143,24 @@ def learning_rate_schedule(train_cfg: config_lib.TrainConfig, steps: int):
 
 
 def make_optimizer(train_cfg: config_lib.TrainConfig, steps: int) -> keras.optimizers.Optimizer:
-    """The configured optimiser with ``learning_rate_schedule``; ``steps`` a epoch."""
+    """The configured optimiser with ``learning_rate_schedule``; ``steps`` a epoch. With
+    ``train.ema_momentum`` it also keeps the weights' moving average (its own variables, so the
+    resume state carries it)."""
     lr = learning_rate_schedule(train_cfg, steps)
     name = train_cfg.optimizer
+    momentum = train_cfg.ema_momentum
+    if momentum is not None and not 0.0 < momentum < 1.0:
+        raise ConfigError(f"train.ema_momentum must be in (0, 1) or null. Received: {momentum!r}")
+    ema = {"use_ema": momentum is not None, "ema_momentum": momentum or 0.99}
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=train_cfg.momentum, nesterov=train_cfg.nesterov)
+        return keras.optimizers.SGD(lr, momentum=train_cfg.momentum, nesterov=train_cfg.nesterov,
+                                    **ema)
     if name == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **ema)
     if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=train_cfg.weight_decay)
+        return keras.optimizers.AdamW(lr, weight_decay=train_cfg.weight_decay, **ema)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
+        return keras.optimizers.RMSprop(lr, **ema)
     raise ConfigError(f"train.optimizer must be sgd, adam, adamw or rmsprop. Received: {name!r}")
 
 

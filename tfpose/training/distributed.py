@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpose import config as config_lib
+from tfpose.core.errors import ConfigError
 from tfpose.tasks import get_task
 from tfpose.training import common as train_lib
 from tfpose.training.callbacks import ResumeState, current_learning_rate
@@ -166,6 +167,9 @@ def train_multi_worker(cfg: config_lib.Config, workdir: str | Path, *,
     val_steps = train_lib.steps_per_epoch(cfg, manifest, cfg.data.val_split)
     if cfg.train.jit_compile:
         print("train.jit_compile is not used by the multi_worker loop (collectives inside)")
+    if cfg.train.ema_momentum is not None:
+        raise ConfigError("train.ema_momentum: the multi_worker loop keeps no weight average; "
+                          "use a Model.fit strategy (auto, default, mirrored) or ema_momentum: null")
 
     with strategy.scope():
         model = train_lib.build_model(cfg, num_classes=len(classes) or None)

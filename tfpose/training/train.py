@@ -25,7 +25,8 @@ import keras
 from tfpose import config as config_lib
 from tfpose.tasks import get_task
 from tfpose.training.callbacks import (  # noqa: F401  (re-exported: the trainer's callbacks)
-    LearningRateLogger, ResumeState, ValidationPCKh, WallClock, current_learning_rate)
+    AveragedWeights, LearningRateLogger, ResumeState, ValidationPCKh, WallClock,
+    current_learning_rate)
 # The steps both trainers share, re-exported under their old names (``train.build_model`` ...).
 from tfpose.training.common import (  # noqa: F401
     RUN_OUTPUTS, build_model, compile_model, init_weights_path, log_hyperparameters,
@@ -116,7 +117,9 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
     if not start_step:
         log_hyperparameters(cfg, log_dir)
     monitor = task.monitor
-    callbacks = [LearningRateLogger()]
+    averaged = AveragedWeights() if cfg.train.ema_momentum is not None else None
+    callbacks = [averaged.swap_in] if averaged else []  # the epoch end reads the average
+    callbacks.append(LearningRateLogger())
     if task.is_pose:
         callbacks.append(ValidationPCKh(cfg, max_batches=cfg.train.validation_steps))
     if cfg.train.image_summary_every:
@@ -130,6 +133,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
         keras.callbacks.TensorBoard(str(log_dir), profile_batch=cfg.train.profile_batch or 0),
         keras.callbacks.TerminateOnNaN(),
+        *([averaged.swap_out] if averaged else []),  # the trained weights back, to resume from
         ResumeState(state_dir, every_steps=cfg.train.checkpoint_every_steps or train_steps),
     ]
 
@@ -152,6 +156,8 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
             history.setdefault(key, []).extend(float(v) for v in values)
         if model.stop_training:
             break
+        if averaged and (initial_epoch, epochs, steps) != fits[-1]:
+            averaged.restore_training_weights(model)  # fit ended on the average; train on
 
     model.save(str(workdir / "model.keras"))
     (workdir / "history.json").write_text(json.dumps(history, indent=1))
