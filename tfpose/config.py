@@ -68,6 +68,10 @@ class DataConfig:
     # square input, as ``convert --crop whole``: the report) | letterbox (longer side fitted,
     # the shorter padded, as ``convert --crop letterbox``). Match the dataset's crop.
     whole_image_frame: str = "stretch"
+    # The input side of pass 1 on a whole photo (predict and the box-less signatures); None:
+    # input_size. Heatmap models are fully convolutional, so a pass 1 that only has to find the
+    # person can run smaller than the pass 2 that places the joints inside its box.
+    whole_image_size: Optional[int] = None
     # More training datasets in the same joint layout (their train split), e.g. LSP beside
     # LSPET; validation reads ``dir`` only.
     extra_train_dirs: Tuple[str, ...] = ()

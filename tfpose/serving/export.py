@@ -290,6 +290,17 @@ class ServingModule(tf.Module):
                                            tf.float32)])
         self.task = get_task(cfg)
         self.size = cfg.data.input_size
+        # Pass 1 on a whole photo may run smaller (``data.whole_image_size``), on the same
+        # weights: one set of variables in the SavedModel.
+        self.whole_size = cfg.data.whole_image_size or self.size
+        if self.whole_size == self.size:
+            self._whole_network = self._network
+        else:
+            whole_network = self.task.network_at_size(model, self.whole_size)
+            self._whole_network = tf.function(
+                lambda images: _call(whole_network, images), autograph=False,
+                input_signature=[tf.TensorSpec([None, self.whole_size, self.whole_size, 3],
+                                               tf.float32)])
         # The two-stage graph normalises inside (each half its own way): it takes raw 0..255.
         self.normalization = self.task.normalization
         self.class_names = list(class_names) if class_names else None
@@ -297,7 +308,7 @@ class ServingModule(tf.Module):
         self.has_keypoints = self.task.has_keypoints
         self.has_classes = self.class_names is not None
 
-        size, frame = self.size, cfg.data.whole_image_frame
+        size, whole_size, frame = self.size, self.whole_size, cfg.data.whole_image_frame
         if frame not in WHOLE_IMAGE_FRAMES:
             raise ConfigError(f"data.whole_image_frame must be one of "
                               f"{', '.join(WHOLE_IMAGE_FRAMES)}; received {frame!r}")
@@ -307,8 +318,8 @@ class ServingModule(tf.Module):
 
         def whole(encoded: bool):
             """Each whole image, framed by ``data.whole_image_frame``."""
-            return lambda images: self._run(*crop_batch(images, None, size, encoded=encoded,
-                                                        frame=frame))
+            return lambda images: self._run(
+                *crop_batch(images, None, whole_size, encoded=encoded, frame=frame), whole=True)
 
         def boxed(encoded: bool):
             """The ``boxes`` B x 4 (x0, y0, x1, y1) of the original images."""
@@ -329,13 +340,15 @@ class ServingModule(tf.Module):
         """Un-normalised crops B x S x S x 3 (0..255) and their boxes -> output dict."""
         return self._run(crops, boxes)
 
-    def _run(self, crops, boxes):
+    def _run(self, crops, boxes, whole: bool = False):
+        """Crops B x S x S x 3 (0..255; S = ``whole_size`` for ``whole`` images, else ``size``)."""
         images = normalize_images(crops, self.normalization)
-        outputs = self._network(images)
+        outputs = (self._whole_network if whole else self._network)(images)
         result = {}
         if self.has_keypoints:
             keypoints, scores = self.task.decode_outputs(outputs)
-            result["keypoints"] = geometry.to_original(keypoints, boxes, self.size)
+            size = self.whole_size if whole else self.size
+            result["keypoints"] = geometry.to_original(keypoints, boxes, size)
             result["keypoint_scores"] = scores
         if self.has_classes:
             probs = tf.cast(outputs["action"], tf.float32)

@@ -14,7 +14,9 @@ does them with the SavedModel export's own functions (``export.crop_batch``,
 ``geometry.to_original``), so a ``.tflite`` answers as the SavedModel does, and
 ``tfpose predict FILE.tflite`` works like any other model source. The sidecar holds what the
 host needs and the graph cannot: the whole-image frame, the input size, the joint names, the
-quantisation and the source model.
+quantisation and the source model. A ``.tflite`` has one input size: both passes run at
+``data.input_size`` (``data.whole_image_size``, a smaller pass 1, is the SavedModel's and the
+work dir's).
 
 ``quantize``: ``none`` (float32), ``float16`` (weights stored as float16, computed in float32 on
 CPU), ``int8`` (weights and activations int8 with float32 input and output, calibrated on

@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 
 from tfpose import config as config_lib
+from tfpose.core.errors import ConfigError
 
 
 class Task:
@@ -85,6 +86,14 @@ class Task:
     def inference_network(self, model: keras.Model) -> keras.Model:
         """The Keras model that serving calls on normalised B x S x S x 3 images."""
         return model
+
+    def network_at_size(self, model: keras.Model, size: int) -> keras.Model:
+        """``inference_network`` taking B x ``size`` x ``size`` x 3 images; only the
+        configured ``data.input_size`` unless the task's networks are fully convolutional."""
+        if size != self.cfg.data.input_size:
+            raise ConfigError(f"data.whole_image_size={size}: a {self.cfg.model.kind} model "
+                              f"takes only its input_size {self.cfg.data.input_size}")
+        return self.inference_network(model)
 
     def decode_outputs(self, outputs) -> tuple:
         """The inference network's outputs -> (keypoints B x K x 2 input px, scores B x K)."""

@@ -129,6 +129,21 @@ class HeatmapPose(PoseTask):
         names = self.output_names
         return {name: maps for name in names}, {name: weight for name in names}
 
+    def network_at_size(self, model: keras.Model, size: int) -> keras.Model:
+        """The same layers (shared weights) on a ``size`` x ``size`` input: the network is
+        fully convolutional and its heatmaps decode by their own shape."""
+        if size == self.cfg.data.input_size:
+            return self.inference_network(model)
+        multiple = (32 if self.cfg.model.kind == "efficientnet_lite0"
+                    else self.cfg.data.heatmap_stride * 2**self.cfg.model.hourglass_depth)
+        if size <= 0 or size % multiple:
+            raise ConfigError(f"data.whole_image_size={size}: a {self.cfg.model.kind} model "
+                              f"needs a positive multiple of {multiple}")
+        image = keras.Input((size, size, 3), dtype="float32", name="image")
+        inputs = {"image": image} if isinstance(model.input, dict) else image
+        return keras.models.clone_model(model, input_tensors=inputs,
+                                        clone_function=lambda layer: layer)  # reuse: no copy
+
     def build(self, num_classes=None) -> keras.Model:
         if self.cfg.model.kind == "efficientnet_lite0":
             from tfpose.models.efficientnet_lite import build_efficientnet_lite0
