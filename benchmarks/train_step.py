@@ -4,7 +4,7 @@
                                     [--batch 4] [--steps 5] [--warmup 2] [--modes graph,xla]
     # the bare step against tfpose train on the real-photo recipe (issue 25: >= 0.85x)
     python benchmarks/train_step.py --config configs/lspet_effnet_crops.yaml --batch 16 \
-        --steps 40 --modes graph,train
+        --steps 40 --modes graph,fit,train
 
 Each mode builds and compiles the model exactly as ``tfpose train`` does (``train.build_model``,
 ``train.compile_model``; ``jit_compile`` off / on), then times ``train_on_batch`` on one fixed
@@ -69,6 +69,21 @@ def measure(cfg, batch: int, steps: int, warmup: int, jit: bool) -> dict:
             "step_s": seconds / steps, "warmup_s": warm, "final_loss": float(np.ravel(loss)[0])}
 
 
+def measure_fit(cfg, batch: int, steps: int, warmup: int) -> dict:
+    """``Model.fit`` on the same in-memory batch repeated (no input pipeline, no callbacks):
+    between the bare step and ``tfpose train``, it splits the gap into fit's own cost and what
+    the input pipeline and the callbacks add."""
+    keras.utils.set_random_seed(0)
+    model = train.build_model(cfg)
+    train.compile_model(model, cfg, train.make_optimizer(cfg.train, steps=1000))
+    data = tf.data.Dataset.from_tensors(random_batch(cfg, batch)).repeat()
+    model.fit(data, steps_per_epoch=warmup, epochs=1, verbose=0)  # tracing
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    return {"examples_per_s": batch * steps / seconds, "step_s": seconds / steps}
+
+
 def measure_train(cfg, batch: int, steps: int) -> dict:
     """``tfpose train`` itself on ``cfg``'s dataset: two epochs of ``steps`` batches (one
     validation batch, no images) in a fresh work dir; the second epoch's wall time from
@@ -100,8 +115,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--modes", default="graph,xla",
-                        help="comma list of graph, xla (the bare step) and train (tfpose train "
-                             "on the config's dataset: --modes graph,train compares them)")
+                        help="comma list of graph, xla (the bare step), fit (Model.fit on the "
+                             "batch repeated) and train (tfpose train on the config's dataset: "
+                             "--modes graph,fit,train compares them)")
     args = parser.parse_args(argv)
 
     cfg = config_lib.load(args.config, args.overrides)
@@ -113,6 +129,8 @@ def main(argv=None) -> dict:
     for mode in args.modes.split(","):
         if mode == "train":
             result[mode] = measure_train(cfg, args.batch, args.steps)
+        elif mode == "fit":
+            result[mode] = measure_fit(cfg, args.batch, args.steps, args.warmup)
         else:
             result[mode] = measure(cfg, args.batch, args.steps, args.warmup, jit=(mode == "xla"))
     if "graph" in result and "train" in result:
