@@ -38,7 +38,8 @@ def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
 
     The square of ``core.person_box.square_box`` and ``corners`` (the training crops' box), in
     numpy: a tracked video frame asks for one box per frame, and TensorFlow's eager ops cost
-    1.3 ms a call, ~5 % of a frame (``tests/serving/test_predict.py`` checks both agree).
+    1.3 ms a call, ~5 % of a frame (numpy: 0.3 ms; ``tests/serving/test_predict.py`` checks
+    that both agree).
     """
     from tfpose.core.person_box import MARGIN
 

@@ -18,12 +18,12 @@ Defaults (``MIN_CUTOFF`` 1 Hz, ``BETA`` 0.1, ``D_CUTOFF`` 4 Hz), for keypoints i
 tracked and not): the setting that cuts the jitter most while PCK@0.2 stays at or above the
 unsmoothed run's on every clip (a grid of min_cutoff 0.05-5 Hz, beta 0-0.3, d_cutoff 0.5-8 Hz).
 A pose model's joints jump by tens of pixels when it changes its mind; a filter that lags over
-those jumps costs PCK (Casiez's 1 Hz / 0.01 cut the jitter 2-3 x for 3 points of PCK), so the
+those jumps costs PCK (Casiez's 1 Hz / 0.01 / 1 Hz cut it 2.6-3.6 x for up to 3 points), so the
 speed term opens the filter on any real motion and smooths only the small wobble of a still
-joint: still, the cutoff is about 4-5 Hz (alpha ~0.5 at 25 fps, keeping about 0.6-0.7 of white
-jitter's standard deviation and 0.4 of its frame-to-frame step); a 100 px jump is followed
-within one frame (``tests/serving/test_smoothing.py`` checks both). Smoother, laggier output:
-``--beta 0.01`` (README, section Video).
+joint: still (2 px white noise), the cutoff is about 4-5 Hz (alpha ~0.5 at 25 fps, keeping
+about 0.6-0.7 of the noise's standard deviation and 0.4 of its frame-to-frame step); a 100 px
+jump is followed within one frame (``tests/serving/test_smoothing.py`` checks both). Smoother,
+laggier output: ``--beta 0.01`` (README, section Video: half the jitter, up to 3 points).
 """
 
 from __future__ import annotations
