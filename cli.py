@@ -12,6 +12,7 @@ import sys
 import click
 
 from tfpose import __version__
+from tfpose.serving import smoothing  # numpy only: the video options' defaults
 
 
 # Commands that never import TensorFlow start without it (and without its start-up cost).
@@ -321,10 +322,11 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Video: One-Euro filter on each joint coordinate, reset when the person is "
                    "lost.")
-@click.option("--min-cutoff", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--min-cutoff", type=click.FloatRange(min=0, min_open=True),
+              default=smoothing.MIN_CUTOFF,
               show_default=True, help="Video: One-Euro cutoff (Hz) of a still joint; lower is "
                                       "smoother.")
-@click.option("--beta", type=click.FloatRange(min=0), default=0.01, show_default=True,
+@click.option("--beta", type=click.FloatRange(min=0), default=smoothing.BETA, show_default=True,
               help="Video: One-Euro cutoff increase per pixel/s of joint speed; higher lags "
                    "less.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,

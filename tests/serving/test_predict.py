@@ -144,3 +144,23 @@ def test_predict_json_coordinates_round_trip_on_a_non_square_photo(tmp_path, fra
 def test_predict_needs_out_or_no_draw(workdirs):
     result = CliRunner().invoke(cli.cli, ["predict", str(workdirs["hourglass"]), str(SAMPLES[0])])
     assert result.exit_code != 0 and "--no-draw" in result.output
+
+
+def test_second_pass_boxes_are_the_training_crops_square():
+    """The numpy boxes of ``passes.second_pass_boxes`` equal ``person_box.square_box`` and
+    ``corners`` (TensorFlow, what the training crops use), validity included."""
+    from tfpose.core import person_box
+    from tfpose.serving.passes import SECOND_PASS_MIN_SCORE, SECOND_PASS_MIN_SIDE, second_pass_boxes
+
+    rng = np.random.default_rng(3)
+    keypoints = rng.uniform(-50.0, 700.0, (64, 16, 2)).astype(np.float32)
+    keypoints[5] = 40.0 + rng.uniform(0.0, 3.0, (16, 2))  # a pile of joints: under the min side
+    scores = rng.uniform(0.0, 0.4, (64, 16)).astype(np.float32)
+    scores[7] = 0.0
+    scores[8, 1:] = 0.0  # one joint only
+    boxes, valid = second_pass_boxes(keypoints, scores)
+    centre, side, ok = person_box.square_box(keypoints, scores >= SECOND_PASS_MIN_SCORE)
+    expected = person_box.corners(centre, side).numpy()
+    np.testing.assert_allclose(boxes, expected, rtol=1e-6, atol=1e-4)
+    np.testing.assert_array_equal(valid, ok.numpy() & (side.numpy() >= SECOND_PASS_MIN_SIDE))
+    assert not valid[[5, 7, 8]].any() and valid.sum() > 50

@@ -1,7 +1,9 @@
 """The square person box around a set of joints: what the person-centred training crops fill
 the input with, and what ``predict``'s second pass crops around the first pass's joints.
 
-One definition for both, so the second pass sees the person framed as in training.
+One definition for both, so the second pass sees the person framed as in training
+(``serving.passes.second_pass_boxes`` repeats it in numpy on the host, for video's per-frame
+boxes; ``tests/serving/test_predict.py`` checks that the two agree).
 """
 
 from __future__ import annotations

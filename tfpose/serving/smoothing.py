@@ -13,11 +13,17 @@ Still, the cutoff is ``min_cutoff`` (strong smoothing: jitter is cut); moving fa
 (little lag). Each coordinate is filtered on its own, so one filter serves a K x 2 array of
 joints. Units: ``beta`` is per (coordinate unit / s), here per pixel/s of the original video.
 
-Defaults (``MIN_CUTOFF`` 1 Hz, ``BETA`` 0.01, ``D_CUTOFF`` 1 Hz), for keypoints in pixels at
-25-30 fps: still, alpha = 0.2 at 25 fps, which keeps about a third of white jitter's standard
-deviation (sqrt(alpha / (2 - alpha))); a joint moving at 500 px/s (a limb swinging across a 640
-px frame in about a second) gets a 6 Hz cutoff, alpha = 0.6, so a jump is followed within 3-4
-frames (``tests/serving/test_smoothing.py`` checks both).
+Defaults (``MIN_CUTOFF`` 1 Hz, ``BETA`` 0.1, ``D_CUTOFF`` 4 Hz), for keypoints in pixels at
+25-30 fps, chosen on the made clips (``benchmarks/video.py``, two independent sets of photos,
+tracked and not): the setting that cuts the jitter most while PCK@0.2 stays at or above the
+unsmoothed run's on every clip (a grid of min_cutoff 0.05-5 Hz, beta 0-0.3, d_cutoff 0.5-8 Hz).
+A pose model's joints jump by tens of pixels when it changes its mind; a filter that lags over
+those jumps costs PCK (Casiez's 1 Hz / 0.01 / 1 Hz cut it 2.6-3.6 x for up to 3 points), so the
+speed term opens the filter on any real motion and smooths only the small wobble of a still
+joint: still (2 px white noise), the cutoff is about 4-5 Hz (alpha ~0.5 at 25 fps, keeping
+about 0.6-0.7 of the noise's standard deviation and 0.4 of its frame-to-frame step); a 100 px
+jump is followed within one frame (``tests/serving/test_smoothing.py`` checks both). Smoother,
+laggier output: ``--beta 0.01`` (README, section Video: half the jitter, up to 3 points).
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from typing import Optional
 
 import numpy as np
 
-MIN_CUTOFF = 1.0   # Hz: the cutoff of a still joint
-BETA = 0.01        # cutoff increase per pixel/s of (smoothed) speed
-D_CUTOFF = 1.0     # Hz: the cutoff of the speed estimate itself (Casiez et al.'s default)
+MIN_CUTOFF = 1.0   # Hz: the cutoff of a still joint (barely matters at BETA 0.1: 0.1-2 Hz alike)
+BETA = 0.1         # cutoff increase per pixel/s of (smoothed) speed
+D_CUTOFF = 4.0     # Hz: the cutoff of the speed estimate itself (Casiez et al.'s 1 Hz lagged:
+                   # a slow speed estimate keeps the filter shut through a jump)
 
 
 def smoothing_factor(cutoff, dt):

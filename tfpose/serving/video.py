@@ -7,11 +7,12 @@ tracking, is in memory at a time), so memory does not grow with the clip's lengt
 Per frame (``predict_video``):
 
 * Tracking (default): after a frame whose joints are confident, the next frame is predicted in
-  one pass on the square around those joints (``predict.second_pass_boxes``: the second pass of
-  the still-image recipe, with the previous frame standing in for pass 1), grown by
-  ``TRACK_MARGIN``. When the previous
-  frame's mean joint score is under ``TRACK_MIN_SCORE`` (person lost, a cut, the first frame),
-  the frame is searched whole, in the still-image passes. ``track=False`` runs every frame alone.
+  one pass on the square around those joints (``passes.second_pass_boxes``: the second pass of
+  the still-image recipe, with the previous frame standing in for pass 1; ``TRACK_MARGIN`` 1.0
+  keeps that box as is), taken from the previous frame's raw joints (before smoothing, so the
+  filter's lag never moves the crop). When the previous frame's mean joint score is under
+  ``TRACK_MIN_SCORE`` (person lost, the first frame) or the shot changes (a cut), the frame is
+  searched whole, in the still-image passes. ``track=False`` runs every frame alone.
 * Smoothing (default): a One-Euro filter (``serving/smoothing.py``) per joint coordinate, on the
   frames' time stamps; reset when the person is lost or at a cut, so it never drags joints from
   one shot into the next.
@@ -50,11 +51,14 @@ TRACK_MIN_SCORE = 0.2
 # Encoders tried in order: H.264 (x264, in PyAV's wheels), then FFmpeg's native MPEG-4 part 2.
 CODECS = ("libx264", "mpeg4")
 # The tracking crop is the still recipe's second-pass square (1.25 x the joints' extent) grown
-# by this factor around its centre: room for a limb the previous frame got wrong to come back
-# and for the person to move. Measured (benchmarks/video.py, lspet, first 150 frames): 1.0 lets
-# the crop shrink onto wrong joints (pan PCK@0.2 29.3), 1.3 45.5, 1.5 53.0, 1.7 52.3, 2.0 46.3;
-# on a separate set of photos (make_pose_clip.py --skip 6) 1.5 also beat 1.0 (20.9 vs 17.0).
-TRACK_MARGIN = 1.5
+# by this factor around its centre. 1.0: exactly the box the crop-trained lspet model's training
+# crops and the still pass 2 use. Measured (benchmarks/video.py, session 4's lspet, unsmoothed
+# PCK@0.2, runs/video_clips pan / cuts; make_pose_clip.py --skip 6 pan / cuts), against
+# --no-track's 58.1 / 57.3; 6.4 / 35.8: 0.9 41.8 / 53.7; 4.0 / 30.3, 1.0 59.8 / 59.4;
+# 6.7 / 36.6, 1.1 59.1 / 55.6; 7.8 / 33.5, 1.25 59.2 / 54.8; 6.4 / 31.5, 1.5 57.5 / 45.9;
+# 8.5 / 30.8 (a larger crop lowers the person's resolution; the model trained before session 4
+# needed 1.5: at 1.0 its crop shrank onto wrong joints).
+TRACK_MARGIN = 1.0
 # A hard cut (a new shot): the 32 x 24 grey thumbnails of consecutive frames differ by more than
 # this many grey levels on average. Measured on the made clips: smooth pan, zoom and rotation
 # <= 7.3 (median 2.6-3.3); the four cuts 44.7-80.3. A cut restarts tracking and smoothing.
@@ -308,12 +312,13 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
             nonlocal done
             for j, (index, time_s, frame, cut) in enumerate(batch):
                 if "keypoints" in answer:
+                    # The next crop from the raw joints: smoothing's lag never moves it.
+                    box = track_box(answer["keypoints"][j], answer["keypoint_scores"][j],
+                                    track_min_score)
                     if state["lost"] or cut:
                         filt.reset()  # never smooth across a lost person or a cut
                     if smooth:
                         answer["keypoints"][j] = filt(answer["keypoints"][j], time_s)
-                    box = track_box(answer["keypoints"][j], answer["keypoint_scores"][j],
-                                    track_min_score)
                     state["lost"] = box is None
                     state["box"] = box if track else None
                 rec = {"frame": index, "time_s": time_s, **record(None, answer, j),
