@@ -22,7 +22,8 @@ from tfpose.core.errors import ConfigError
 # Model kinds (``model.kind``) and regression coordinate frames (``data.coord_frame``).
 REGRESSION_KINDS = ("cdrp", "resnet34")
 HEATMAP_KINDS = ("hourglass", "efficientnet_lite0")
-POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS
+SIMCC_KINDS = ("efficientnet_lite0_simcc",)  # 1-D x and y bins per joint (codecs/simcc.py)
+POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS + SIMCC_KINDS
 CLASSIFIER_KINDS = ("classifier", "two_stage")
 COORD_FRAMES = ("centered", "unit")
 
@@ -56,6 +57,9 @@ class DataConfig:
     coord_frame: str = "centered"  # regression targets: centered ([-S/2, S/2]) | unit ([-1, 1])
     heatmap_stride: int = 4  # input / heatmap resolution (256 -> 64)
     heatmap_sigma: float = 2.0  # Gaussian sigma in heatmap pixels
+    # SimCC models: the label-smoothing Gaussian's sigma in bins (2 per input pixel): 4 bins =
+    # 2 input px, about RTMPose's 5.66 bins at 256 px scaled to a 160 px input.
+    simcc_sigma: float = 4.0
     batch_size: int = 32
     shuffle_buffer: int = 1024
     cache: bool = False
@@ -82,20 +86,22 @@ class DataConfig:
 class ModelConfig:
     """Which network to build. Fields not used by ``kind`` are ignored by its builder."""
 
-    kind: str = "hourglass"  # cdrp | resnet34 | hourglass | efficientnet_lite0 | classifier | two_stage
+    # cdrp | resnet34 | hourglass | efficientnet_lite0 | efficientnet_lite0_simcc | classifier |
+    # two_stage
+    kind: str = "hourglass"
     num_joints: int = 16
     # CDRP / ResNet34 regression heads.
     dropout: float = 0.1
     fc_units: int = 1024
     preset: Optional[str] = None  # keras-hub preset name or local preset folder (pretrained)
-    # Stacked hourglass (num_channels is also efficientnet_lite0's head width).
+    # Stacked hourglass (num_channels is also the efficientnet_lite0 kinds' head width).
     num_stacks: int = 2
     num_channels: int = 256
     hourglass_depth: int = 4
-    # efficientnet_lite0: ImageNet backbone weights (.npz of scripts/import_imagenet_backbone.py)
+    # efficientnet_lite0 (and _simcc): ImageNet backbone weights (.npz of scripts/import_imagenet_backbone.py)
     # loaded by `tfpose train` into a fresh run; None: random initialisation.
     backbone_weights: Optional[str] = None
-    # efficientnet_lite0: freeze the stem and the first N of its 16 MBConv blocks (weights and
+    # efficientnet_lite0 (and _simcc): freeze the stem and the first N of its 16 MBConv blocks (weights and
     # BatchNorm statistics) for the whole run: ImageNet's low-level filters are kept, and the
     # step skips their gradients (the issue measured 88 against 59 examples/s with N = 4).
     frozen_blocks: int = 0

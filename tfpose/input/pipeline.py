@@ -153,8 +153,12 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
         example = normalize(example, task.normalization)
         inputs, targets, weights = to_model_tuple(make_targets(example, task, weights_per_class))
         # Every hourglass stack shares one target; only one copy leaves the function (each XLA
-        # output is a buffer of its own, so N names would cost N - 1 heatmap copies).
-        return inputs, dict(list(targets.items())[:1]), dict(list(weights.items())[:1])
+        # output is a buffer of its own, so N names would cost N - 1 heatmap copies). Outputs
+        # with targets of their own (SimCC's x and y) all leave.
+        first = next(iter(targets))
+        kept = [n for n in targets if n == first or targets[n] is not targets[first]
+                or weights[n] is not weights[first]]
+        return inputs, {n: targets[n] for n in kept}, {n: weights[n] for n in kept}
 
     # Two compiled functions (``augment.apply`` split after the warp), not one: in one, XLA
     # fuses the warp into every later pass over the pixels (the colour and normalisation
@@ -175,8 +179,9 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
             inputs, targets, weights = finish(warp(example, matrix, flip), colour)
         else:
             inputs, targets, weights = finish(example)
-        (target,), (weight,) = targets.values(), weights.values()
-        return inputs, {n: target for n in names}, {n: weight for n in names}
+        first = names[0]  # a name left out by ``finish`` shares the first output's target
+        return (inputs, {n: targets.get(n, targets[first]) for n in names},
+                {n: weights.get(n, weights[first]) for n in names})
 
     ds = ds.map(per_example, num_parallel_calls=AUTOTUNE)
     ds = ds.batch(cfg.data.batch_size, drop_remainder=training)

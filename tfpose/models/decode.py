@@ -3,7 +3,8 @@
 A pose model's outputs are read through its codec (``codec``): ``regression`` models (CDRP,
 ResNet34) predict ``keypoints`` in the configured coordinate frame (``codecs/regression.py``);
 ``heatmap`` models (hourglass, EfficientNet-Lite) predict one heatmap stack per stage, of which
-the last is decoded (``codecs/heatmap.py``). Both end as ``(keypoints B x K x 2 in input pixels,
+the last is decoded (``codecs/heatmap.py``); ``simcc`` models predict ``simcc_x`` and ``simcc_y``
+logits over 1-D bins (``codecs/simcc.py``). All end as ``(keypoints B x K x 2 in input pixels,
 scores B x K)`` so the classifier, the evaluation and the export see one format whatever the
 pose model. Which codec a model kind uses is the task registry's business (``tfpose/tasks``).
 """
@@ -15,21 +16,25 @@ import tensorflow as tf
 
 from tfpose.codecs import heatmap as heatmap_codec
 from tfpose.codecs import regression as regression_codec
+from tfpose.codecs import simcc as simcc_codec
 from tfpose.config import HEATMAP_KINDS
 
-POSE_CODECS = ("heatmap", "regression")
+POSE_CODECS = ("heatmap", "regression", "simcc")
 
 
 def keypoints_from_outputs(outputs, *, codec: str, input_size: int, coord_frame: str = "centered",
                            heatmap_stride: int = 4, heatmap_loss: str = "mse",
-                           heatmap_sigma: float = 2.0, subpixel: str = "quarter"):
+                           heatmap_sigma: float = 2.0, subpixel: str = "quarter",
+                           simcc_split_ratio: int = simcc_codec.SPLIT_RATIO,
+                           simcc_sigma: float = 4.0):
     """Raw pose-model outputs -> (keypoints B x K x 2 input px float32, scores B x K float32).
 
     ``subpixel``: the heatmap decoding's sub-pixel rule (``codecs.heatmap.decode``).
 
     Regression models have no confidence, so their scores are ones. Heatmap models trained with
     ``softmax_ce`` output logits: they are decoded through ``softmax_heatmaps`` (the argmax is
-    the same; scores become comparable).
+    the same; scores become comparable). SimCC models' scores are on the same scale
+    (``codecs.simcc.decode``).
     """
     if codec == "heatmap":
         maps = tf.cast(heatmap_codec.final_heatmaps(outputs), tf.float32)
@@ -41,6 +46,9 @@ def keypoints_from_outputs(outputs, *, codec: str, input_size: int, coord_frame:
         keypoints = regression_codec.decode(tf.cast(keypoints, tf.float32), input_size,
                                             coord_frame)
         return keypoints, tf.ones_like(keypoints[..., 0])
+    if codec == "simcc":
+        return simcc_codec.decode(outputs["simcc_x"], outputs["simcc_y"], simcc_split_ratio,
+                                  simcc_sigma)
     raise ValueError(f"Unknown pose codec {codec!r}; expected one of {POSE_CODECS}")
 
 
@@ -56,7 +64,7 @@ class DecodeKeypoints(keras.layers.Layer):
 
     def __init__(self, codec, input_size, coord_frame="centered", heatmap_stride=4,
                  score_threshold=0.0, output="joints", heatmap_loss="mse", heatmap_sigma=2.0,
-                 **kwargs):
+                 simcc_split_ratio=simcc_codec.SPLIT_RATIO, simcc_sigma=4.0, **kwargs):
         super().__init__(**kwargs)
         if output not in ("joints", "scores"):
             raise ValueError(f"output must be 'joints' or 'scores'. Received: output={output!r}")
@@ -70,11 +78,14 @@ class DecodeKeypoints(keras.layers.Layer):
         self.score_threshold = score_threshold
         self.heatmap_loss = heatmap_loss
         self.heatmap_sigma = heatmap_sigma
+        self.simcc_split_ratio = simcc_split_ratio
+        self.simcc_sigma = simcc_sigma
 
     def decode_args(self) -> dict:
         return dict(codec=self.codec, input_size=self.input_size, coord_frame=self.coord_frame,
                     heatmap_stride=self.heatmap_stride, heatmap_loss=self.heatmap_loss,
-                    heatmap_sigma=self.heatmap_sigma)
+                    heatmap_sigma=self.heatmap_sigma, simcc_split_ratio=self.simcc_split_ratio,
+                    simcc_sigma=self.simcc_sigma)
 
     def call(self, outputs):
         outputs = tf.nest.map_structure(tf.stop_gradient, outputs)
@@ -88,6 +99,9 @@ class DecodeKeypoints(keras.layers.Layer):
         if self.codec == "heatmap":
             shape = heatmap_codec.final_heatmaps(input_shape)
             joints = shape[-1]
+        elif self.codec == "simcc":
+            shape = input_shape["simcc_x"]
+            joints = shape[1]
         else:
             shape = input_shape["keypoints"] if isinstance(input_shape, dict) else input_shape
             joints = shape[1]

@@ -14,6 +14,8 @@ LiteRT.
 - head (top-down, as a feature pyramid): P5 = Conv1x1(C5 -> C); then for C4, C3, C2:
   P = SepConv3x3(Upsample2(P) + Conv1x1(Ci -> C)), each conv with BN + ReLU; ``heatmaps_1`` =
   Conv1x1(P2 -> K), B x S/4 x S/4 x K float32 (C = ``cfg.model.num_channels``).
+- SimCC head (``model.kind: efficientnet_lite0_simcc``, ``apply_simcc_head``): the same trunk
+  to P2, then ``simcc_x`` and ``simcc_y`` B x K x S*r logits over 1-D bins (``codecs/simcc.py``).
 
 ImageNet weights: ``cfg.model.backbone_weights`` names an ``.npz`` written by
 ``scripts/import_imagenet_backbone.py`` (arrays keyed ``<layer name>/<weight index>``);
@@ -35,6 +37,7 @@ from tfpose.core.errors import ConfigError
 from tfpose.models.heads import image_input
 
 STRIDE = 4  # heatmaps at C2's resolution
+SIMCC_HIDDEN = 256  # the SimCC head's shared Dense width (RTMPose-t/s: 256)
 BN_EPSILON = 1e-3  # the TF original's, kept by the port
 BN_MOMENTUM = 0.9  # short fine-tuning runs: statistics must follow the weights quickly
 
@@ -110,16 +113,46 @@ def _conv_bn_relu(x, filters: int, name: str, separable: bool = False):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def apply_head(features: dict, channels: int, joints: int):
-    """Top-down head: {c2..c5} -> ``heatmaps_1`` B x S/4 x S/4 x K float32 (linear)."""
+def apply_pyramid(features: dict, channels: int):
+    """The head's top-down trunk: {c2..c5} -> P2, B x S/4 x S/4 x C (BN + ReLU)."""
     p = _conv_bn_relu(features["c5"], channels, "head_p5")
     for level in ("c4", "c3", "c2"):
         lateral = _conv_bn_relu(features[level], channels, f"head_{level}_lateral")
         p = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"head_{level}_up")(p)
         p = keras.layers.Add(name=f"head_{level}_merge")([p, lateral])
         p = _conv_bn_relu(p, channels, f"head_{level}_smooth", separable=True)
+    return p
+
+
+def apply_head(features: dict, channels: int, joints: int):
+    """Top-down head: {c2..c5} -> ``heatmaps_1`` B x S/4 x S/4 x K float32 (linear)."""
+    p = apply_pyramid(features, channels)
     # float32 so the loss sees full-precision heatmaps under mixed precision.
     return keras.layers.Conv2D(joints, 1, dtype="float32", name="heatmaps_1")(p)
+
+
+def apply_simcc_head(features: dict, channels: int, joints: int, bins: int,
+                     hidden: int = SIMCC_HIDDEN):
+    """SimCC head (``codecs/simcc.py``): {c2..c5} -> (``simcc_x``, ``simcc_y``), each
+    B x K x ``bins`` float32 logits.
+
+    The same trunk as ``apply_head`` to P2, then, as RTMPose: a 1x1 conv to one map per joint
+    (B x S/4 x S/4 x K), each joint's map flattened (B x K x (S/4)^2: every stride-4 position
+    votes for every bin), LayerNorm (RTMPose's ScaleNorm: the flattened maps' scale does not
+    depend on S), a Dense of ``hidden`` units with GELU shared by all joints, and one linear
+    Dense per axis to the bins. The flatten ties the model to its input size.
+    """
+    p = apply_pyramid(features, channels)
+    maps = keras.layers.Conv2D(joints, 1, name="simcc_joint_maps")(p)
+    side = maps.shape[1] * maps.shape[2]
+    x = keras.layers.Permute((3, 1, 2), name="simcc_joints_first")(maps)  # B x K x S/4 x S/4
+    x = keras.layers.Reshape((joints, side), name="simcc_flatten")(x)
+    x = keras.layers.LayerNormalization(name="simcc_norm")(x)
+    x = keras.layers.Dense(hidden, activation="gelu", name="simcc_hidden")(x)
+    # float32 so the loss sees full-precision logits under mixed precision.
+    simcc_x = keras.layers.Dense(bins, dtype="float32", name="simcc_x")(x)
+    simcc_y = keras.layers.Dense(bins, dtype="float32", name="simcc_y")(x)
+    return simcc_x, simcc_y
 
 
 def load_backbone_weights(model: keras.Model, path: str | Path) -> int:
@@ -195,7 +228,25 @@ def build_efficientnet_lite0(cfg) -> keras.Model:
     features = apply_backbone(image)
     heatmaps = apply_head(features, cfg.model.num_channels, cfg.model.num_joints)
     model = keras.Model({"image": image}, {"heatmaps_1": heatmaps}, name="efficientnet_lite0")
+    return _freeze(model, cfg.model.frozen_blocks)
+
+
+def build_efficientnet_lite0_simcc(cfg, split_ratio: int) -> keras.Model:
+    """EfficientNet-Lite0 SimCC model (``model.kind: efficientnet_lite0_simcc``): ``image`` ->
+    {``simcc_x``, ``simcc_y``: B x K x S * ``split_ratio``}; the heatmap model's layers and
+    names up to P2, so ``frozen_blocks`` and ``load_backbone_weights`` work alike."""
+    _check(cfg)
+    image = image_input(cfg)
+    features = apply_backbone(image)
+    simcc_x, simcc_y = apply_simcc_head(features, cfg.model.num_channels, cfg.model.num_joints,
+                                        cfg.data.input_size * split_ratio)
+    model = keras.Model({"image": image}, {"simcc_x": simcc_x, "simcc_y": simcc_y},
+                        name="efficientnet_lite0_simcc")
+    return _freeze(model, cfg.model.frozen_blocks)
+
+
+def _freeze(model: keras.Model, blocks: int) -> keras.Model:
     # A frozen BatchNorm also runs in inference mode (Keras 3): its statistics stay ImageNet's.
-    for name in frozen_layer_names(model, cfg.model.frozen_blocks):
+    for name in frozen_layer_names(model, blocks):
         model.get_layer(name).trainable = False
     return model

@@ -1,6 +1,6 @@
 """Pose losses that count annotated joints only.
 
-Both losses return one value per joint, B x K, from ``call`` and reduce with Keras 3's
+All losses return one value per joint, B x K, from ``call`` and reduce with Keras 3's
 ``"mean_with_sample_weight"``: the pipeline's sample weight for a pose output is the
 annotated mask B x K (1 where the joint is annotated and inside the input), so the reduction
 is sum(mask * loss) / sum(mask) -- the mean over annotated joints of the whole batch, and an
@@ -72,3 +72,24 @@ class HeatmapSoftmaxCE(keras.losses.Loss):
         target = ops.reshape(ops.cast(y_true, "float32"), (shape[0], -1, shape[-1]))
         target = target / ops.maximum(ops.sum(target, axis=1, keepdims=True), 1e-12)
         return -ops.sum(target * ops.log_softmax(logits, axis=1), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="tfpose")
+class SimCCKLDivergence(keras.losses.Loss):
+    """KL divergence from a SimCC target distribution to the softmax of the predicted logits.
+
+    ``call(y_true, y_pred)``: B x K x L each -> B x K, ``sum_l t_l (log t_l - log_softmax(z)_l)``
+    over the L bins of one axis (``codecs/simcc.py``; one instance per axis output, summed by
+    Keras). ``y_true`` rows are normalised Gaussians, all zeros for an unannotated joint (loss 0,
+    and weight 0). The target's entropy makes the loss 0 for a prediction equal to the target,
+    so its value reads as a distance; it adds no gradient (the cross-entropy's is the same).
+    """
+
+    def __init__(self, name="simcc_kl", reduction="mean_with_sample_weight", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        target = ops.cast(y_true, "float32")
+        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        # Bins where the target underflowed to 0 contribute 0 (0 * finite, never 0 * -inf).
+        return ops.sum(target * (ops.log(ops.maximum(target, 1e-12)) - log_probs), axis=-1)

@@ -14,7 +14,8 @@ from tfpose.core.errors import ConfigError, DataError
 from tfpose.tasks.base import Task
 from tfpose.tasks.classify import Classifier, TwoStage
 from tfpose.tasks.workdir import load_config, load_workdir_model, num_actions
-from tfpose.tasks.pose import POSE_TASKS, HeatmapPose, PoseTask, RegressionPose, pose_task
+from tfpose.tasks.pose import (POSE_TASKS, HeatmapPose, PoseTask, RegressionPose, SimCCPose,
+                               pose_task)
 
 # The pose kinds come from ``tasks/pose.py`` (``POSE_TASKS``): a two-stage model resolves its
 # pose half there without importing this registry, which imports it (no import cycle).
@@ -56,4 +57,4 @@ def load_workdir(workdir, checkpoint: str = "best", overrides=()):
 
 
 __all__ = ["TASKS", "Task", "get_task", "pose_task", "PoseTask", "RegressionPose",
-           "HeatmapPose", "Classifier", "TwoStage", "load_workdir"]
+           "HeatmapPose", "SimCCPose", "Classifier", "TwoStage", "load_workdir"]

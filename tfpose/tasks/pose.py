@@ -1,6 +1,7 @@
-"""Pose tasks: regression (CDRP, ResNet34) and heatmap (hourglass, EfficientNet-Lite0) models.
+"""Pose tasks: regression (CDRP, ResNet34), heatmap (hourglass, EfficientNet-Lite0) and SimCC
+(EfficientNet-Lite0) models.
 
-Both take ``image`` B x S x S x 3 and end, through their codec, in keypoints B x K x 2 in input
+All take ``image`` B x S x S x 3 and end, through their codec, in keypoints B x K x 2 in input
 pixels with scores B x K (``models/decode.py``):
 
 - ``RegressionPose``: output ``keypoints`` B x K x 2 in ``data.coord_frame``
@@ -8,6 +9,9 @@ pixels with scores B x K (``models/decode.py``):
 - ``HeatmapPose``: outputs ``heatmaps_1 .. heatmaps_N`` (N = ``model.num_stacks`` for the
   hourglass, 1 otherwise), each B x S/stride x S/stride x K, all supervised with the same
   Gaussian targets (``codecs/heatmap.py``); the last is decoded.
+- ``SimCCPose``: outputs ``simcc_x`` and ``simcc_y``, each B x K x S*r logits over 1-D bins
+  (r = 2 bins per input pixel), supervised by normalised 1-D Gaussians (``codecs/simcc.py``)
+  through ``SimCCKLDivergence``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfpose.config import HEATMAP_KINDS, POSE_KINDS, REGRESSION_KINDS
+from tfpose.config import HEATMAP_KINDS, POSE_KINDS, REGRESSION_KINDS, SIMCC_KINDS
 from tfpose.codecs import heatmap as heatmap_codec
 from tfpose.codecs import regression as regression_codec
+from tfpose.codecs import simcc as simcc_codec
 from tfpose.core import geometry
 from tfpose.core.errors import ConfigError
 from tfpose.models import losses as losses_lib
@@ -30,7 +35,7 @@ class PoseTask(Task):
 
     is_pose = True
     has_keypoints = True
-    codec = ""  # "regression" | "heatmap" (``models/decode.py``)
+    codec = ""  # "regression" | "heatmap" | "simcc" (``models/decode.py``)
 
     @property
     def monitor(self) -> tuple[str, str]:
@@ -171,10 +176,69 @@ class HeatmapPose(PoseTask):
         return self.decode_outputs([(maps + back) / 2.0])
 
 
+class SimCCPose(PoseTask):
+    """SimCC: each joint's x and y as classifications over ``S * r`` bins (``codecs/simcc.py``).
+
+    The network takes only ``data.input_size`` (its head flattens the stride-4 maps), so the
+    base ``network_at_size`` refuses a ``data.whole_image_size``.
+    """
+
+    codec = "simcc"
+    split_ratio = simcc_codec.SPLIT_RATIO
+
+    @property
+    def output_names(self) -> list[str]:
+        return ["simcc_x", "simcc_y"]
+
+    def check(self) -> None:
+        if self.cfg.data.simcc_sigma <= 0:
+            raise ConfigError(f"data.simcc_sigma: expected > 0 bins, received "
+                              f"{self.cfg.data.simcc_sigma}")
+
+    def decode_args(self) -> dict:
+        return dict(super().decode_args(), simcc_split_ratio=self.split_ratio,
+                    simcc_sigma=self.cfg.data.simcc_sigma)
+
+    def make_targets(self, example, weights_per_class=None):
+        data = self.cfg.data
+        x, y, weight = simcc_codec.encode(example["keypoints"][..., :2], example["annotated"],
+                                          data.input_size, self.split_ratio, data.simcc_sigma)
+        return {"simcc_x": x, "simcc_y": y}, {"simcc_x": weight, "simcc_y": weight}
+
+    def build(self, num_classes=None) -> keras.Model:
+        from tfpose.models.efficientnet_lite import build_efficientnet_lite0_simcc
+
+        return build_efficientnet_lite0_simcc(self.cfg, self.split_ratio)
+
+    def losses(self) -> dict:
+        """One ``SimCCKLDivergence`` per axis, summed by Keras."""
+        return {name: losses_lib.SimCCKLDivergence(name=f"{name}_kl")
+                for name in self.output_names}
+
+    def mirror_flipped(self, outputs, flipped):
+        """The mirrored image's x distributions are mirrored back (``codecs.simcc.mirror``),
+        left and right joints swapped; both axes' probabilities are averaged with the plain
+        ones and decoded (their logs are the logits ``decode`` reads)."""
+        joints = list(geometry.FLIP_INDEX)
+
+        def probs(logits):
+            return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+
+        back_x = simcc_codec.mirror(tf.gather(probs(flipped["simcc_x"]), joints, axis=-2),
+                                    self.split_ratio)
+        back_y = tf.gather(probs(flipped["simcc_y"]), joints, axis=-2)
+        mean_x = (probs(outputs["simcc_x"]) + back_x) / 2.0
+        mean_y = (probs(outputs["simcc_y"]) + back_y) / 2.0
+        # The floor keeps the logs finite where both probabilities underflowed to 0.
+        return self.decode_outputs({"simcc_x": tf.math.log(tf.maximum(mean_x, 1e-12)),
+                                    "simcc_y": tf.math.log(tf.maximum(mean_y, 1e-12))})
+
+
 # The pose part of the registry (``tasks/__init__.py`` adds the classifiers to it).
 POSE_TASKS = {
     **{kind: RegressionPose for kind in REGRESSION_KINDS},
     **{kind: HeatmapPose for kind in HEATMAP_KINDS},
+    **{kind: SimCCPose for kind in SIMCC_KINDS},
 }
 
 
