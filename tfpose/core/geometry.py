@@ -83,8 +83,23 @@ def mirror_keypoints(keypoints, size, visible_only: bool = False):
     return tf.concat([mirrored[..., None], keypoints[..., 1:]], axis=-1)
 
 
-def mirror_heatmaps(heatmaps):
-    """Heatmaps ``... x H x W x K`` as seen in a mirror: reversed along W, channels swapped."""
+def mirror_heatmaps(heatmaps, stride: int = 1):
+    """Heatmaps ``... x H x W x K`` of a mirrored input as seen in the original: reversed along
+    W, channels swapped, and shifted right by ``(stride - 1) / stride`` of a heatmap pixel.
+
+    Why the shift: input x mirrors to ``S - 1 - x`` but heatmap column u (input ``stride * u``)
+    reverses to ``W - 1 - u``, which is input ``S - stride - x``: reversing alone puts every peak
+    ``stride - 1`` input pixels to the left. The shift is a linear interpolation of neighbouring
+    columns (column -1 counts as zeros).
+    """
     import tensorflow as tf
 
-    return tf.gather(tf.reverse(heatmaps, axis=[-2]), list(FLIP_INDEX), axis=-1)
+    maps = tf.gather(tf.reverse(heatmaps, axis=[-2]), list(FLIP_INDEX), axis=-1)
+    shift = (stride - 1) / stride
+    if shift == 0:
+        return maps
+    rank = len(maps.shape)
+    # Column j of the result = (1 - shift) * column j + shift * column j - 1.
+    pad = [[0, 0]] * (rank - 2) + [[1, 0], [0, 0]]
+    left = tf.pad(maps, pad)[..., :-1, :]
+    return (1.0 - shift) * maps + shift * left

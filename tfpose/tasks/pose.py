@@ -172,7 +172,8 @@ class HeatmapPose(PoseTask):
         """The mirrored image's final heatmaps are mirrored back with left and right channels
         swapped, averaged with the plain ones, and then decoded."""
         maps = tf.cast(heatmap_codec.final_heatmaps(outputs), tf.float32)
-        back = geometry.mirror_heatmaps(tf.cast(heatmap_codec.final_heatmaps(flipped), tf.float32))
+        back = geometry.mirror_heatmaps(tf.cast(heatmap_codec.final_heatmaps(flipped), tf.float32),
+                                        self.cfg.data.heatmap_stride)
         return self.decode_outputs([(maps + back) / 2.0])
 
 
