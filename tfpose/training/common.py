@@ -228,6 +228,45 @@ def init_weights_path(source: str) -> Path:
     return path
 
 
+def init_weights_kind(path: Path) -> str | None:
+    """The model kind that wrote the weights file ``path`` (its folder's ``config.yaml``: a work
+    dir or a shipped model), or None for a bare file."""
+    config = path.parent / "config.yaml"
+    return config_lib.load(config).model.kind if config.exists() else None
+
+
+def load_matching_layers(model: keras.Model, path: Path) -> tuple[int, list[str]]:
+    """Copies into ``model`` the weights of every layer of the saved model ``path`` (.keras)
+    with the same name and weight shapes: a new head on a trained trunk. Returns (layers
+    copied, names of ``model``'s weighted layers left as built)."""
+    source = keras.saving.load_model(str(path), compile=False)
+    layers = {layer.name: layer for layer in _all_layers(source)}
+    copied, left = 0, []
+    for layer in _all_layers(model):
+        if not layer.weights:
+            continue
+        match = layers.get(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if match is None or [tuple(w.shape) for w in match.weights] != shapes:
+            left.append(layer.name)
+            continue
+        layer.set_weights(match.get_weights())
+        copied += 1
+    if not copied:
+        raise ConfigError(f"train.init_weights={path}: no layer of it matches this model "
+                          "(same name and weight shapes)")
+    return copied, left
+
+
+def _all_layers(model: keras.Model):
+    """The model's layers, nested models' layers included (a two-stage model's pose half)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
 # What a run writes into its work dir besides config.yaml (cleared by --overwrite).
 RUN_OUTPUTS = ("state", "tb", "best.keras", "model.keras", "log.csv", "history.json",
                "classes.json")

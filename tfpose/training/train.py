@@ -29,7 +29,8 @@ from tfpose.training.callbacks import (  # noqa: F401  (re-exported: the trainer
     current_learning_rate)
 # The steps both trainers share, re-exported under their old names (``train.build_model`` ...).
 from tfpose.training.common import (  # noqa: F401
-    RUN_OUTPUTS, build_model, compile_model, init_weights_path, log_hyperparameters,
+    RUN_OUTPUTS, build_model, compile_model, init_weights_kind, init_weights_path,
+    load_matching_layers, log_hyperparameters,
     make_optimizer, make_strategy, prepare_workdir, read_manifest, resolve_precision,
     steps_per_epoch, training_datasets, uses_collectives, write_classes)
 
@@ -91,10 +92,17 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         # Fine-tuning: the network starts from earlier weights, the optimiser and schedule
         # from zero (a resumed run loads its own state above instead).
         source = init_weights_path(cfg.train.init_weights)
-        with warnings.catch_warnings():  # the saved optimiser state is left out on purpose
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(str(source))
-        print(f"Initialised {workdir} from {source}")
+        kind = init_weights_kind(source)
+        if kind not in (None, cfg.model.kind):  # another head on the same trunk: by layer name
+            copied, left = load_matching_layers(model, source)
+            print(f"Initialised {copied} layers of {workdir} from {source} (a {kind} model) by "
+                  f"name; {len(left)} left as built: {', '.join(left[:8])}"
+                  + (" ..." if len(left) > 8 else ""))
+        else:
+            with warnings.catch_warnings():  # the saved optimiser state is left out on purpose
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(str(source))
+            print(f"Initialised {workdir} from {source}")
     elif cfg.model.backbone_weights:
         from tfpose.models.efficientnet_lite import load_backbone_weights
 
