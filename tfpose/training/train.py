@@ -95,7 +95,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         kind = init_weights_kind(source)
         if kind not in (None, cfg.model.kind):  # another head on the same trunk: by layer name
             copied, left = load_matching_layers(model, source)
-            print(f"Initialised {copied} layers of {workdir} from {source} (a {kind} model) by "
+            print(f"Initialised {copied} layers of {workdir} from {source} (kind {kind}) by "
                   f"name; {len(left)} left as built: {', '.join(left[:8])}"
                   + (" ..." if len(left) > 8 else ""))
         else:
