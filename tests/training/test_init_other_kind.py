@@ -7,7 +7,8 @@ import pytest
 
 from tfpose import config as config_lib
 from tfpose.core.errors import ConfigError
-from tfpose.training.common import build_model, init_weights_kind, load_matching_layers
+from tfpose.tasks.workdir import other_kind_of_weights
+from tfpose.training.common import build_model, load_matching_layers
 
 SIZE = 64
 
@@ -28,7 +29,9 @@ def heatmap_dir(tmp_path_factory):
 
 
 def test_the_shared_trunk_is_copied_and_the_new_head_left(heatmap_dir):
-    assert init_weights_kind(heatmap_dir / "best.keras") == "efficientnet_lite0"
+    simcc = _cfg("efficientnet_lite0_simcc")
+    assert other_kind_of_weights(simcc, heatmap_dir / "best.keras") == "efficientnet_lite0"
+    assert other_kind_of_weights(_cfg("efficientnet_lite0"), heatmap_dir / "best.keras") is None
     source = keras.saving.load_model(heatmap_dir / "best.keras", compile=False)
     keras.utils.set_random_seed(2)
     model = build_model(_cfg("efficientnet_lite0_simcc"))

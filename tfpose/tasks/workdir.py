@@ -39,6 +39,16 @@ def load_config(workdir, overrides=()) -> config_lib.Config:
     return config_lib.load(path, overrides)
 
 
+def other_kind_of_weights(cfg, path) -> str | None:
+    """The model kind that wrote the weights file ``path`` (its folder's ``config.yaml``: a work
+    dir or a shipped model) when it is not ``cfg``'s; None when it is, or for a bare file."""
+    config = Path(path).parent / "config.yaml"
+    if not config.exists():
+        return None
+    kind = config_lib.load(config).model.kind
+    return None if kind == cfg.model.kind else kind
+
+
 def load_pose_workdir(workdir):
     """(pose model, its task) from a pose model's work dir; ConfigError for any other kind."""
     cfg = load_config(workdir)

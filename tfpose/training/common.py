@@ -228,13 +228,6 @@ def init_weights_path(source: str) -> Path:
     return path
 
 
-def init_weights_kind(path: Path) -> str | None:
-    """The model kind that wrote the weights file ``path`` (its folder's ``config.yaml``: a work
-    dir or a shipped model), or None for a bare file."""
-    config = path.parent / "config.yaml"
-    return config_lib.load(config).model.kind if config.exists() else None
-
-
 def load_matching_layers(model: keras.Model, path: Path) -> tuple[int, list[str]]:
     """Copies into ``model`` the weights of every layer of the saved model ``path`` (.keras)
     with the same name and weight shapes: a new head on a trained trunk. Returns (layers

@@ -24,12 +24,13 @@ import keras
 
 from tfpose import config as config_lib
 from tfpose.tasks import get_task
+from tfpose.tasks.workdir import other_kind_of_weights
 from tfpose.training.callbacks import (  # noqa: F401  (re-exported: the trainer's callbacks)
     AveragedWeights, LearningRateLogger, ResumeState, ValidationPCKh, WallClock,
     current_learning_rate)
 # The steps both trainers share, re-exported under their old names (``train.build_model`` ...).
 from tfpose.training.common import (  # noqa: F401
-    RUN_OUTPUTS, build_model, compile_model, init_weights_kind, init_weights_path,
+    RUN_OUTPUTS, build_model, compile_model, init_weights_path,
     load_matching_layers, log_hyperparameters,
     make_optimizer, make_strategy, prepare_workdir, read_manifest, resolve_precision,
     steps_per_epoch, training_datasets, uses_collectives, write_classes)
@@ -92,8 +93,8 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         # Fine-tuning: the network starts from earlier weights, the optimiser and schedule
         # from zero (a resumed run loads its own state above instead).
         source = init_weights_path(cfg.train.init_weights)
-        kind = init_weights_kind(source)
-        if kind not in (None, cfg.model.kind):  # another head on the same trunk: by layer name
+        kind = other_kind_of_weights(cfg, source)
+        if kind is not None:  # another head on the same trunk: by layer name
             copied, left = load_matching_layers(model, source)
             print(f"Initialised {copied} layers of {workdir} from {source} (kind {kind}) by "
                   f"name; {len(left)} left as built: {', '.join(left[:8])}"
