@@ -52,12 +52,12 @@ TRACK_MIN_SCORE = 0.2
 CODECS = ("libx264", "mpeg4")
 # The tracking crop is the still recipe's second-pass square (1.25 x the joints' extent) grown
 # by this factor around its centre. 1.0: exactly the box the crop-trained lspet model's training
-# crops and the still pass 2 use. Measured (benchmarks/video.py, session 4's lspet, unsmoothed
-# PCK@0.2, runs/video_clips pan / cuts; make_pose_clip.py --skip 6 pan / cuts), against
-# --no-track's 58.1 / 57.3; 6.4 / 35.8: 0.9 41.8 / 53.7; 4.0 / 30.3, 1.0 59.8 / 59.4;
-# 6.7 / 36.6, 1.1 59.1 / 55.6; 7.8 / 33.5, 1.25 59.2 / 54.8; 6.4 / 31.5, 1.5 57.5 / 45.9;
-# 8.5 / 30.8 (a larger crop lowers the person's resolution; the model trained before session 4
-# needed 1.5: at 1.0 its crop shrank onto wrong joints).
+# crops and the still pass 2 use (a larger crop lowers the person's resolution; the model
+# trained before session 4 needed 1.5: at 1.0 its crop shrank onto wrong joints). Measured with
+# session 4's lspet (benchmarks/video.py, unsmoothed PCK@0.2 on runs/video_clips pan, cuts and
+# make_pose_clip.py --skip 6 pan, cuts): --no-track 58.1, 57.3, 6.4, 35.8; 0.9x 41.8, 53.7,
+# 4.0, 30.3; 1.0x 59.8, 59.4, 6.7, 36.6; 1.1x 59.1, 55.6, 7.8, 33.5; 1.25x 59.2, 54.8, 6.4,
+# 31.5; 1.5x 57.5, 45.9, 8.5, 30.8.
 TRACK_MARGIN = 1.0
 # A hard cut (a new shot): the 32 x 24 grey thumbnails of consecutive frames differ by more than
 # this many grey levels on average. Measured on the made clips: smooth pan, zoom and rotation
