@@ -194,15 +194,21 @@ def load_backbone_weights(model: keras.Model, path: str | Path) -> int:
     return len(by_layer)
 
 
+def input_multiple(cfg) -> int:
+    """The input sides the network takes are multiples of this: its stride-32 features."""
+    return 32
+
+
 def _check(cfg) -> None:
     if cfg.data.heatmap_stride != STRIDE:
         raise ConfigError(
             f"data.heatmap_stride: efficientnet_lite0 predicts at input/{STRIDE}, "
             f"received {cfg.data.heatmap_stride}"
         )
-    if cfg.data.input_size % 32:
+    if cfg.data.input_size % input_multiple(cfg):
         raise ConfigError(
-            f"data.input_size: efficientnet_lite0 needs a multiple of 32 (stride 32 features), "
+            f"data.input_size: efficientnet_lite0 needs a multiple of {input_multiple(cfg)} "
+            "(stride 32 features), "
             f"received {cfg.data.input_size}"
         )
     if cfg.model.num_channels < 1:

@@ -86,6 +86,12 @@ def apply_stem(x, filters: int, name: str = "stem"):
     return apply_residual(x, filters, name=f"{name}_res3")
 
 
+def input_multiple(cfg) -> int:
+    """The input sides the hourglass takes are multiples of this: the stem's stride times one
+    halving per depth level."""
+    return STRIDE * 2**cfg.model.hourglass_depth
+
+
 def _check(cfg) -> None:
     m, size = cfg.model, cfg.data.input_size
     if cfg.data.heatmap_stride != STRIDE:
@@ -103,7 +109,7 @@ def _check(cfg) -> None:
             f"model.num_channels: bottlenecks halve it, needs an even number >= 2, "
             f"received {m.num_channels}"
         )
-    multiple = STRIDE * 2**m.hourglass_depth
+    multiple = input_multiple(cfg)
     if size % multiple:
         raise ConfigError(
             f"data.input_size: a depth-{m.hourglass_depth} hourglass needs a multiple of "

@@ -139,8 +139,11 @@ class HeatmapPose(PoseTask):
         fully convolutional and its heatmaps decode by their own shape."""
         if size == self.cfg.data.input_size:
             return self.inference_network(model)
-        multiple = (32 if self.cfg.model.kind == "efficientnet_lite0"
-                    else self.cfg.data.heatmap_stride * 2**self.cfg.model.hourglass_depth)
+        if self.cfg.model.kind == "efficientnet_lite0":
+            from tfpose.models.efficientnet_lite import input_multiple
+        else:
+            from tfpose.models.hourglass import input_multiple
+        multiple = input_multiple(self.cfg)
         if size <= 0 or size % multiple:
             raise ConfigError(f"data.whole_image_size={size}: a {self.cfg.model.kind} model "
                               f"needs a positive multiple of {multiple}")
