@@ -59,7 +59,7 @@ class DataConfig:
     heatmap_sigma: float = 2.0  # Gaussian sigma in heatmap pixels
     # SimCC models: the label-smoothing Gaussian's sigma in bins (2 per input pixel): 4 bins =
     # 2 input px, about RTMPose's 5.66 bins at 256 px scaled to a 160 px input.
-    simcc_sigma: float = 4.0
+    simcc_sigma: float = 4.0  # = codecs.simcc.SIGMA (config cannot import codecs)
     batch_size: int = 32
     shuffle_buffer: int = 1024
     cache: bool = False

@@ -173,3 +173,10 @@ def test_decode_keypoints_layer_decodes_simcc_outputs_and_round_trips_its_config
                                        "simcc_y": (None, 16, BINS)}) == (None, 16, 3)
     again = DecodeKeypoints.from_config(layer.get_config())
     assert again.codec == "simcc" and again.simcc_sigma == task.cfg.data.simcc_sigma
+
+
+def test_the_configs_sigma_default_is_the_codecs():
+    from tfpose import config as config_lib
+    from tfpose.codecs import simcc as simcc_codec
+
+    assert config_lib.DataConfig().simcc_sigma == simcc_codec.SIGMA

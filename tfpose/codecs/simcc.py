@@ -23,6 +23,7 @@ import math
 import tensorflow as tf
 
 SPLIT_RATIO = 2  # bins per input pixel: the paper's and RTMPose's k = 2
+SIGMA = 4.0  # bins (``data.simcc_sigma``'s default): 2 input px at SPLIT_RATIO 2
 
 
 def peak_probability(sigma: float) -> float:
@@ -33,7 +34,7 @@ def peak_probability(sigma: float) -> float:
 
 
 def encode(keypoints, weights, input_size: int, split_ratio: int = SPLIT_RATIO,
-           sigma: float = 4.0):
+           sigma: float = SIGMA):
     """Keypoints -> normalised 1-D Gaussian targets per axis and per-joint weights.
 
     Args:
@@ -66,7 +67,7 @@ def encode(keypoints, weights, input_size: int, split_ratio: int = SPLIT_RATIO,
     return gaussian(centre[..., 0]), gaussian(centre[..., 1]), weights
 
 
-def decode(x_logits, y_logits, split_ratio: int = SPLIT_RATIO, sigma: float = 4.0):
+def decode(x_logits, y_logits, split_ratio: int = SPLIT_RATIO, sigma: float = SIGMA):
     """Per-axis logits -> keypoints at each axis's most likely bin, in input pixels, and scores.
 
     The integer argmax is refined by the vertex of the parabola through the log-probabilities

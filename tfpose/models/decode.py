@@ -26,7 +26,7 @@ def keypoints_from_outputs(outputs, *, codec: str, input_size: int, coord_frame:
                            heatmap_stride: int = 4, heatmap_loss: str = "mse",
                            heatmap_sigma: float = 2.0, subpixel: str = "quarter",
                            simcc_split_ratio: int = simcc_codec.SPLIT_RATIO,
-                           simcc_sigma: float = 4.0):
+                           simcc_sigma: float = simcc_codec.SIGMA):
     """Raw pose-model outputs -> (keypoints B x K x 2 input px float32, scores B x K float32).
 
     ``subpixel``: the heatmap decoding's sub-pixel rule (``codecs.heatmap.decode``).
@@ -64,7 +64,8 @@ class DecodeKeypoints(keras.layers.Layer):
 
     def __init__(self, codec, input_size, coord_frame="centered", heatmap_stride=4,
                  score_threshold=0.0, output="joints", heatmap_loss="mse", heatmap_sigma=2.0,
-                 simcc_split_ratio=simcc_codec.SPLIT_RATIO, simcc_sigma=4.0, **kwargs):
+                 simcc_split_ratio=simcc_codec.SPLIT_RATIO, simcc_sigma=simcc_codec.SIGMA,
+                 **kwargs):
         super().__init__(**kwargs)
         if output not in ("joints", "scores"):
             raise ValueError(f"output must be 'joints' or 'scores'. Received: output={output!r}")
