@@ -69,7 +69,7 @@ def measure(cfg, batch: int, steps: int, warmup: int, jit: bool) -> dict:
             "step_s": seconds / steps, "warmup_s": warm, "final_loss": float(np.ravel(loss)[0])}
 
 
-def measure_fit(cfg, batch: int, steps: int, warmup: int) -> dict:
+def measure_fit(cfg, batch: int, steps: int) -> dict:
     """``Model.fit`` on the same in-memory batch repeated (no input pipeline, no callbacks):
     between the bare step and ``tfpose train``, it splits the gap into fit's own cost and what
     the input pipeline and the callbacks add."""
@@ -133,7 +133,7 @@ def main(argv=None) -> dict:
         if mode == "train":
             result[mode] = measure_train(cfg, args.batch, args.steps)
         elif mode == "fit":
-            result[mode] = measure_fit(cfg, args.batch, args.steps, args.warmup)
+            result[mode] = measure_fit(cfg, args.batch, args.steps)
         else:
             result[mode] = measure(cfg, args.batch, args.steps, args.warmup, jit=(mode == "xla"))
     if "graph" in result and "train" in result:

@@ -37,9 +37,7 @@ def test_the_shared_trunk_is_copied_and_the_new_head_left(heatmap_dir):
     model = build_model(_cfg("efficientnet_lite0_simcc"))
     copied, left = load_matching_layers(model, heatmap_dir / "best.keras")
     assert copied > 50 and "simcc_x" in left and "simcc_y" in left
-    for name in ("stem_conv", "block15_project", "head_2_merge_conv"):
-        if name not in [layer.name for layer in model.layers]:
-            continue
+    for name in ("stem_conv", "block15_project", "head_c4_smooth"):
         for got, want in zip(model.get_layer(name).get_weights(),
                              source.get_layer(name).get_weights()):
             np.testing.assert_array_equal(got, want)
