@@ -11,9 +11,10 @@ Photos: the whole original images of the held-out split (``--split val``) of ``-
 read from ``--images`` (``../shared/lspet/images``), scored against ``--joints``
 (``../shared/lspet/joints.mat``) in original pixels. No person box for either tool.
 
-- tfpose: ``predict.make_predictor(MODEL, passes=P)`` (what ``tfpose predict --passes P`` runs:
-  JPEG decode, letterbox, model, decoding, map back; with 2 passes, again on the square around
-  the first pass's joints), in-process, all cores, for each ``--passes`` and ``--batches`` size:
+- tfpose: ``predict.make_predictor(MODEL, passes=P, engine=E)`` (what ``tfpose predict --passes P
+  --engine E`` runs; ``--engine auto``, the default, is LiteRT for a model with a LiteRT twin,
+  as ``lspet`` has: JPEG decode, letterbox, model, decoding, map back; with 2 passes, again on
+  the square around the first pass's joints), in-process, all cores, for each ``--passes`` and ``--batches`` size:
   images/s over all photos after one warm-up batch, and ms per image at batch 1 (latency).
 - MediaPipe Pose (``mediapipe==0.10.21``, full landmark model plus its person detector) in its
   own environment (``--mediapipe-python``; created by ``make bench-env``), one image per call,
@@ -63,12 +64,13 @@ def limb_pck(pred, gt, missing):
     return 100.0 * float(correct[limbs].sum()) / float(count[limbs].sum())
 
 
-def run_tfpose(model, paths, batches, passes):
+def run_tfpose(model, paths, batches, passes, engine="auto"):
     import numpy as np
 
     from tfpose.serving.predict import make_predictor
 
-    predictor = make_predictor(model, passes=passes)
+    predictor = make_predictor(model, passes=passes, engine=engine)
+    print(f"tfpose engine: {predictor.description}", flush=True)
     encoded = [p.read_bytes() for p in paths]
     rates, keypoints = {}, None
     for batch in batches:
@@ -121,6 +123,7 @@ def main(argv=None):
     parser.add_argument("--mediapipe-python", default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
     parser.add_argument("--batches", default="1,8,32")
     parser.add_argument("--passes", default="1,2", help="tfpose predict --passes to time")
+    parser.add_argument("--engine", default="auto", help="tfpose predict --engine")
     parser.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
     args = parser.parse_args(argv)
 
@@ -141,7 +144,7 @@ def main(argv=None):
     batches = [int(b) for b in args.batches.split(",")]
     result = {}
     for passes in [int(p) for p in args.passes.split(",")]:
-        rates, ours = run_tfpose(args.model, paths, batches, passes)
+        rates, ours = run_tfpose(args.model, paths, batches, passes, args.engine)
         key = f"tfpose_{passes}pass"
         result.update({key: round(max(rates.values()), 2),
                        f"{key}_batch1_ms": round(1000.0 / rates[1], 2) if 1 in rates else None,

@@ -120,6 +120,7 @@ def main(argv=None):
     parser.add_argument("--model", default="lspet")
     parser.add_argument("--clips", default="pan,cuts")
     parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--engine", default="auto", help="tfpose predict --engine")
     parser.add_argument("--settings", default=",".join(name for name, _, _ in SETTINGS))
     parser.add_argument("--mediapipe-python",
                         default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
@@ -130,7 +131,8 @@ def main(argv=None):
     import_tensorflow_quietly()
     from tfpose.serving.predict import make_predictor
 
-    predictor = make_predictor(args.model)
+    predictor = make_predictor(args.model, engine=args.engine)
+    print(f"tfpose engine: {predictor.description}", flush=True)
     predictor.predict_frames(np.zeros((1, 480, 640, 3), np.uint8))  # warm-up: tracing
     predictor.predict_frames(np.zeros((1, 480, 640, 3), np.uint8), np.array([[0, 0, 100, 100]], np.float32))
     wanted = args.settings.split(",")

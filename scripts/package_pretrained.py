@@ -5,8 +5,10 @@
 Writes ``best.keras`` (RUN_DIR's best checkpoint re-saved without optimiser state: a third of
 the size, and a fine-tune starts its own optimiser anyway) and ``config.yaml`` (the run's
 resolved config with ``train.init_weights`` and ``model.backbone_weights`` cleared: the
-shipped file carries every weight, so no other file is needed to load it). MODEL.md, the
-model card, is written by hand: data, training, scores, licence.
+shipped file carries every weight, so no other file is needed to load it), and, for a pose
+model, ``best.tflite`` + ``best.json``: the LiteRT twin ``tfpose predict`` runs by default
+(``--engine auto``; the sidecar holds the SHA-256 of the ``best.keras`` it came from).
+MODEL.md, the model card, is written by hand: data, training, scores, licence.
 """
 
 from __future__ import annotations
@@ -48,6 +50,25 @@ def main(argv=None):
     config_lib.dump(cfg, out / "config.yaml")
     print(f"{out}: best.keras {(out / 'best.keras').stat().st_size:,} bytes, "
           f"{model.count_params():,} parameters")
+    from tfpose.tasks import get_task
+
+    if get_task(cfg).is_pose:
+        write_twin(out, args.name)
+
+
+def write_twin(folder: Path, name: str) -> None:
+    """``folder/best.tflite`` + sidecar, its ``source`` the shipped name (not this machine's
+    path)."""
+    import json
+
+    from tfpose.serving import litert
+
+    twin = litert.export_tflite(folder, litert.twin_path(folder), overwrite=True)
+    sidecar = litert.sidecar_path(twin)
+    meta = json.loads(sidecar.read_text())
+    meta["source"] = f"tfpose/pretrained/{name}"
+    sidecar.write_text(json.dumps(meta, indent=1))
+    print(f"{twin}: {twin.stat().st_size:,} bytes (LiteRT twin)")
 
 
 if __name__ == "__main__":

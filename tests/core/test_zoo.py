@@ -30,6 +30,17 @@ def test_lspet_name_resolves_to_the_shipped_work_dir():
     assert result.exit_code == 0 and result.output.startswith("lspet")
 
 
+def test_each_shipped_pose_model_has_a_twin_of_its_weights():
+    """The LiteRT twin ``tfpose predict`` runs by default was exported from the weights shipped
+    beside it (a re-packaged best.keras without a new twin would fall back to TensorFlow)."""
+    from tfpose.serving.litert import matching_twin
+
+    for name in zoo.names():
+        twin, why = matching_twin(zoo.PRETRAINED_DIR / name)
+        assert twin is not None, why
+        assert twin.stat().st_size < 30 * 2**20
+
+
 def test_an_existing_path_wins_over_a_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lspet").mkdir()

@@ -106,3 +106,52 @@ def test_the_export_command_asks_for_what_each_format_needs(workdir):
     assert result.exit_code == 2 and "needs --out FILE.tflite" in result.output
     result = runner.invoke(cli.cli, ["export", str(workdir), "--name", "pose"])
     assert result.exit_code == 2 and "needs --base, --version" in result.output
+
+
+@pytest.fixture
+def twin_workdir(workdir, tmp_path):
+    """A copy of the work dir with its LiteRT twin (best.tflite) exported beside best.keras."""
+    import shutil
+
+    from tfpose.serving.litert import export_tflite, twin_path
+
+    copy = Path(shutil.copytree(workdir, tmp_path / "pose"))
+    export_tflite(copy, twin_path(copy))
+    return copy
+
+
+def test_auto_runs_a_work_dirs_matching_twin_on_litert(twin_workdir):
+    from tfpose.serving.litert import LiteRTPredictor
+    from tfpose.serving.predict import Predictor, make_predictor
+
+    assert isinstance(make_predictor(twin_workdir), LiteRTPredictor)
+    assert isinstance(make_predictor(twin_workdir, engine="litert"), LiteRTPredictor)
+    assert isinstance(make_predictor(twin_workdir, engine="tensorflow"), Predictor)
+    ours = _predict(twin_workdir)
+    reference = _predict(twin_workdir, engine="tensorflow")
+    for a, b in zip(ours, reference):
+        np.testing.assert_allclose(a["keypoints"], b["keypoints"], atol=TOLERANCE_PX)
+
+
+def test_a_twin_of_other_weights_is_not_used(twin_workdir):
+    from tfpose.serving.litert import twin_path
+    from tfpose.serving.predict import Predictor, make_predictor
+    from tfpose.tasks.workdir import checkpoint_path
+
+    weights = checkpoint_path(twin_workdir)  # model.keras here: the run saved no best
+    weights.write_bytes(weights.read_bytes() + b"\0")  # other bytes: as after more training
+    with pytest.warns(UserWarning, match="exported from other weights"):
+        assert isinstance(make_predictor(twin_workdir), Predictor)
+    with pytest.raises(DataError, match=f"--out {twin_path(twin_workdir)}"):
+        make_predictor(twin_workdir, engine="litert")
+
+
+def test_engine_refusals_name_the_fix(workdir, tflite):
+    from tfpose.serving.predict import make_predictor
+
+    with pytest.raises(DataError, match="no best.tflite.*tfpose export"):
+        make_predictor(workdir, engine="litert")
+    with pytest.raises(DataError, match="runs on LiteRT"):
+        make_predictor(tflite, engine="tensorflow")
+    with pytest.raises(DataError, match="engine must be one of"):
+        make_predictor(workdir, engine="onnx")

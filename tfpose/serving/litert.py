@@ -26,6 +26,7 @@ Pose models only: a classifier's export is the SavedModel's.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -43,6 +44,49 @@ CALIBRATION_CROPS = 200
 def sidecar_path(path) -> Path:
     """``FILE.tflite`` -> ``FILE.json``."""
     return Path(path).with_suffix(".json")
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes (the weights a ``.tflite`` was exported from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def runtime_available() -> bool:
+    """True when the LiteRT interpreter (``ai-edge-litert``, the ``litert`` extra) imports."""
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def twin_path(workdir, checkpoint: str = "best") -> Path:
+    """Where a work dir's LiteRT twin lives: ``WORKDIR/CHECKPOINT.tflite`` (beside its
+    ``CHECKPOINT.keras``; the shipped models carry one)."""
+    return Path(workdir) / f"{checkpoint}.tflite"
+
+
+def matching_twin(workdir, checkpoint: str = "best") -> tuple[Optional[Path], str]:
+    """``(twin, "")`` when ``twin_path`` exists and its sidecar says it was exported from the
+    weights file the work dir answers with now (SHA-256); else ``(None, why not)``."""
+    from tfpose.tasks.workdir import checkpoint_path
+
+    twin = twin_path(workdir, checkpoint)
+    if not twin.is_file():
+        return None, f"no {twin.name} in {workdir}"
+    try:
+        meta = json.loads(sidecar_path(twin).read_text())
+        weights = checkpoint_path(Path(workdir), checkpoint)
+    except (OSError, json.JSONDecodeError, DataError) as err:
+        return None, f"{twin}: unreadable sidecar or weights ({err})"
+    if meta.get("checkpoint_sha256") != file_sha256(weights):
+        return None, (f"{twin} was exported from other weights than {weights.name}; re-export "
+                      f"it: tfpose export {workdir} --format tflite --out {twin} --overwrite")
+    return twin, ""
 
 
 def _calibration_crops(cfg, data_dir: Optional[str], count: int):
@@ -119,7 +163,11 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
     """Writes ``out`` (.tflite) and its sidecar ``.json`` from a work dir or shipped model."""
     from tfpose.core.skeleton import JOINT_NAMES
     from tfpose.tasks import get_task, load_workdir
+    from tfpose.tasks.workdir import checkpoint_path
 
+    from tfpose.core import zoo
+
+    workdir = zoo.resolve(workdir)
     out = Path(out)
     if out.suffix != ".tflite":
         raise DataError(f"{out}: a LiteRT model file must end in .tflite")
@@ -129,6 +177,7 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
     flatbuffer = convert(model, cfg, quantize, calibration_data)
     meta = {
         "format": "tfpose-litert/1", "source": str(workdir), "checkpoint": checkpoint,
+        "checkpoint_sha256": file_sha256(checkpoint_path(workdir, checkpoint)),
         "model_kind": get_task(cfg).kind, "input_size": cfg.data.input_size,
         "whole_image_frame": cfg.data.whole_image_frame, "quantize": quantize,
         "joint_names": list(JOINT_NAMES), "outputs": ["keypoints", "keypoint_scores"],

@@ -20,10 +20,17 @@ network's full resolution. Both passes go through the source's own signatures (w
 then boxes), so a work dir, a SavedModel and a ``.tflite`` do the same; a TF Serving client
 does pass 2 itself by sending ``passes.second_pass_boxes`` of pass 1's answer to ``serving_boxes``.
 Models with an activity output (two-stage) answer in one pass.
+
+Engine (``make_predictor``'s ``engine``, ``tfpose predict --engine``): a work dir or shipped
+model with a LiteRT twin (``best.tflite`` beside ``best.keras``, exported from those very
+weights: the shipped ``lspet`` carries one) runs on LiteRT by default, whose XNNPACK kernels are
+faster on a CPU; it answers as the work dir does (same crops, decoding and map back) except
+that pass 1 runs at ``data.input_size``.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -34,6 +41,7 @@ from tfpose.serving.images import check_frames, check_images, image_size  # noqa
 from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
+ENGINES = ("auto", "tensorflow", "litert")
 
 
 class Predictor:
@@ -153,19 +161,47 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
 
 
-def make_predictor(source, checkpoint: str = "best", passes: int = 2):
-    """A ``Predictor``, or a ``LiteRTPredictor`` for a ``.tflite`` file (same call and outputs)."""
-    if str(source).endswith(".tflite"):
-        from tfpose.serving.litert import LiteRTPredictor
+def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: str = "auto"):
+    """A ``Predictor`` (TensorFlow), or a ``LiteRTPredictor`` (same call and outputs).
 
-        return LiteRTPredictor(source, passes=passes)
+    ``engine``: ``tensorflow``; ``litert`` (a ``.tflite``, or a work dir's LiteRT twin
+    ``CHECKPOINT.tflite`` exported from its current weights: ``litert.matching_twin``);
+    ``auto`` (default): LiteRT for a ``.tflite``, and for a work dir or shipped model with a
+    matching twin when the runtime is installed; TensorFlow otherwise. XNNPACK's float32
+    kernels run the depthwise-convolution networks 1.5-2x faster than TensorFlow's on a CPU
+    (README, Performance); a ``.tflite`` has one input size, so both passes run at
+    ``data.input_size``.
+    """
+    from tfpose.serving import litert
+
+    if engine not in ENGINES:
+        raise DataError(f"engine must be one of {', '.join(ENGINES)}. Received: {engine!r}")
+    if str(source).endswith(".tflite"):
+        if engine == "tensorflow":
+            raise DataError(f"{source}: a .tflite runs on LiteRT, not TensorFlow (--engine)")
+        return litert.LiteRTPredictor(source, passes=passes)
+    if engine != "tensorflow":
+        from tfpose.core import zoo
+
+        folder = zoo.resolve(source)
+        twin, why = litert.matching_twin(folder, checkpoint) if folder.is_dir() else (None, "")
+        if engine == "litert":
+            if twin is None:
+                raise DataError(f"--engine litert: {why or f'{source} is not a work dir'}; "
+                                f"tfpose export {source} --format tflite --out "
+                                f"{litert.twin_path(folder, checkpoint)} writes one")
+            return litert.LiteRTPredictor(twin, passes=passes)
+        if twin is not None and litert.runtime_available():
+            return litert.LiteRTPredictor(twin, passes=passes)
+        if twin is None and litert.twin_path(folder, checkpoint).exists():
+            warnings.warn(f"{why}; predicting with TensorFlow", stacklevel=2)  # a stale twin
     return Predictor(source, checkpoint, passes)
 
 
 def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH,
-                  passes: int = 2):
+                  passes: int = 2, engine: str = "auto"):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
@@ -173,7 +209,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     also write the drawing ``OUT/<stem>.png`` (its path in the record's ``drawing``; the
     second pass's box in yellow); None draws nothing.
     """
-    predictor = predictor or make_predictor(source, checkpoint, passes)
+    predictor = predictor or make_predictor(source, checkpoint, passes, engine)
     paths = [Path(p) for p in images]
     if boxes is not None and len(boxes) != len(paths):
         raise DataError(f"{len(boxes)} boxes for {len(paths)} images")

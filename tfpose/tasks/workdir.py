@@ -18,17 +18,23 @@ from tfpose.core.errors import DataError
 from tfpose.tasks.pose import pose_task
 
 
-def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
-    """``best.keras`` (falls back to ``model.keras`` when no best was saved) or ``model.keras``."""
-    from tfpose.models import register_custom_objects
-
-    register_custom_objects()
+def checkpoint_path(workdir: Path, checkpoint: str = "best") -> Path:
+    """The weights file a work dir answers with: ``CHECKPOINT.keras``, else ``model.keras`` (a
+    run that saved no best)."""
     workdir = Path(workdir)
     candidates = [workdir / f"{checkpoint}.keras", workdir / "model.keras"]
     for path in candidates:
         if path.exists():
-            return keras.models.load_model(str(path), compile=False)
+            return path
     raise DataError(f"{workdir}: no trained model (looked for {', '.join(map(str, candidates))})")
+
+
+def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:
+    """The Keras model of ``checkpoint_path``."""
+    from tfpose.models import register_custom_objects
+
+    register_custom_objects()
+    return keras.models.load_model(str(checkpoint_path(workdir, checkpoint)), compile=False)
 
 
 def load_config(workdir, overrides=()) -> config_lib.Config:
