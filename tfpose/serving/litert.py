@@ -161,11 +161,10 @@ def _convert(converter, tf, cfg, quantize, calibration_data) -> bytes:
 def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "best",
                   calibration_data: Optional[str] = None, overwrite: bool = False) -> Path:
     """Writes ``out`` (.tflite) and its sidecar ``.json`` from a work dir or shipped model."""
+    from tfpose.core import zoo
     from tfpose.core.skeleton import JOINT_NAMES
     from tfpose.tasks import get_task, load_workdir
     from tfpose.tasks.workdir import checkpoint_path
-
-    from tfpose.core import zoo
 
     workdir = zoo.resolve(workdir)
     out = Path(out)
