@@ -257,7 +257,9 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
 @click.option("--version", "version", type=click.IntRange(min=1),
               help="savedmodel: model version, a positive integer.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False),
-              help="tflite: the .tflite file (its sidecar FILE.json is written beside it).")
+              help="tflite: the .tflite file (its sidecar FILE.json is written beside it). "
+                   "WORKDIR/best.tflite is the work dir's LiteRT twin: tfpose predict WORKDIR "
+                   "then runs on LiteRT (--engine auto) while best.keras stays the same.")
 @click.option("--quantize", type=click.Choice(["none", "float16", "int8"]), default="none",
               show_default=True, help="tflite: weights (and for int8 activations) precision.")
 @click.option("--calibration-data", type=click.Path(file_okay=False), default=None,
