@@ -117,6 +117,7 @@ def _predictor(passes):
 
     predictor = object.__new__(LiteRTPredictor)  # the real host code, a fake network
     predictor.size, predictor.frame, predictor.passes = 32, "letterbox", passes
+    predictor._croppers = {}  # what __init__ sets: the traced host crops
     predictor.infer = DotFinder()
     return predictor
 
