@@ -335,7 +335,7 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
               help="Video: stop after this many frames.")
 @click.option("--engine", type=click.Choice(["auto", "tensorflow", "litert"]), default="auto",
               show_default=True,
-              help="What runs the network. auto: LiteRT (XNNPACK, 1.5-2x faster on a CPU) for a "
+              help="What runs the network. auto: LiteRT (XNNPACK, faster on a CPU) for a "
                    ".tflite, and for a work dir or shipped model whose LiteRT twin "
                    "(CHECKPOINT.tflite, exported from its current weights; lspet ships one) "
                    "is there and ai-edge-litert is installed (both passes then run at "

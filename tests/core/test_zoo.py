@@ -35,6 +35,7 @@ def test_each_shipped_pose_model_has_a_twin_of_its_weights():
     beside it (a re-packaged best.keras without a new twin would fall back to TensorFlow)."""
     from tfpose.serving.litert import matching_twin
 
+    assert zoo.names(), "no shipped model to check"
     for name in zoo.names():
         twin, why = matching_twin(zoo.PRETRAINED_DIR / name)
         assert twin is not None, why
