@@ -322,8 +322,9 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "(one pass), searching the whole frame only when their mean score drops "
                    "under 0.2; --no-track runs every frame alone.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
-              help="Video: One-Euro filter on each joint coordinate, reset when the person is "
-                   "lost.")
+              help="Video: hold back one-frame jumps of single joints, then One-Euro filters "
+                   "on the person's centre and on the pose around it; reset when the person "
+                   "is lost or the shot changes.")
 @click.option("--min-cutoff", type=click.FloatRange(min=0, min_open=True),
               default=smoothing.MIN_CUTOFF,
               show_default=True, help="Video: One-Euro cutoff (Hz) of a still joint; lower is "

@@ -1,11 +1,14 @@
-"""The One-Euro filter: cuts the jitter of a still joint, follows a moving one with little lag."""
+"""The One-Euro filter: cuts the jitter of a still joint, follows a moving one with little lag.
+The jump gate drops one-frame jumps and follows real ones; the pose smoother keeps smoothing a
+person who moves as a whole."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tfpose.serving.smoothing import BETA, MIN_CUTOFF, OneEuroFilter, smoothing_factor
+from tfpose.serving.smoothing import (BETA, JUMP_GATE, MIN_CUTOFF, JumpGate, OneEuroFilter,
+                                      PoseSmoother, smoothing_factor)
 
 FPS = 25.0
 
@@ -68,3 +71,81 @@ def test_smoothing_factor_and_bad_parameters():
     assert BETA > 0
     with pytest.raises(ValueError, match="min_cutoff"):
         OneEuroFilter(min_cutoff=0.0)
+
+
+def square_person(size=100.0):
+    """16 joints on a size x size square (the gate's person size is its side)."""
+    grid = np.linspace(0.0, size, 4)
+    return np.array([[x, y] for x in grid for y in grid], np.float64)
+
+
+def test_the_jump_gate_drops_a_one_frame_jump_and_follows_a_lasting_one():
+    """Joint 0 of a still 100-px person jumps 60 px (0.6 of the person, gate 0.15) at frame 3
+    and is back at frame 4: frame 3 keeps it where it was. Joint 1 jumps 60 px at frame 3 and
+    stays: held one frame (JUMP_HOLD), taken at frame 4, then followed as is. The others pass
+    untouched."""
+    gate = JumpGate()
+    pose = square_person()
+    frames = np.repeat(pose[None], 8, axis=0)
+    frames[3, 0] += 60.0
+    frames[3:, 1] += [0.0, 60.0]
+    out = np.array([gate(f) for f in frames])
+    np.testing.assert_array_equal(out[:, 0], np.repeat(pose[None, 0], 8, axis=0))
+    np.testing.assert_array_equal(out[3, 1], pose[1])
+    np.testing.assert_array_equal(out[4:, 1], frames[4:, 1])
+    np.testing.assert_array_equal(out[:, 2:], frames[:, 2:])
+
+
+def test_the_jump_gate_follows_steady_fast_motion():
+    """Joint 0 moves 0.1 of the person a frame (10 px; 250 px/s at 25 fps), from rest: the
+    expected position (last + half the last step) is at most 10 px = 0.1 < JUMP_GATE away, so
+    it is never held. At 0.25 a frame it is held on the first moving frame only (from rest it
+    is 25 px away, over the gate), then taken, and followed exactly (the error to the expected
+    position is half a step, 12.5 px, under the gate's 15 px)."""
+    for speed, held_frames in ((10.0, []), (25.0, [1])):
+        frames = np.repeat(square_person()[None], 12, axis=0)
+        frames[:, 0, 0] += speed * np.arange(12)
+        gate = JumpGate()
+        out = np.array([gate(f) for f in frames])
+        held = [t for t in range(12) if not np.array_equal(out[t, 0], frames[t, 0])]
+        assert held == held_frames, speed
+    assert 0.1 < JUMP_GATE < 0.25
+
+
+def test_the_pose_smoother_smooths_a_person_moving_as_a_whole():
+    """16 joints with 2-px noise, still or crossing the frame at 100 px/s (4 px a frame).
+
+    Per joint, the One-Euro filter's cutoff rises with the joint's speed: 1 + 0.1 x 100 = 11 Hz,
+    alpha 0.73 at 25 fps, so on the moving person it keeps most of the noise (measured jitter,
+    the mean |second difference|: still 2.4, moving 3.5). The pose smoother filters the centre
+    (a mean of 16: a quarter of the noise) and the pose around it (which does not move), so the
+    moving person is smoothed as the still one (2.3 and 2.4). The test asks for the smoother's
+    moving jitter under 1.15 x its still one and under 0.8 x the per-joint filter's."""
+    rng = np.random.default_rng(0)
+    shape = rng.uniform(0.0, 200.0, (16, 2))
+
+    def jitter(filt, speed):
+        truth = shape[None] + np.arange(250)[:, None, None] * np.array([speed, 0.0])
+        noisy = truth + rng.normal(0.0, 2.0, truth.shape)
+        out = run(filt, noisy)
+        return np.linalg.norm(out[2:] - 2 * out[1:-1] + out[:-2], axis=-1)[25:].mean()
+
+    still, moving = jitter(PoseSmoother(), 0.0), jitter(PoseSmoother(), 4.0)
+    per_joint = jitter(OneEuroFilter(), 4.0)
+    assert moving < 1.15 * still
+    assert moving < 0.8 * per_joint
+
+
+def test_the_pose_smoother_resets_and_passes_missing_joints():
+    smoother = PoseSmoother()
+    pose = square_person()
+    smoother(pose, 0.0)
+    assert not np.allclose(smoother(pose + 10.0, 0.04), pose + 10.0)  # it smooths
+    smoother.reset()
+    np.testing.assert_array_equal(smoother(pose + 50.0, 0.08), pose + 50.0)
+    missing = pose + 50.0
+    missing[3] = np.nan
+    out = smoother(missing, 0.12)
+    assert np.isnan(out[3]).all() and np.isfinite(np.delete(out, 3, 0)).all()
+    with pytest.raises(ValueError, match="gate"):
+        JumpGate(gate=0.0)

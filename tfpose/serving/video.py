@@ -13,9 +13,10 @@ Per frame (``predict_video``):
   filter's lag never moves the crop). When the previous frame's mean joint score is under
   ``TRACK_MIN_SCORE`` (person lost, the first frame) or the shot changes (a cut), the frame is
   searched whole, in the still-image passes. ``track=False`` runs every frame alone.
-* Smoothing (default): a One-Euro filter (``serving/smoothing.py``) per joint coordinate, on the
-  frames' time stamps; reset when the person is lost or at a cut, so it never drags joints from
-  one shot into the next.
+* Smoothing (default): ``smoothing.PoseSmoother``, on the frames' time stamps: one-frame jumps of
+  single joints held back, then One-Euro filters on the person's centre and on the pose around
+  it; reset when the person is lost or at a cut, so it never drags joints from one shot into
+  the next.
 
 Outputs, for a clip ``NAME.EXT``: ``OUT/NAME.jsonl``, one line per frame ``{"frame", "time_s",
 "keypoints" (16 x [x, y], original pixels), "scores", "class", "probability", "tracked"}``,
@@ -299,8 +300,9 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
     name = name or Path(str(source)).stem
     with VideoReader(source, format=format, name=name if format else source) as reader:
         outputs = _Outputs(out_dir, name, reader, draw, source)
-        filt = smoothing.OneEuroFilter(min_cutoff if min_cutoff is not None else smoothing.MIN_CUTOFF,
-                                       beta if beta is not None else smoothing.BETA)
+        filt = smoothing.PoseSmoother(
+            smoothing.MIN_CUTOFF if min_cutoff is None else min_cutoff,
+            smoothing.BETA if beta is None else beta)
         # box: where to look in the next frame (None: the whole frame); lost: the last frame's
         # person was lost (its joints' mean score under track_min_score), so smoothing restarts.
         state = {"box": None, "lost": True, "tracked": 0, "cuts": 0}
