@@ -56,7 +56,8 @@ def file_sha256(path) -> str:
 
 
 def runtime_available() -> bool:
-    """True when the LiteRT interpreter (``ai-edge-litert``, the ``litert`` extra) imports."""
+    """True when the LiteRT interpreter (``ai-edge-litert``, a dependency: absent only
+    in an environment that skipped it) imports."""
     try:
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError:
@@ -208,7 +209,7 @@ class LiteRTPredictor:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as err:
             raise DataError("predicting with a .tflite needs the LiteRT runtime: "
-                            "pip install 'tfpose[litert]' (ai-edge-litert)") from err
+                            "pip install ai-edge-litert (a dependency of tfpose)") from err
         # All cores, as TensorFlow uses: the interpreter's default is one thread (measured on
         # the 2-core box, lspet at 192, batch 8, two passes: 47 images/s, 80 with 2 threads).
         self.interpreter = Interpreter(model_path=str(path),
