@@ -183,6 +183,7 @@ def expected(workdir: Path, images, boxes=None, encoded=True) -> dict:
     if keypoints is not None:
         scale = (used[:, None, 2:] - used[:, None, :2]) / SIZE
         out["keypoints"] = used[:, None, :2] + keypoints * scale
+        out["input_boxes"] = used  # the given boxes, or each whole image's frame
     if "class_probs" in out:
         out["class_name"] = np.array(class_names, "S")[np.argmax(out["class_probs"], -1)]
     return {k: np.asarray(v) for k, v in out.items()}

@@ -164,3 +164,34 @@ def test_second_pass_boxes_are_the_training_crops_square():
     np.testing.assert_allclose(boxes, expected, rtol=1e-6, atol=1e-4)
     np.testing.assert_array_equal(valid, ok.numpy() & (side.numpy() >= SECOND_PASS_MIN_SIDE))
     assert not valid[[5, 7, 8]].any() and valid.sum() > 50
+
+
+def test_pass_two_grows_its_box_by_a_pass_one_cell():
+    """Pass 1 frames a 480 x 360 photo with the letterbox square of side 480 and puts the joints
+    on a 100-px square: pass 2's box is that square x 1.25 (the training crops' margin), 125 px,
+    plus 480 / 48 = 10 px on each side (SECOND_PASS_PAD: a heatmap cell of a 192-px pass 1),
+    145 px about the same centre. An export without ``input_boxes`` grows nothing; the pass's
+    ``input_boxes`` never reach the caller."""
+    from tfpose.serving.passes import SECOND_PASS_PAD, run_passes
+
+    joints = np.stack(np.meshgrid(np.linspace(200, 300, 4), np.linspace(100, 200, 4)), -1)
+    asked = []
+
+    def one_pass(images, boxes, framed=True):
+        asked.append(boxes)
+        out = {"keypoints": np.repeat(joints.reshape(1, 16, 2), len(images), 0).astype(np.float32),
+               "keypoint_scores": np.ones((len(images), 16), np.float32)}
+        if framed:
+            whole = np.array([[0.0, -60.0, 480.0, 420.0]], np.float32)
+            out["input_boxes"] = np.repeat(whole, len(images), 0) if boxes is None else boxes
+        return out
+
+    outputs = run_passes(one_pass, np.zeros((2, 360, 480, 3), np.float32), None, 2)
+    assert asked[0] is None and "input_boxes" not in outputs
+    assert SECOND_PASS_PAD * 480 == pytest.approx(10.0)
+    np.testing.assert_allclose(asked[1], [[177.5, 77.5, 322.5, 222.5]] * 2)
+    np.testing.assert_allclose(outputs["boxes"], asked[1])
+    asked.clear()
+    run_passes(lambda images, boxes: one_pass(images, boxes, framed=False),
+               np.zeros((1, 360, 480, 3), np.float32), None, 2)
+    np.testing.assert_allclose(asked[1], [[187.5, 87.5, 312.5, 212.5]])

@@ -52,8 +52,8 @@ def test_simcc_exports_and_predicts_in_two_passes_like_its_work_dir(workdir, tmp
     # pass 2 (the boxed crops) surely runs for both sources.
     second = []
 
-    def every_joint(keypoints, scores, min_score=0.0):
-        boxes, valid = original(keypoints, scores, 0.0)
+    def every_joint(keypoints, scores, min_score=0.0, pad=0.0):
+        boxes, valid = original(keypoints, scores, 0.0, pad)
         second.append(bool(valid.any()))
         return boxes, valid
 

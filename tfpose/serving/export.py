@@ -15,6 +15,11 @@ without a box the whole image is the person crop, framed as the model's training
 
     keypoints        float32 [B, 16, 2]  (x, y) in ORIGINAL-image pixels    pose, two_stage
     keypoint_scores  float32 [B, 16]     heatmap maxima (ones for regression) pose, two_stage
+    input_boxes      float32 [B, 4]      the box of the original image the   pose, two_stage
+                                         input showed (the given box, or the
+                                         whole image's frame): a client's
+                                         pass 2 grows its box by 1/48 of its
+                                         side (``passes.SECOND_PASS_PAD``)
     class_probs      float32 [B, C]                                          classifiers
     class_name       string  [B]         argmax of class_probs               classifiers
 
@@ -350,6 +355,7 @@ class ServingModule(tf.Module):
             size = self.whole_size if whole else self.size
             result["keypoints"] = geometry.to_original(keypoints, boxes, size)
             result["keypoint_scores"] = scores
+            result["input_boxes"] = tf.cast(boxes, tf.float32)
         if self.has_classes:
             probs = tf.cast(outputs["action"], tf.float32)
             names = tf.constant(self.class_names, tf.string)

@@ -253,7 +253,8 @@ class LiteRTPredictor:
             crops, used = self._cropper(encoded, boxed=True)(images, tf.constant(boxes, tf.float32))
         out = self.infer(crops.numpy())
         keypoints = keypoints_to_original(tf.constant(out["keypoints"]), used, self.size)
-        return {"keypoints": keypoints.numpy(), "keypoint_scores": out["keypoint_scores"]}
+        return {"keypoints": keypoints.numpy(), "keypoint_scores": out["keypoint_scores"],
+                "input_boxes": used.numpy()}
 
     def _cropper(self, encoded: bool, boxed: bool):
         """``export.crop_batch`` as a graph, traced once per (bytes or pixels, boxes or not) and
