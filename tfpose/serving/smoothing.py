@@ -53,11 +53,15 @@ D_CUTOFF = 4.0     # Hz: the cutoff of the speed estimate itself (Casiez et al.'
                    # a slow speed estimate keeps the filter shut through a jump)
 # JumpGate: a joint more than this x the person's size (the larger side of its joints' extent)
 # from where it was heading is held for up to JUMP_HOLD frames. Chosen on the made clips
-# (benchmarks/video.py, session 6's lspet, tracked): 0.1-0.2 alike (jitter -33 to -58 %, PCK
-# within 0.3 either way); 0.3 let through half the jumps. Human limbs rarely move that far in a
-# frame: 0.15 of a 1.7 m person is 0.26 m in 40 ms at 25 frames/s, 6 m/s without slowing.
+# (benchmarks/video.py's four, session 6's lspet, tracked, with PoseSmoother's filters): jitter
+# without the gate 2.30 / 4.71 / 17.15 / 6.93; gate 0.1-0.2 1.42 / 1.75-1.83 / 9.0-9.4 /
+# 3.7-4.0; 0.3 2.10 / 11.5 / 4.2 on the last three, 0.5 2.9 / 13.9 / 5.3; PCK within 0.2 of
+# the ungated run throughout. Real limbs rarely trip it: for a 1.7 m person at 25 frames/s a
+# joint would have to start from rest at 6 m/s, or, in steady motion, go 13 m/s (the gate
+# looks half a step ahead, so steady motion is held only past 0.3 of the person a frame).
 JUMP_GATE = 0.15
-JUMP_HOLD = 1      # frames; 2-3 cut more jitter on the cuts clip but lost PCK (-0.2 to -0.3)
+JUMP_HOLD = 1      # frames; 2-3 cut `cuts` to 1.12-1.24 and `--skip 6` pan to 5.6-6.3 but lost
+                   # 0.2-0.3 points of PCK on the two cuts clips
 
 
 def smoothing_factor(cutoff, dt):
