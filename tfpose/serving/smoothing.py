@@ -23,7 +23,7 @@ speed term opens the filter on any real motion and smooths only the small wobble
 joint: still (2 px white noise), the cutoff is about 4-5 Hz (alpha ~0.5 at 25 fps, keeping
 about 0.6-0.7 of the noise's standard deviation and 0.4 of its frame-to-frame step); a 100 px
 jump is followed within one frame (``tests/serving/test_smoothing.py`` checks both). Smoother,
-laggier output: ``--beta 0.01`` (README, section Video: half the jitter, up to 3 points).
+laggier output: ``--beta 0.01`` (docs/video_history.md: half the jitter, up to 3 points).
 
 What ``tfpose predict`` runs on a clip is ``PoseSmoother``: two steps made for a pose model's
 errors before the One-Euro filter:
