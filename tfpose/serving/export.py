@@ -355,7 +355,7 @@ class ServingModule(tf.Module):
             size = self.whole_size if whole else self.size
             result["keypoints"] = geometry.to_original(keypoints, boxes, size)
             result["keypoint_scores"] = scores
-            result["input_boxes"] = tf.cast(boxes, tf.float32)
+            result["input_boxes"] = boxes
         if self.has_classes:
             probs = tf.cast(outputs["action"], tf.float32)
             names = tf.constant(self.class_names, tf.string)

@@ -170,8 +170,8 @@ def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: st
     matching twin when the runtime is installed; TensorFlow otherwise. XNNPACK's float32
     kernels are faster on a CPU (``lspet`` on the 2-core box: two passes at 192 73.7 images/s
     against TensorFlow's 63.1 with pass 1 at 160; tracked video 72-80 frames/s against 45-48:
-    README, Performance and Video); a ``.tflite`` has one input size, so both passes run at
-    ``data.input_size``.
+    README, Performance; docs/video_history.md); a ``.tflite`` has one input size, so both
+    passes run at ``data.input_size``.
     """
     from tfpose.serving import litert
 
