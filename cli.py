@@ -322,9 +322,10 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "(one pass), searching the whole frame only when their mean score drops "
                    "under 0.2; --no-track runs every frame alone.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
-              help="Video: hold back one-frame jumps of single joints, then One-Euro filters "
-                   "on the person's centre and on the pose around it; reset when the person "
-                   "is lost or the shot changes.")
+              help="Video: hold back one-frame jumps of single joints, One-Euro filters "
+                   "on the person's centre and on the pose around it, then a Gaussian mean "
+                   "over --lookahead frames either side; reset when the person is lost or the "
+                   "shot changes.")
 @click.option("--min-cutoff", type=click.FloatRange(min=0, min_open=True),
               default=smoothing.MIN_CUTOFF,
               show_default=True, help="Video: One-Euro cutoff (Hz) of a still joint; lower is "
@@ -332,6 +333,10 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 @click.option("--beta", type=click.FloatRange(min=0), default=smoothing.BETA, show_default=True,
               help="Video: One-Euro cutoff increase per pixel/s of joint speed; higher lags "
                    "less.")
+@click.option("--lookahead", type=click.IntRange(min=0), default=None, metavar="FRAMES",
+              help="Video: frames each output waits, to smooth over the frames either side "
+                   f"too [default: {smoothing.LOOKAHEAD} for a file, 0 for --camera]; 0 is "
+                   "causal (the One-Euro filters alone).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
               help="Video: stop after this many frames.")
 @click.option("--engine", type=click.Choice(["auto", "tensorflow", "litert"]), default="auto",
@@ -342,7 +347,7 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "is there and ai-edge-litert is installed (both passes then run at "
                    "data.input_size); TensorFlow otherwise.")
 def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, passes, camera,
-            track, smooth, min_cutoff, beta, max_frames, engine):
+            track, smooth, min_cutoff, beta, lookahead, max_frames, engine):
     """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image;
     or in each frame of a video clip (any container and codec FFmpeg reads) or of --camera N.
 
@@ -385,12 +390,14 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
         source, fmt = camera_source(camera)
         sources.append((source, fmt, f"camera{camera}"))
     for source, fmt, name in sources:
+        # A live camera is answered as each frame arrives: no waiting unless asked for.
+        wait = lookahead if lookahead is not None else (0 if fmt else smoothing.LOOKAHEAD)
         _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                       beta, batch_size, max_frames)
+                       beta, wait, batch_size, max_frames)
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                   beta, batch_size, max_frames):
+                   beta, lookahead, batch_size, max_frames):
     """One clip or camera through ``video.predict_video``: a progress line (frames/s) on a
     terminal, a summary line at the end."""
     import json
@@ -411,8 +418,8 @@ def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth
     try:
         summary = predict_video(
             predictor, source, out_dir, name=name, format=fmt, draw=not no_draw, track=track,
-            smooth=smooth, min_cutoff=min_cutoff, beta=beta, batch_size=batch_size,
-            max_frames=max_frames, progress=progress,
+            smooth=smooth, min_cutoff=min_cutoff, beta=beta, lookahead=lookahead,
+            batch_size=batch_size, max_frames=max_frames, progress=progress,
             on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None)
     finally:
         if interactive:

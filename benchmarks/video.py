@@ -5,8 +5,8 @@
         [--mediapipe-python .bench-mediapipe/bin/python]
 
 For each clip (``CLIP.mp4`` with ``CLIP.gt.jsonl`` beside it) and each setting (tracking on/off
-x smoothing on/off) runs ``video.predict_video`` (what ``tfpose predict MODEL CLIP --no-draw``
-runs) and scores:
+x smoothing on/off; smoothing with a file's lookahead, and ``live``: a camera's, none) runs
+``video.predict_video`` (what ``tfpose predict MODEL CLIP --no-draw`` runs) and scores:
 
 * PCK@0.2 of the torso over all frames (``tfpose.metrics.pck``: pooled over the 14 LSP joints;
   ``limbs``: the 12 limb joints MediaPipe also has), and over the frames within 0.4 s after a
@@ -38,8 +38,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from predict import LIMBS_MPII_TO_BLAZEPOSE  # noqa: E402
 
 LIMBS = sorted(LIMBS_MPII_TO_BLAZEPOSE)
-SETTINGS = (("track+smooth", True, True), ("track", True, False),
-            ("no-track+smooth", False, True), ("no-track", False, False))
+# (name, track, smooth, lookahead): lookahead None is a file's default (smoothing.LOOKAHEAD
+# frames); "live" is what a camera runs (lookahead 0: the causal filters alone).
+SETTINGS = (("track+smooth", True, True, None), ("track+smooth live", True, True, 0),
+            ("track", True, False, 0), ("no-track+smooth", False, True, None),
+            ("no-track", False, False, 0))
 AFTER_CUT_S = 0.4
 
 
@@ -85,12 +88,13 @@ def score(pred, gt, annotated, segment, fps: float) -> dict:
     return result
 
 
-def run_tfpose(predictor, clip: Path, track: bool, smooth: bool, max_frames):
+def run_tfpose(predictor, clip: Path, track: bool, smooth: bool, lookahead, max_frames):
     from tfpose.serving.video import predict_video
 
     records = []
     summary = predict_video(predictor, clip, None, draw=False, track=track, smooth=smooth,
-                            max_frames=max_frames, on_record=records.append)
+                            lookahead=lookahead, max_frames=max_frames,
+                            on_record=records.append)
     pred = np.array([rec["keypoints"] for rec in records], np.float64)
     return pred, summary["fps"], summary["tracked_frames"]
 
@@ -121,7 +125,7 @@ def main(argv=None):
     parser.add_argument("--clips", default="pan,cuts")
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--engine", default="auto", help="tfpose predict --engine")
-    parser.add_argument("--settings", default=",".join(name for name, _, _ in SETTINGS))
+    parser.add_argument("--settings", default=",".join(name for name, *_ in SETTINGS))
     parser.add_argument("--mediapipe-python",
                         default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
     args = parser.parse_args(argv)
@@ -139,10 +143,11 @@ def main(argv=None):
     results = {}
     for name in args.clips.split(","):
         clip = Path(args.clips_dir) / f"{name}.mp4"
-        for setting, track, smooth in SETTINGS:
+        for setting, track, smooth, lookahead in SETTINGS:
             if setting not in wanted:
                 continue
-            pred, fps, tracked = run_tfpose(predictor, clip, track, smooth, args.max_frames)
+            pred, fps, tracked = run_tfpose(predictor, clip, track, smooth, lookahead,
+                                            args.max_frames)
             gt, annotated, segment = load_truth(clip.with_suffix(".gt.jsonl"), len(pred))
             results[f"{name}/{setting}"] = {**score(pred, gt, annotated, segment, 25.0),
                                             "fps": fps, "tracked": tracked, "frames": len(pred)}

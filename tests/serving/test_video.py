@@ -132,8 +132,8 @@ def test_a_clip_gives_a_line_per_frame_and_a_drawn_clip_of_the_same_frames(model
 
 
 def test_untracked_and_smoothed_runs_agree_with_the_dots(model, tmp_path):
-    """--no-track predicts every frame on the whole frame (batched), same joints. Smoothed, a dot
-    moving v = 1.5 px a frame (37.5 px/s) lags by at most the One-Euro steady-state lag
+    """--no-track predicts every frame on the whole frame (batched), same joints. Smoothed by the
+    causal filters alone (lookahead 0), a dot moving v = 1.5 px a frame (37.5 px/s) lags by at most the One-Euro steady-state lag
     v (1 - alpha) / alpha, alpha at cutoff MIN_CUTOFF + BETA x 37.5 (defaults: 1.3 px), and
     never by more than the distance covered since the start; and it does lag, by over half that."""
     from tfpose.serving import smoothing
@@ -150,7 +150,7 @@ def test_untracked_and_smoothed_runs_agree_with_the_dots(model, tmp_path):
     alpha = smoothing.smoothing_factor(smoothing.MIN_CUTOFF + smoothing.BETA * 1.5 * FPS, 1 / FPS)
     lag = 1.5 * (1 - alpha) / alpha
     smoothed = []
-    predict_video(predictor, clip, None, draw=False, on_record=smoothed.append)
+    predict_video(predictor, clip, None, draw=False, lookahead=0, on_record=smoothed.append)
     for i in range(FRAMES):
         np.testing.assert_allclose(untracked[i]["keypoints"], expected_keypoints(i), atol=1.6)
         np.testing.assert_allclose(smoothed[i]["keypoints"], expected_keypoints(i),
@@ -158,10 +158,35 @@ def test_untracked_and_smoothed_runs_agree_with_the_dots(model, tmp_path):
     assert smoothed[-1]["keypoints"][0][0] < untracked[-1]["keypoints"][0][0] - 0.5 * lag  # it lags
 
 
+def test_the_lookahead_writes_every_frame_in_order_smoothed_over_its_window(model, tmp_path):
+    """The default lookahead holds each frame back until its window is complete, and still
+    writes every frame, in order, with its own image: the lines are exactly the causal run's
+    joints through ``CentredWindow`` (the crops do not depend on smoothing), and the drawn
+    clip has every frame."""
+    from tfpose.serving.predict import make_predictor
+    from tfpose.serving.smoothing import LOOKAHEAD, CentredWindow
+
+    clip = write_clip(tmp_path / "clip.mp4")
+    predictor = make_predictor(model)
+    causal, ahead = [], []
+    predict_video(predictor, clip, None, draw=False, lookahead=0, on_record=causal.append)
+    summary = predict_video(predictor, clip, tmp_path / "out", on_record=ahead.append)
+    assert [rec["frame"] for rec in ahead] == list(range(FRAMES))
+    assert read_lines(tmp_path / "out" / "clip.jsonl") == ahead
+    assert decoded(tmp_path / "out" / "clip.mp4")[0] == FRAMES == summary["frames"]
+    window = CentredWindow(LOOKAHEAD)
+    expected = [out for rec in causal for out, _ in window.push(rec["keypoints"])]
+    expected += [out for out, _ in window.flush()]
+    for rec, want, before in zip(ahead, expected, causal):
+        assert rec["tracked"] == before["tracked"] and rec["scores"] == before["scores"]
+        np.testing.assert_allclose(rec["keypoints"], want, atol=0.01)
+    assert not np.allclose(ahead[-1]["keypoints"], causal[-1]["keypoints"], atol=0.2)
+
+
 def test_a_cut_restarts_tracking_and_smoothing(model, tmp_path):
     """Frames 0-5 as usual, then a new shot (blue background: the model ignores blue, the
     thumbnails differ by ~29 grey levels) with the dots 12 px higher: frame 6 is searched whole
-    and, smoothing reset, lands on the new dots at once."""
+    and, smoothing reset (filters and the lookahead's window), lands on the new dots at once."""
     from tfpose.serving.predict import make_predictor
     from tfpose.serving.video import VideoWriter
 

@@ -40,11 +40,19 @@ errors before the One-Euro filter:
   centre, a mean over 16 joints, has a quarter of a joint's noise where the joints' errors
   are independent (a tracking crop's shift moves them together: on the made clips, tracked
   and smoothed, the centre's own acceleration was 1.0-1.1 px/frame^2 of the joints' 1.4-1.8).
+
+A clip from a file need not be answered the moment a frame arrives, so its output also looks
+ahead: ``CentredWindow`` waits ``LOOKAHEAD`` frames and replaces each frame's joints by a
+Gaussian-weighted mean over the frames either side (zero phase: a joint in steady motion comes
+out where it is, not behind). A causal filter can only trade jitter for lag; a centred one
+removes the frame-to-frame wobble that is left at no lag. A live camera runs with lookahead 0.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import deque
 from typing import Optional
 
 import numpy as np
@@ -64,6 +72,22 @@ D_CUTOFF = 4.0     # Hz: the cutoff of the speed estimate itself (Casiez et al.'
 JUMP_GATE = 0.15
 JUMP_HOLD = 1      # frames; 2-3 cut `cuts` to 1.12-1.24 and `--skip 6` pan to 5.6-6.3 but lost
                    # 0.2-0.25 points of PCK on the two cuts clips
+# CentredWindow: a file's output waits LOOKAHEAD frames; each frame's joints become the mean of
+# the frames within LOOKAHEAD either side, weighted by a Gaussian of LOOKAHEAD_SIGMA frames.
+# Chosen on the made clips (replays of benchmarks/video.py's score on its four clips, session
+# 7's lspet, tracked, after PoseSmoother; MediaPipe's jitter there 0.76 / 3.69 / 4.01 / 6.06),
+# jitter pan / cuts / --skip 6 pan / --skip 6 cuts:
+#   lookahead 0:                 1.32 / 2.01 / 5.92 / 3.29
+#   1 frame, sigma 1:            0.40 / 0.74 / 2.17 / 1.15
+#   2 frames, sigma 0.8 ... 1.5: 0.42-0.21 / 0.77-0.39 / 2.30-1.16 / 1.21-0.59 (sigma 1: 0.30 /
+#                                0.58 / 1.71 / 0.89)
+#   3 frames, sigma 1.5:         0.16 / 0.32 / 0.94 / 0.48
+# PCK@0.2 moved +0.2 to +0.4 on the pan clips and -0.1 to -0.3 on the cuts clips against
+# lookahead 0 at 1-2 frames with sigma <= 1.2; sigma 1.5 costs -0.2 to -0.4 on the cuts clips.
+# Two frames (80 ms at 25 frames/s) at sigma 1 (weights 0.14, 0.61, 1, 0.61, 0.14): the window
+# spans +-2 sigma, and cuts a quarter more jitter than one frame for the same PCK.
+LOOKAHEAD = 2
+LOOKAHEAD_SIGMA = 1.0
 
 
 def smoothing_factor(cutoff, dt):
@@ -195,3 +219,47 @@ class PoseSmoother:
         return self.centre(centre, t) + self.pose(x - centre, t)
 
     __call__ = filter
+
+
+class CentredWindow:
+    """Zero-phase smoothing at a fixed lag, ``push(keypoints, item)`` -> released frames.
+
+    Each pushed K x 2 array waits until ``lag`` later frames have arrived; it is then released
+    as ``(smoothed K x 2 float64, item)``, where smoothed is the mean of the frames up to
+    ``lag`` either side within the current run, weighted by a Gaussian of ``sigma`` frames
+    (near a run's ends the window is cut off: there it looks one way only). ``item`` rides
+    along untouched (what the caller writes with the frame). ``flush()`` releases every waiting
+    frame and ends the run: call it at a cut, a lost person and the clip's end. Frames come out
+    in the order they went in. A joint non-finite in its own frame stays so; one non-finite in
+    a neighbour only drops out of that frame's mean. ``lag`` 0 releases each frame as it is.
+    """
+
+    def __init__(self, lag: int = LOOKAHEAD, sigma: float = LOOKAHEAD_SIGMA):
+        if lag < 0 or sigma <= 0:
+            raise ValueError(f"CentredWindow needs lag >= 0 and sigma > 0. Received: lag={lag}, "
+                             f"sigma={sigma}")
+        self.lag = int(lag)
+        self.weights = np.exp(-0.5 * (np.arange(-self.lag, self.lag + 1) / float(sigma)) ** 2)
+        self._past: deque = deque(maxlen=self.lag)  # inputs already released, this run
+        self._pending: deque = deque()
+
+    def push(self, keypoints, item=None) -> list:
+        self._pending.append((np.asarray(keypoints, np.float64), item))
+        return [self._release()] if len(self._pending) > self.lag else []
+
+    def flush(self) -> list:
+        released = [self._release() for _ in range(len(self._pending))]
+        self._past.clear()
+        return released
+
+    def _release(self):
+        x, item = self._pending.popleft()
+        after = [y for y, _ in itertools.islice(self._pending, self.lag)]
+        window = np.stack([*self._past, x, *after])  # T x K x 2
+        weights = self.weights[self.lag - len(self._past):self.lag + 1 + len(after)]
+        weights = np.where(np.isfinite(window).all(-1), weights[:, None], 0.0)  # T x K
+        total = weights.sum(0)
+        mean = (np.nan_to_num(window) * weights[..., None]).sum(0) / np.where(
+            total > 0, total, 1.0)[:, None]
+        self._past.append(x)
+        return np.where(np.isfinite(x), mean, x), item

@@ -15,8 +15,10 @@ Per frame (``predict_video``):
   searched whole, in the still-image passes. ``track=False`` runs every frame alone.
 * Smoothing (default): ``smoothing.PoseSmoother``, on the frames' time stamps: one-frame jumps of
   single joints held back, then One-Euro filters on the person's centre and on the pose around
-  it; reset when the person is lost or at a cut, so it never drags joints from one shot into
-  the next.
+  it; then ``smoothing.CentredWindow``: each frame waits ``lookahead`` frames (2 by default; 0
+  for a live camera, where the CLI passes 0) and its joints become a Gaussian mean over the
+  frames either side. Both restart when the person is lost or at a cut, so neither drags
+  joints from one shot into the next.
 
 Outputs, for a clip ``NAME.EXT``: ``OUT/NAME.jsonl``, one line per frame ``{"frame", "time_s",
 "keypoints" (16 x [x, y], original pixels), "scores", "class", "probability", "tracked"}``,
@@ -280,7 +282,8 @@ def track_box(keypoints: np.ndarray, scores: np.ndarray, min_score: float = TRAC
 def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None,
                   format: Optional[str] = None, draw: bool = True, track: bool = True,
                   smooth: bool = True, min_cutoff: Optional[float] = None,
-                  beta: Optional[float] = None, track_min_score: float = TRACK_MIN_SCORE,
+                  beta: Optional[float] = None, lookahead: Optional[int] = None,
+                  track_min_score: float = TRACK_MIN_SCORE,
                   batch_size: int = 8, max_frames: Optional[int] = None,
                   on_record: Optional[Callable[[dict], None]] = None,
                   progress: Optional[Callable[[int, Optional[int], float], None]] = None) -> dict:
@@ -288,8 +291,10 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
     camera input with its ``format``, see ``camera_source``).
 
     ``out_dir``: writes ``OUT/<name>.jsonl`` and (``draw``) ``OUT/<name>.mp4``; ``name``
-    defaults to the file's stem. ``on_record(rec)`` sees each JSON record as it is made;
-    ``progress(frames_done, frames_expected_or_None, seconds)`` after each frame. Stops after
+    defaults to the file's stem. ``lookahead``: frames each output waits for its smoothing
+    window (None: ``smoothing.LOOKAHEAD``; ignored without ``smooth``). ``on_record(rec)`` sees
+    each JSON record as it is written; ``progress(frames_done, frames_expected_or_None,
+    seconds)`` after each frame written. Stops after
     ``max_frames`` or on Ctrl-C (outputs are finished either way). Returns a summary dict
     (frames, seconds, fps, tracked frames, outputs, codec). Raises DataError for a source that
     is not a video or has no frames, and, after writing what was decoded, for a damaged one.
@@ -303,63 +308,80 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
         filt = smoothing.PoseSmoother(
             smoothing.MIN_CUTOFF if min_cutoff is None else min_cutoff,
             smoothing.BETA if beta is None else beta)
+        window = smoothing.CentredWindow(
+            (smoothing.LOOKAHEAD if lookahead is None else lookahead) if smooth else 0)
         # box: where to look in the next frame (None: the whole frame); lost: the last frame's
         # person was lost (its joints' mean score under track_min_score), so smoothing restarts.
         state = {"box": None, "lost": True, "tracked": 0, "cuts": 0}
         start = time.perf_counter()
-        done = 0
+        done = taken = 0
         interrupted = False
 
-        def finish(batch, answer, used_boxes, tracked):
+        def write(released):
+            """Writes frames whose smoothing window is complete: ``(keypoints, (rec, frame,
+            box))`` pairs, keypoints None for a model without any."""
             nonlocal done
-            for j, (index, time_s, frame, cut) in enumerate(batch):
-                if "keypoints" in answer:
-                    # The next crop from the raw joints: smoothing's lag never moves it.
-                    box = track_box(answer["keypoints"][j], answer["keypoint_scores"][j],
-                                    track_min_score)
-                    if state["lost"] or cut:
-                        filt.reset()  # never smooth across a lost person or a cut
-                    if smooth:
-                        answer["keypoints"][j] = filt(answer["keypoints"][j], time_s)
-                    state["lost"] = box is None
-                    state["box"] = box if track else None
-                rec = {"frame": index, "time_s": time_s, **record(None, answer, j),
-                       "tracked": bool(tracked[j])}
-                rec.pop("image")
-                outputs.write(rec, frame, used_boxes[j])
+            for keypoints, (rec, frame, box) in released:
+                if keypoints is not None:
+                    rec["keypoints"] = np.round(keypoints, 2).tolist()
+                outputs.write(rec, frame, box)
                 if on_record is not None:
                     on_record(rec)
-                state["tracked"] += bool(tracked[j])
+                state["tracked"] += rec["tracked"]
                 done += 1
                 if progress is not None:
                     progress(done, reader.expected_frames, time.perf_counter() - start)
 
-        try:
-            batch = []
-            previous = None
-            for index, time_s, frame in reader:
-                if max_frames is not None and done + len(batch) >= max_frames:
-                    break
-                thumb = thumbnail(frame)
-                cut = previous is not None and is_cut(previous, thumb)
-                previous, item = thumb, (index, time_s, frame, cut)
-                state["cuts"] += cut
-                if track:  # sequential: each frame's box comes from the one before
-                    box = None if cut else state["box"]  # a new shot: search the whole frame
-                    answer = predictor.predict_frames(item[2][None], box)
-                    used = box if box is not None else _used_boxes(answer, 1)
-                    finish([item], answer, used, [box is not None])
+        def finish(batch, answer, used_boxes, tracked):
+            for j, (index, time_s, frame, cut) in enumerate(batch):
+                rec = {"frame": index, "time_s": time_s, **record(None, answer, j),
+                       "tracked": bool(tracked[j])}
+                rec.pop("image")
+                if "keypoints" not in answer:
+                    write([(None, (rec, frame, used_boxes[j]))])
                     continue
-                batch.append(item)
-                if len(batch) == batch_size:
+                keypoints = answer["keypoints"][j]
+                # The next crop from the raw joints: smoothing's lag never moves it.
+                box = track_box(keypoints, answer["keypoint_scores"][j], track_min_score)
+                if state["lost"] or cut:  # never smooth across a lost person or a cut
+                    filt.reset()
+                    write(window.flush())
+                if smooth:
+                    keypoints = filt(keypoints, time_s)
+                write(window.push(keypoints, (rec, frame, used_boxes[j])))
+                state["lost"] = box is None
+                state["box"] = box if track else None
+
+        try:
+            try:
+                batch = []
+                previous = None
+                for index, time_s, frame in reader:
+                    if max_frames is not None and taken >= max_frames:
+                        break
+                    taken += 1
+                    thumb = thumbnail(frame)
+                    cut = previous is not None and is_cut(previous, thumb)
+                    previous, item = thumb, (index, time_s, frame, cut)
+                    state["cuts"] += cut
+                    if track:  # sequential: each frame's box comes from the one before
+                        box = None if cut else state["box"]  # a new shot: search the whole frame
+                        answer = predictor.predict_frames(item[2][None], box)
+                        used = box if box is not None else _used_boxes(answer, 1)
+                        finish([item], answer, used, [box is not None])
+                        continue
+                    batch.append(item)
+                    if len(batch) == batch_size:
+                        answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
+                        finish(batch, answer, _used_boxes(answer, len(batch)),
+                               [False] * len(batch))
+                        batch = []
+                if batch:
                     answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
                     finish(batch, answer, _used_boxes(answer, len(batch)), [False] * len(batch))
-                    batch = []
-            if batch:
-                answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
-                finish(batch, answer, _used_boxes(answer, len(batch)), [False] * len(batch))
-        except KeyboardInterrupt:  # a camera runs until Ctrl-C: finish the files
-            interrupted = True
+            except KeyboardInterrupt:  # a camera runs until Ctrl-C: finish the files
+                interrupted = True
+            write(window.flush())  # the frames still waiting for their window
         finally:
             paths = outputs.close()
         seconds = time.perf_counter() - start
