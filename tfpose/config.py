@@ -163,6 +163,10 @@ class TrainConfig:
     jit_compile: bool = False
     seed: int = 0
     checkpoint_every_steps: int = 200  # resume-state saves; 0: at epoch ends only
+    # Also keep every epoch's model (the average with ema_momentum) as
+    # WORKDIR/epochs/epoch-NNN.keras, to pick an epoch by another protocol than the monitor
+    # (real photos: two passes on whole photos, which the one-pass monitor does not rank alike).
+    keep_epochs: bool = False
     image_summary_every: int = 1  # epochs between TensorBoard skeleton images; 0 disables
     profile_batch: Optional[str] = None  # e.g. "10,20" for a TensorBoard profiler trace
 

@@ -124,10 +124,13 @@ def test_time_budget_stops_at_the_first_epoch_end_past_it(tiny_dataset, tmp_path
                   "--set", f"data.dir={tiny_dataset}", "--set", "model.kind=classifier",
                   "--set", "model.image_branch=false", "--set", "model.joint_embedding=linear",
                   "--set", "data.batch_size=2", "--set", "train.epochs=5",
-                  "--set", "train.time_budget_minutes=0", "--set", f"train.time_budget_clock={clock}"])
+                  "--set", "train.time_budget_minutes=0", "--set", f"train.time_budget_clock={clock}",
+                  "--set", "train.keep_epochs=true"])
     assert f"Time budget of 0 {clock} min" in output
     history = json.loads((workdir / "history.json").read_text())
     assert len(history["loss"]) == 1 and history["wall_s"][0] > 0 and history["cpu_s"][0] > 0
+    # keep_epochs: one model per epoch trained, named by its number.
+    assert [p.name for p in (workdir / "epochs").iterdir()] == ["epoch-001.keras"]
     assert "wall_s" in (workdir / "log.csv").read_text().splitlines()[0]
 
 

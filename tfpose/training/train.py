@@ -139,6 +139,8 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         clock,  # after the validation callbacks (their time counts), before the CSV log
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor[0],
                                         mode=monitor[1], save_best_only=True),
+        *([keras.callbacks.ModelCheckpoint(str(workdir / "epochs" / "epoch-{epoch:03d}.keras"))]
+          if cfg.train.keep_epochs else []),
         keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
         keras.callbacks.TensorBoard(str(log_dir), profile_batch=cfg.train.profile_batch or 0),
         keras.callbacks.TerminateOnNaN(),
