@@ -181,6 +181,11 @@ def test_the_lookahead_writes_every_frame_in_order_smoothed_over_its_window(mode
         assert rec["tracked"] == before["tracked"] and rec["scores"] == before["scores"]
         np.testing.assert_allclose(rec["keypoints"], want, atol=0.01)
     assert not np.allclose(ahead[-1]["keypoints"], causal[-1]["keypoints"], atol=0.2)
+    # --max-frames counts frames read, not written: the waiting ones come out at the end.
+    first = []
+    assert predict_video(predictor, clip, None, draw=False, max_frames=4,
+                         on_record=first.append)["frames"] == 4
+    assert [rec["frame"] for rec in first] == [0, 1, 2, 3]
 
 
 def test_a_cut_restarts_tracking_and_smoothing(model, tmp_path):

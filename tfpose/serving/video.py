@@ -294,10 +294,11 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
     defaults to the file's stem. ``lookahead``: frames each output waits for its smoothing
     window (None: ``smoothing.LOOKAHEAD``; ignored without ``smooth``). ``on_record(rec)`` sees
     each JSON record as it is written; ``progress(frames_done, frames_expected_or_None,
-    seconds)`` after each frame written. Stops after
-    ``max_frames`` or on Ctrl-C (outputs are finished either way). Returns a summary dict
-    (frames, seconds, fps, tracked frames, outputs, codec). Raises DataError for a source that
-    is not a video or has no frames, and, after writing what was decoded, for a damaged one.
+    seconds)`` after each frame written. Stops after ``max_frames`` read or on Ctrl-C (the
+    frames waiting for their window are written, and the outputs finished, either way). Returns
+    a summary dict (frames, seconds, fps, tracked frames, outputs, codec). Raises DataError for
+    a source that is not a video or has no frames, and, after writing what was decoded, for a
+    damaged one.
     """
     from tfpose.serving import smoothing
     from tfpose.serving.predict import record
@@ -352,33 +353,36 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
                 state["lost"] = box is None
                 state["box"] = box if track else None
 
-        try:
-            try:
-                batch = []
-                previous = None
-                for index, time_s, frame in reader:
-                    if max_frames is not None and taken >= max_frames:
-                        break
-                    taken += 1
-                    thumb = thumbnail(frame)
-                    cut = previous is not None and is_cut(previous, thumb)
-                    previous, item = thumb, (index, time_s, frame, cut)
-                    state["cuts"] += cut
-                    if track:  # sequential: each frame's box comes from the one before
-                        box = None if cut else state["box"]  # a new shot: search the whole frame
-                        answer = predictor.predict_frames(item[2][None], box)
-                        used = box if box is not None else _used_boxes(answer, 1)
-                        finish([item], answer, used, [box is not None])
-                        continue
-                    batch.append(item)
-                    if len(batch) == batch_size:
-                        answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
-                        finish(batch, answer, _used_boxes(answer, len(batch)),
-                               [False] * len(batch))
-                        batch = []
-                if batch:
+        def read_and_predict():
+            nonlocal taken
+            batch = []
+            previous = None
+            for index, time_s, frame in reader:
+                if max_frames is not None and taken >= max_frames:
+                    break
+                taken += 1
+                thumb = thumbnail(frame)
+                cut = previous is not None and is_cut(previous, thumb)
+                previous, item = thumb, (index, time_s, frame, cut)
+                state["cuts"] += cut
+                if track:  # sequential: each frame's box comes from the one before
+                    box = None if cut else state["box"]  # a new shot: search the whole frame
+                    answer = predictor.predict_frames(item[2][None], box)
+                    used = box if box is not None else _used_boxes(answer, 1)
+                    finish([item], answer, used, [box is not None])
+                    continue
+                batch.append(item)
+                if len(batch) == batch_size:
                     answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
                     finish(batch, answer, _used_boxes(answer, len(batch)), [False] * len(batch))
+                    batch = []
+            if batch:
+                answer = predictor.predict_frames(np.stack([b[2] for b in batch]))
+                finish(batch, answer, _used_boxes(answer, len(batch)), [False] * len(batch))
+
+        try:
+            try:
+                read_and_predict()
             except KeyboardInterrupt:  # a camera runs until Ctrl-C: finish the files
                 interrupted = True
             write(window.flush())  # the frames still waiting for their window
@@ -387,7 +391,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
         seconds = time.perf_counter() - start
         summary = {"source": str(source), "frames": done, "seconds": round(seconds, 3),
                    "fps": round(done / seconds, 2) if seconds > 0 else None,
-                   "tracked_frames": state["tracked"], "cuts": state["cuts"], "video_fps": float(reader.fps),
+                   "tracked_frames": state["tracked"], "cuts": state["cuts"],
+                   "video_fps": float(reader.fps),
                    "width": reader.width, "height": reader.height, "codec": outputs.codec,
                    "interrupted": interrupted, **paths}
         if done == 0 and not interrupted and max_frames != 0:
