@@ -1,8 +1,9 @@
 """Ships a training run's best weights as a pretrained model: tfpose/pretrained/NAME/.
 
-    python scripts/package_pretrained.py RUN_DIR NAME [--description TEXT]
+    python scripts/package_pretrained.py RUN_DIR NAME [--description TEXT] [--weights FILE]
 
-Writes ``best.keras`` (RUN_DIR's best checkpoint re-saved without optimiser state: a third of
+Writes ``best.keras`` (RUN_DIR's best checkpoint, or ``--weights FILE``: e.g. an average of its
+epochs by ``scripts/average_epochs.py``, re-saved without optimiser state: a third of
 the size, and a fine-tune starts its own optimiser anyway) and ``config.yaml`` (the run's
 resolved config with ``train.init_weights`` and ``model.backbone_weights`` cleared: the
 shipped file carries every weight, so no other file is needed to load it), and, for a pose
@@ -28,6 +29,8 @@ def main(argv=None):
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("name")
     parser.add_argument("--description", default=None)
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="the weights to ship [default: RUN_DIR/best.keras]")
     args = parser.parse_args(argv)
 
     import keras
@@ -41,7 +44,7 @@ def main(argv=None):
         cfg, name=args.name, description=args.description or cfg.description,
         model=config_lib.replace(cfg.model, backbone_weights=None),
         train=config_lib.replace(cfg.train, init_weights=None))
-    model = keras.saving.load_model(args.run_dir / "best.keras", compile=False)
+    model = keras.saving.load_model(args.weights or args.run_dir / "best.keras", compile=False)
     out = ROOT / "tfpose" / "pretrained" / args.name
     out.mkdir(parents=True, exist_ok=True)
     partial = out / ".best.partial.keras"
