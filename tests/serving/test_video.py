@@ -133,9 +133,10 @@ def test_a_clip_gives_a_line_per_frame_and_a_drawn_clip_of_the_same_frames(model
 
 def test_untracked_and_smoothed_runs_agree_with_the_dots(model, tmp_path):
     """--no-track predicts every frame on the whole frame (batched), same joints. Smoothed by the
-    causal filters alone (lookahead 0), a dot moving v = 1.5 px a frame (37.5 px/s) lags by at most the One-Euro steady-state lag
-    v (1 - alpha) / alpha, alpha at cutoff MIN_CUTOFF + BETA x 37.5 (defaults: 1.3 px), and
-    never by more than the distance covered since the start; and it does lag, by over half that."""
+    causal filters alone (lookahead 0), a dot moving v = 1.5 px a frame (37.5 px/s) lags by at
+    most the One-Euro steady-state lag v (1 - alpha) / alpha, alpha at cutoff MIN_CUTOFF +
+    BETA x 37.5 (defaults: 1.3 px), and never by more than the distance covered since the
+    start; and it does lag, by over half that."""
     from tfpose.serving import smoothing
     from tfpose.serving.predict import make_predictor
 
