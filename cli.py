@@ -390,10 +390,8 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
         source, fmt = camera_source(camera)
         sources.append((source, fmt, f"camera{camera}"))
     for source, fmt, name in sources:
-        # A live camera is answered as each frame arrives: no waiting unless asked for.
-        wait = lookahead if lookahead is not None else (0 if fmt else smoothing.LOOKAHEAD)
         _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                       beta, wait, batch_size, max_frames)
+                       beta, lookahead, batch_size, max_frames)
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,

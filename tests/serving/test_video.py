@@ -182,6 +182,10 @@ def test_the_lookahead_writes_every_frame_in_order_smoothed_over_its_window(mode
         assert rec["tracked"] == before["tracked"] and rec["scores"] == before["scores"]
         np.testing.assert_allclose(rec["keypoints"], want, atol=0.01)
     assert not np.allclose(ahead[-1]["keypoints"], causal[-1]["keypoints"], atol=0.2)
+    # A device read with its format (a camera) waits for nothing unless asked.
+    live = []
+    predict_video(predictor, clip, None, format="mp4", draw=False, on_record=live.append)
+    assert [rec["keypoints"] for rec in live] == [rec["keypoints"] for rec in causal]
     # --max-frames counts frames read, not written: the waiting ones come out at the end.
     first = []
     assert predict_video(predictor, clip, None, draw=False, max_frames=4,

@@ -15,9 +15,9 @@ Per frame (``predict_video``):
   searched whole, in the still-image passes. ``track=False`` runs every frame alone.
 * Smoothing (default): ``smoothing.PoseSmoother``, on the frames' time stamps: one-frame jumps of
   single joints held back, then One-Euro filters on the person's centre and on the pose around
-  it; then ``smoothing.CentredWindow``: each frame waits ``lookahead`` frames (2 by default; 0
-  for a live camera, where the CLI passes 0) and its joints become a Gaussian mean over the
-  frames either side. Both restart when the person is lost or at a cut, so neither drags
+  it; then ``smoothing.CentredWindow``: each frame waits ``lookahead`` frames (by default
+  ``smoothing.LOOKAHEAD`` for a file, 0 for a camera, answered as each frame arrives) and its
+  joints become a Gaussian mean over the frames either side. Both restart when the person is lost or at a cut, so neither drags
   joints from one shot into the next.
 
 Outputs, for a clip ``NAME.EXT``: ``OUT/NAME.jsonl``, one line per frame ``{"frame", "time_s",
@@ -292,7 +292,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
 
     ``out_dir``: writes ``OUT/<name>.jsonl`` and (``draw``) ``OUT/<name>.mp4``; ``name``
     defaults to the file's stem. ``lookahead``: frames each output waits for its smoothing
-    window (None: ``smoothing.LOOKAHEAD``; ignored without ``smooth``). ``on_record(rec)`` sees
+    window (None: ``smoothing.LOOKAHEAD`` for a file, 0 for a device read with ``format``, a
+    camera; ignored without ``smooth``). ``on_record(rec)`` sees
     each JSON record as it is written; ``progress(frames_done, frames_expected_or_None,
     seconds)`` after each frame written. Stops after ``max_frames`` read or on Ctrl-C (the
     frames waiting for their window are written, and the outputs finished, either way). Returns
@@ -309,8 +310,9 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
         filt = smoothing.PoseSmoother(
             smoothing.MIN_CUTOFF if min_cutoff is None else min_cutoff,
             smoothing.BETA if beta is None else beta)
-        window = smoothing.CentredWindow(
-            (smoothing.LOOKAHEAD if lookahead is None else lookahead) if smooth else 0)
+        if lookahead is None:  # a live camera is answered as each frame arrives
+            lookahead = 0 if format else smoothing.LOOKAHEAD
+        window = smoothing.CentredWindow(lookahead if smooth else 0)
         # box: where to look in the next frame (None: the whole frame); lost: the last frame's
         # person was lost (its joints' mean score under track_min_score), so smoothing restarts.
         state = {"box": None, "lost": True, "tracked": 0, "cuts": 0}

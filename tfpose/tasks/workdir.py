@@ -3,8 +3,9 @@ Keras model; ``load_pose_workdir`` for the pose half of a two-stage model. ``loa
 config, the model and a classifier's class names together) is ``tasks.load_workdir``: it needs
 the whole registry, which imports this module.
 
-A work dir holds ``config.yaml`` (the resolved run config), ``best.keras`` / ``model.keras`` and,
-for a model with an ``action`` output, ``classes.json`` (output ``i`` is ``classes[i]``).
+A work dir holds ``config.yaml`` (the resolved run config), ``best.keras`` / ``model.keras``,
+with ``train.keep_epochs`` every epoch's model (``EPOCH_CHECKPOINT``) and, for a model with an
+``action`` output, ``classes.json`` (output ``i`` is ``classes[i]``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import keras
 from tfpose import config as config_lib
 from tfpose.core.errors import DataError
 from tfpose.tasks.pose import pose_task
+
+# Where train.keep_epochs saves each epoch, relative to the work dir (Keras's ModelCheckpoint
+# fills in the 1-based epoch).
+EPOCH_CHECKPOINT = "epochs/epoch-{epoch:03d}.keras"
 
 
 def checkpoint_path(workdir: Path, checkpoint: str = "best") -> Path:

@@ -24,7 +24,7 @@ import keras
 
 from tfpose import config as config_lib
 from tfpose.tasks import get_task
-from tfpose.tasks.workdir import other_kind_of_weights
+from tfpose.tasks.workdir import EPOCH_CHECKPOINT, other_kind_of_weights
 from tfpose.training.callbacks import (  # noqa: F401  (re-exported: the trainer's callbacks)
     AveragedWeights, LearningRateLogger, ResumeState, ValidationPCKh, WallClock,
     current_learning_rate)
@@ -139,7 +139,7 @@ def train(cfg: config_lib.Config, workdir: str | Path, *, overwrite: bool = Fals
         clock,  # after the validation callbacks (their time counts), before the CSV log
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor[0],
                                         mode=monitor[1], save_best_only=True),
-        *([keras.callbacks.ModelCheckpoint(str(workdir / "epochs" / "epoch-{epoch:03d}.keras"))]
+        *([keras.callbacks.ModelCheckpoint(str(workdir / EPOCH_CHECKPOINT))]
           if cfg.train.keep_epochs else []),
         keras.callbacks.CSVLogger(str(workdir / "log.csv"), append=True),
         keras.callbacks.TensorBoard(str(log_dir), profile_batch=cfg.train.profile_batch or 0),
