@@ -119,7 +119,7 @@ def test_the_bytes_signature_answers_bad_bytes_with_an_error_status(module, data
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty file"),
-    (b"\x00\x01garbage" * 50, r"not an image \(JPEG, PNG, BMP or GIF\)$"),
+    (b"\x00\x01garbage" * 50, r"not an image \(JPEG, PNG, WebP, TIFF, BMP or GIF\)$"),
     (bomb_png(), "pixels"),
     (bomb_png(12000), "over the 100,000,000 pixel limit"),  # under PIL's own limit: ours
 ])

@@ -227,10 +227,10 @@ class LiteRTPredictor:
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
-        from tfpose.serving.images import check_images
+        from tfpose.serving.images import prepare_images
         from tfpose.serving.passes import run_passes
 
-        encoded = check_images(encoded, names)
+        encoded = prepare_images(encoded, names)
         return run_passes(self._one_pass, encoded, boxes, self.passes)
 
     def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:

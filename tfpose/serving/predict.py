@@ -37,7 +37,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
-from tfpose.serving.images import check_frames, check_images, image_size  # noqa: F401
+from tfpose.serving.images import check_frames, decode_rgb, prepare_images
 from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
@@ -82,8 +82,10 @@ class Predictor:
                  names: Optional[Sequence] = None) -> dict:
         """``encoded`` B bytes; ``boxes`` B x 4 (x0, y0, x1, y1 original px), or None: each
         whole image, framed as the model's training data (``data.whole_image_frame``), in
-        ``self.passes`` passes. ``names`` (B, e.g. the files) name a bad image in the error."""
-        encoded = check_images(encoded, names)
+        ``self.passes`` passes. Photos are read by ``images.prepare_images`` (EXIF orientation
+        first: keypoints in the displayed photo's pixels); ``names`` (B, e.g. the files) name a
+        bad image in the error."""
+        encoded = prepare_images(encoded, names)
         return run_passes(self._one_pass, encoded, boxes, self.passes)
 
     def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
@@ -135,13 +137,9 @@ def record(path, outputs: dict, i: int) -> dict:
 
 
 def draw(encoded: bytes, rec: dict, box: Optional[np.ndarray] = None):
-    """The original image with the predicted skeleton, the activity and its probability."""
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(encoded)) as image:
-        return draw_on(image.convert("RGB"), rec, box)
+    """The photo as displayed (EXIF orientation applied, as the keypoints are) with the
+    predicted skeleton, the activity and its probability."""
+    return draw_on(decode_rgb(encoded, rec["image"]), rec, box)
 
 
 def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):

@@ -1,0 +1,155 @@
+"""Photos as users have them (``serving/images.py``): EXIF orientation, TIFF and WebP, formats
+that are refused in one line. Models: the tiny random hourglass and the dot finder of
+``test_predict`` (64 px input)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from PIL import Image, ImageOps  # noqa: E402
+
+from test_predict import SIZE, dot_finder_workdir, make_workdir, run_predict  # noqa: E402
+from tfpose.core.errors import DataError  # noqa: E402
+from tfpose.serving import images  # noqa: E402
+
+HOURGLASS = {"data": {"input_size": SIZE, "whole_image_frame": "letterbox"},
+             "model": {"kind": "hourglass", "num_stacks": 1, "num_channels": 8,
+                       "hourglass_depth": 1}}
+# EXIF orientation -> how the camera stored the displayed photo (the inverse of the turn a
+# viewer applies); checked against Pillow's own ImageOps.exif_transpose below.
+STORED = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+          4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+          6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_270}
+WIDTH, HEIGHT, DOT = 160, 96, (50, 31)
+
+
+def encode(image, fmt, orientation=None, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[images.EXIF_ORIENTATION] = orientation
+        kwargs["exif"] = exif.tobytes()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def displayed_photo() -> Image.Image:
+    """A 160 x 96 photo (as a viewer shows it): noise, and a bright 3 x 3 dot at ``DOT``."""
+    pixels = np.random.default_rng(3).integers(0, 60, (HEIGHT, WIDTH, 3), np.uint8)
+    pixels[DOT[1] - 1:DOT[1] + 2, DOT[0] - 1:DOT[0] + 2] = 255
+    return Image.fromarray(pixels)
+
+
+def phone_file(orientation: int, fmt: str = "PNG", **kwargs) -> bytes:
+    """The displayed photo stored as a phone does: pixels in the sensor's frame, plus the EXIF
+    tag that turns them back."""
+    stored = displayed_photo().transpose(STORED[orientation])
+    data = encode(stored, fmt, orientation, **kwargs)
+    if fmt != "JPEG":  # lossless: the test's own construction, checked by Pillow's turn
+        with Image.open(io.BytesIO(data)) as check:
+            assert np.array_equal(np.asarray(ImageOps.exif_transpose(check).convert("RGB")),
+                                  np.asarray(displayed_photo()))
+    return data
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from tfpose.serving.predict import Predictor
+
+    root = tmp_path_factory.mktemp("photos")
+    return {"hourglass": Predictor(make_workdir(root / "hourglass", HOURGLASS)),
+            "dots": Predictor(dot_finder_workdir(root / "dots", "letterbox")),
+            "dots_dir": root / "dots"}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED))
+def test_exif_turned_photo_answers_as_the_photo_turned_in_its_pixels(models, orientation):
+    """Acceptance (issue 37): keypoints of an EXIF-turned photo equal, to 1 px, those of the
+    same photo turned in its pixels. Lossless PNG: the same pixels reach the network, so the
+    random hourglass's answers agree exactly; the dot finder's are the dot, as displayed."""
+    reference = encode(displayed_photo(), "PNG")
+    for name in ("hourglass", "dots"):
+        out = models[name]([phone_file(orientation), reference])
+        np.testing.assert_allclose(out["keypoints"][0], out["keypoints"][1], atol=1e-3)
+    np.testing.assert_allclose(out["keypoints"][0], np.tile(DOT, (16, 1)), atol=1.6)
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_phone_jpeg_answers_in_the_displayed_photos_pixels(models, orientation):
+    """A JPEG with its EXIF turn, as phones write them: the dot where the displayed photo has
+    it, as for the upright JPEG (to the dot finder's resolution: one input pixel is 2.5 photo
+    pixels, and the two JPEGs' block artefacts differ, so each may land a quarter-step off)."""
+    phone = phone_file(orientation, "JPEG", quality=95)
+    upright = encode(displayed_photo(), "JPEG", quality=95)
+    out = models["dots"]([phone, upright])
+    for keypoints in out["keypoints"]:
+        np.testing.assert_allclose(keypoints, np.tile(DOT, (16, 1)), atol=1.6)
+
+
+def test_the_drawing_is_the_displayed_photo(models, tmp_path):
+    photo = tmp_path / "phone.jpg"
+    photo.write_bytes(phone_file(6, "JPEG", quality=95))
+    [rec] = run_predict([models["dots_dir"], photo, "--out", tmp_path / "out"])
+    with Image.open(rec["drawing"]) as drawing:
+        assert drawing.size == (WIDTH, HEIGHT)  # stored 96 x 160, displayed 160 x 96
+    np.testing.assert_allclose(rec["keypoints"], np.tile(DOT, (16, 1)), atol=1.6)
+
+
+@pytest.mark.parametrize("fmt, kwargs", [("TIFF", {}), ("TIFF", {"compression": "tiff_lzw"}),
+                                         ("WEBP", {"lossless": True})])
+def test_tiff_and_webp_are_read(models, fmt, kwargs):
+    """Lossless TIFF and WebP give exactly the PNG's answer."""
+    photo = displayed_photo()
+    out = models["hourglass"]([encode(photo, fmt, **kwargs), encode(photo, "PNG")])
+    np.testing.assert_allclose(out["keypoints"][0], out["keypoints"][1], atol=1e-3)
+
+
+def test_an_exif_turned_tiff_is_turned():
+    stored = displayed_photo().transpose(STORED[8])
+    data = encode(stored, "TIFF", 8)
+    assert np.array_equal(images.decode_rgb(data), np.asarray(displayed_photo()))
+
+
+def test_sixteen_bit_and_alpha_become_rgb_as_tensorflow_makes_them():
+    import tensorflow as tf
+
+    sixteen = Image.fromarray(
+        np.random.default_rng(1).integers(0, 65535, (40, 30)).astype(np.uint16))
+    rgba = Image.fromarray(np.random.default_rng(2).integers(0, 255, (40, 30, 4), np.uint8))
+    for image in (sixteen, rgba, rgba.convert("P"), rgba.convert("LA")):
+        data = encode(image, "PNG")
+        expected = tf.io.decode_image(data, channels=3, expand_animations=False).numpy()
+        assert np.array_equal(images.decode_rgb(data), expected), image.mode
+        # turned (so decoded here, not by TensorFlow): the same pixels, turned
+        turned = images.prepare_image(encode(image, "PNG", 3))
+        assert np.array_equal(images.decode_rgb(turned), expected[::-1, ::-1]), image.mode
+
+
+def test_an_untouched_photo_reaches_the_network_as_its_own_bytes():
+    data = encode(displayed_photo(), "JPEG")
+    assert images.prepare_image(data) is data
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200),
+     r"photo: HEIC/HEIF photos are not supported; supported formats: JPEG, PNG, WebP, TIFF"),
+    (encode(Image.new("RGB", (8, 8)), "PPM"), "photo: PPM images are not supported; supported"),
+    (b"\x00\x01garbage" * 50, r"photo: not an image \(JPEG, PNG, WebP, TIFF, BMP or GIF\)$"),
+    (b"", "photo: empty file"),
+])
+def test_unsupported_formats_are_one_line_naming_the_supported_ones(data, message):
+    with pytest.raises(DataError, match=message) as err:
+        images.prepare_image(data, "photo")
+    assert "\n" not in str(err.value)
+
+
+def test_the_host_and_the_export_refuse_the_same_pixel_count():
+    from tfpose.serving import export
+
+    assert images.MAX_IMAGE_PIXELS == export.MAX_IMAGE_PIXELS
