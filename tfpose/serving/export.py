@@ -49,6 +49,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -73,8 +74,25 @@ def inference_network(model, cfg):
     return get_task(cfg).inference_network(model)
 
 
-def _input_names(model) -> list[str]:
-    return [t.name.split(":")[0] for t in model.inputs]
+def serving_variables(network) -> list:
+    """The ``tf.Variable`` behind each of ``network``'s Keras variables, each once.
+
+    Why not the Keras variables themselves (what ``keras.export.ExportArchive`` tracks): saving
+    a Keras 3 variable writes a second graph variable, initialised from the first, under the
+    object's name (``model_variables/N``). The checkpoint restores that copy, while the traced
+    functions read the first one, by the layer's name (``block11_expand_bn/moving_mean``). An
+    eager ``tf.saved_model.load`` hides it; a graph-session load (TF Serving's C++
+    ``LoadSavedModel``, ``saved_model_cli run``) runs only the restore op and fails with
+    "Could not find variable". Tracking the ``tf.Variable`` the functions capture makes the
+    restored variable and the read one the same.
+    """
+    seen, out = set(), []
+    for variable in network.variables:
+        value = variable.value if isinstance(variable, keras.Variable) else variable
+        if id(value) not in seen:
+            seen.add(id(value))
+            out.append(value)
+    return out
 
 
 def _call(model, images):
@@ -284,11 +302,10 @@ class ServingModule(tf.Module):
     def __init__(self, model, cfg, class_names=None, asset_paths=()):
         super().__init__(name="tfpose_serving")
         network = inference_network(model, cfg)
-        # Track the variables only, as keras.export.ExportArchive does: tracking the Keras model
-        # itself makes tf.saved_model.save walk (and trace) every layer, several times slower.
-        # One traced network function shared by the four signatures: the graph is built and
-        # stored once, not four times.
-        self.model_variables = list(network.variables)
+        # Track the variables only: tracking the Keras model itself makes tf.saved_model.save
+        # walk (and trace) every layer, several times slower. One traced network function
+        # shared by the four signatures: the graph is built and stored once, not four times.
+        self.model_variables = serving_variables(network)
         self._network = tf.function(
             lambda images: _call(network, images), autograph=False,
             input_signature=[tf.TensorSpec([None, cfg.data.input_size, cfg.data.input_size, 3],
@@ -381,21 +398,18 @@ def write_warmup_requests(path, model_name: str) -> int:
     TF Serving replays them at load time so the first real request does not pay for graph
     initialisation. Returns the number of records.
     """
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from tfpose.serving.requests import grpc_request
 
     jpeg = sample_jpeg()
     requests = [
-        ("serving_default", {"images": [jpeg]}),
-        ("serving_boxes", {"images": [jpeg, jpeg],
-                           "boxes": np.array([[0, 0, 96, 72], [10, 5, 60, 70]], np.float32)}),
+        grpc_request([jpeg], model_name=model_name),
+        grpc_request([jpeg, jpeg], [[0, 0, 96, 72], [10, 5, 60, 70]], model_name=model_name),
     ]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for signature, inputs in requests:
-            request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
-            for key, value in inputs.items():
-                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        for request in requests:
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
@@ -406,12 +420,12 @@ def read_warmup_requests(path) -> list:
     """``[(signature_name, {input name: numpy array})]`` from a warmup file (tests, checks)."""
     from tensorflow_serving.apis import prediction_log_pb2
 
+    from tfpose.serving.requests import grpc_inputs
+
     out = []
     for record in tf.data.TFRecordDataset(str(path)):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        request = log.predict_log.request
-        out.append((request.model_spec.signature_name,
-                    {k: tf.make_ndarray(v) for k, v in request.inputs.items()}))
+        request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+        out.append((request.model_spec.signature_name, grpc_inputs(request)))
     return out
 
 
