@@ -17,6 +17,9 @@ from tfpose.serving import smoothing  # numpy only: the video options' defaults
 
 # Commands that never import TensorFlow start without it (and without its start-up cost).
 TF_FREE_COMMANDS = {"synth", "eval-pckh", "models"}
+# `tfpose predict`'s exit status when some images could not be read (each named on stderr)
+# and the others were answered: apart from 1 (a crash) and 2 (a refused command).
+SOME_IMAGES_FAILED = 3
 
 
 class ProgressBar:
@@ -362,6 +365,10 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
     A video writes OUT/NAME.jsonl, a line per frame ({"frame", "time_s", the fields above,
     "tracked"}), and OUT/NAME.mp4, the clip with the skeletons drawn (same size and frame rate;
     H.264). Without --out (and with --no-draw) the lines go to stdout.
+
+    A photo that cannot be used (damaged, truncated, not an image, an unsupported format) is
+    one line on stderr naming it; every other photo is answered and drawn, a last line counts
+    the failures, and the exit status is 3.
     """
     import json
 
@@ -378,11 +385,16 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
         raise click.UsageError("--box is for photos; a video is tracked from its first frame")
     predictor = make_predictor(model_path, checkpoint, passes, engine)
     box = parse_box(box) if box else None
+    failed = 0
     if photos:
         for rec in predict_files(model_path, photos, None if no_draw else out_dir, box=box,
                                  checkpoint=checkpoint, batch_size=batch_size, passes=passes,
-                                 predictor=predictor):
-            click.echo(json.dumps(rec))
+                                 predictor=predictor, errors="record"):
+            if "error" in rec:
+                failed += 1
+                click.echo(f"Error: {rec['error']}", err=True)
+            else:
+                click.echo(json.dumps(rec))
     sources = [(path, None, None) for path in videos]
     if camera is not None:
         from tfpose.serving.video import camera_source
@@ -392,6 +404,10 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
     for source, fmt, name in sources:
         _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
                        beta, lookahead, batch_size, max_frames)
+    if failed:
+        click.echo(f"{len(photos) - failed} of {len(photos)} images answered, {failed} failed "
+                   f"(each named above); exit status {SOME_IMAGES_FAILED}", err=True)
+        sys.exit(SOME_IMAGES_FAILED)
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,

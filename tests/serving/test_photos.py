@@ -153,3 +153,56 @@ def test_the_host_and_the_export_refuse_the_same_pixel_count():
     from tfpose.serving import export
 
     assert images.MAX_IMAGE_PIXELS == export.MAX_IMAGE_PIXELS
+
+
+def cli_predict(args):
+    """``tfpose predict ARGS`` -> (exit status, JSON lines, stderr lines)."""
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    result = CliRunner().invoke(cli.cli, ["predict", *map(str, args)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return result.exit_code, lines, result.stderr.splitlines()
+
+
+def test_a_truncated_jpeg_costs_only_itself(models, tmp_path):
+    """Acceptance (issue 37): a JPEG cut short (its header intact, so only the network's
+    decoder finds out) among two good photos: two JSON lines and drawings, one error line
+    naming it, a count, exit status 3, no traceback."""
+    good = [tmp_path / "a.png", tmp_path / "c.jpg"]
+    good[0].write_bytes(encode(displayed_photo(), "PNG"))
+    good[1].write_bytes(encode(displayed_photo(), "JPEG"))
+    cut = tmp_path / "b.jpg"
+    cut.write_bytes(encode(displayed_photo(), "JPEG")[:700])
+    junk = tmp_path / "d.jpg"
+    junk.write_bytes(b"not an image at all")
+    status, lines, errors = cli_predict([models["dots_dir"], good[0], cut, good[1], junk,
+                                         "--out", tmp_path / "out"])
+    assert status == 3
+    assert [line["image"] for line in lines] == [str(p) for p in good]
+    for line in lines:
+        np.testing.assert_allclose(line["keypoints"], np.tile(DOT, (16, 1)), atol=1.6)
+        assert Image.open(line["drawing"]).size == (WIDTH, HEIGHT)
+    assert errors[0] == f"Error: {cut}: damaged or truncated image, its pixels cannot be " \
+                        "decoded: jpeg::Uncompress failed. Invalid JPEG data or crop window."
+    assert errors[1].startswith(f"Error: {junk}: not an image (JPEG, PNG, WebP")
+    assert errors[2] == "2 of 4 images answered, 2 failed (each named above); exit status 3"
+    assert not any("Traceback" in line for line in errors)
+
+
+def test_the_python_api_raises_or_records_the_bad_file(models, tmp_path):
+    from tfpose.serving.predict import predict_files
+
+    good, cut = tmp_path / "good.png", tmp_path / "cut.png"
+    good.write_bytes(encode(displayed_photo(), "PNG"))
+    cut.write_bytes(encode(displayed_photo(), "PNG")[:300])
+    recorded = list(predict_files(None, [cut, good], predictor=models["dots"], errors="record"))
+    assert recorded[0]["image"] == str(cut) and "error" in recorded[0]
+    assert recorded[1]["image"] == str(good) and len(recorded[1]["keypoints"]) == 16
+    with pytest.raises(DataError, match=f"^{cut}: damaged or truncated"):
+        list(predict_files(None, [good, cut], predictor=models["dots"]))

@@ -21,6 +21,7 @@ makes them (alpha dropped); 16-bit samples keep their high byte, as TensorFlow d
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import Optional, Sequence
 
@@ -131,6 +132,18 @@ def rgb_pixels(image, name="image") -> np.ndarray:
     except Exception as err:  # noqa: BLE001 - Pillow's decoders raise many types on bad data
         raise DataError(f"{name}: damaged or truncated image, its pixels cannot be decoded: "
                         f"{_reason(err)}") from err
+
+
+def undecodable(err: Exception, names: Optional[Sequence] = None) -> DataError:
+    """The DataError for bytes whose header passed ``open_image`` but whose pixels the network's
+    decoder refused (TensorFlow's InvalidArgument on a truncated JPEG): named when the call
+    had one image; for several, ``predict.predict_files`` asks again one at a time."""
+    # TF's text carries the op and graph node: "{{function_node ...}} jpeg::Uncompress failed.
+    # Invalid JPEG data or crop window. [Op:DecodeImage]".
+    reason = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", _reason(err)).strip()
+    who = f"{names[0]}" if names is not None and len(names) == 1 else "one of the images"
+    return DataError(f"{who}: damaged or truncated image, its pixels cannot be decoded: "
+                     f"{reason}")
 
 
 def check_frames(frames) -> np.ndarray:

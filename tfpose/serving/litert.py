@@ -227,11 +227,16 @@ class LiteRTPredictor:
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
-        from tfpose.serving.images import prepare_images
+        import tensorflow as tf
+
+        from tfpose.serving.images import prepare_images, undecodable
         from tfpose.serving.passes import run_passes
 
         encoded = prepare_images(encoded, names)
-        return run_passes(self._one_pass, encoded, boxes, self.passes)
+        try:
+            return run_passes(self._one_pass, encoded, boxes, self.passes)
+        except tf.errors.InvalidArgumentError as err:  # pixels the crop graph cannot decode
+            raise undecodable(err, names) from err
 
     def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
         """Decoded frames B x H x W x 3 (RGB 0..255): ``predict.Predictor.predict_frames``."""

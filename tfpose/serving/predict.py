@@ -37,7 +37,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
-from tfpose.serving.images import check_frames, decode_rgb, prepare_images
+from tfpose.serving.images import check_frames, decode_rgb, prepare_images, undecodable
 from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
@@ -86,7 +86,10 @@ class Predictor:
         first: keypoints in the displayed photo's pixels); ``names`` (B, e.g. the files) name a
         bad image in the error."""
         encoded = prepare_images(encoded, names)
-        return run_passes(self._one_pass, encoded, boxes, self.passes)
+        try:
+            return run_passes(self._one_pass, encoded, boxes, self.passes)
+        except self._tf.errors.InvalidArgumentError as err:  # pixels the graph cannot decode
+            raise undecodable(err, names) from err
 
     def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
         """Decoded frames (a video's): ``frames`` B x H x W x 3 RGB 0..255 (uint8 or float), one
@@ -197,17 +200,26 @@ def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: st
     return Predictor(source, checkpoint, passes)
 
 
+ERROR_HANDLING = ("raise", "record")
+
+
 def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH,
-                  passes: int = 2, engine: str = "auto"):
+                  passes: int = 2, engine: str = "auto", errors: str = "raise"):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
     image; neither: whole images, in ``passes`` passes (see the module docstring). ``out_dir``:
     also write the drawing ``OUT/<stem>.png`` (its path in the record's ``drawing``; the
     second pass's box in yellow); None draws nothing.
+
+    A file that cannot be read or decoded (``images.prepare_image``; a truncated JPEG) costs
+    only itself: ``errors="raise"`` raises its DataError (naming it) when its turn comes,
+    ``"record"`` yields ``{"image": path, "error": message}`` in its place and goes on.
     """
+    if errors not in ERROR_HANDLING:
+        raise DataError(f"errors must be one of {', '.join(ERROR_HANDLING)}. Received: {errors!r}")
     predictor = predictor or make_predictor(source, checkpoint, passes, engine)
     paths = [Path(p) for p in images]
     if boxes is not None and len(boxes) != len(paths):
@@ -222,21 +234,64 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
         chunk_boxes = None if boxes is None else boxes[start:start + batch_size]
-        encoded = []
-        for path in chunk:
-            try:
-                data = path.read_bytes()
-            except OSError as err:
-                raise DataError(f"{path}: cannot read ({err.strerror})") from err
-            encoded.append(data)
-        outputs = predictor(encoded, chunk_boxes, names=chunk)
-        for i, path in enumerate(chunk):
-            rec = record(path, outputs, i)
+        for path, answer in _predict_chunk(predictor, chunk, chunk_boxes):
+            if isinstance(answer, DataError):
+                if errors == "raise":
+                    raise answer
+                yield {"image": str(path), "error": str(answer)}
+                continue
+            rec, encoded, drawn_box = answer
             if out_dir is not None:
                 target = out_dir / f"{path.stem}.png"
-                drawn_box = None if chunk_boxes is None else chunk_boxes[i]
-                if drawn_box is None and "boxes" in outputs and np.isfinite(outputs["boxes"][i]).all():
-                    drawn_box = outputs["boxes"][i]
-                draw(encoded[i], rec, drawn_box).save(target)
+                try:
+                    drawing = draw(encoded, rec, drawn_box)
+                except DataError as err:
+                    if errors == "raise":
+                        raise
+                    yield {"image": str(path), "error": str(err)}
+                    continue
+                drawing.save(target)
                 rec["drawing"] = str(target)
             yield rec
+
+
+def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray]):
+    """``(path, (record, encoded, drawn box) or DataError)`` for each of ``paths``, in order.
+
+    Each file is read and prepared alone; the readable ones go to the network in one call, and
+    when that call refuses the batch (a file whose header was fine but whose pixels are not),
+    one call each, so the bad file is named and the others are answered."""
+    from tfpose.serving.images import prepare_image
+
+    answers, good = {}, []
+    for i, path in enumerate(paths):
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            answers[i] = DataError(f"{path}: cannot read ({err.strerror})")
+            continue
+        try:
+            good.append((i, prepare_image(data, path)))
+        except DataError as err:
+            answers[i] = err
+    groups = [good] if good else []
+    while groups:
+        group = groups.pop()
+        indices = [i for i, _ in group]
+        try:
+            outputs = predictor([data for _, data in group],
+                                None if boxes is None else boxes[indices],
+                                names=[paths[i] for i in indices])
+        except DataError as err:
+            if len(group) == 1:
+                answers[indices[0]] = err
+            else:
+                groups.extend([member] for member in group)
+            continue
+        for k, (i, data) in enumerate(group):
+            drawn_box = None if boxes is None else boxes[i]
+            if drawn_box is None and "boxes" in outputs and np.isfinite(outputs["boxes"][k]).all():
+                drawn_box = outputs["boxes"][k]
+            answers[i] = (record(paths[i], outputs, k), data, drawn_box)
+    for i, path in enumerate(paths):
+        yield path, answers[i]
