@@ -299,11 +299,13 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 
 @cli.command()
 @click.argument("model_path", metavar="MODEL", callback=_model_source)
-@click.argument("images", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", nargs=-1, type=click.Path(exists=True))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for the drawings (one PNG per image; for a video OUT/NAME.mp4 and "
                    "its JSON lines OUT/NAME.jsonl); required unless --no-draw.")
 @click.option("--no-draw", is_flag=True, help="Write no drawings: only the JSON lines.")
+@click.option("--recursive", is_flag=True,
+              help="A folder argument: its sub-folders' photos too (drawn under OUT/SUB/).")
 @click.option("--box", default=None, metavar="X0,Y0,X1,Y1",
               help="Person box in original pixels for every image [default: the whole image, "
                    "framed as the model's training data: letterboxed for lspet].")
@@ -349,14 +351,19 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "(CHECKPOINT.tflite, exported from its current weights; lspet ships one) "
                    "is there and ai-edge-litert is installed (both passes then run at "
                    "data.input_size); TensorFlow otherwise.")
-def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, passes, camera,
-            track, smooth, min_cutoff, beta, lookahead, max_frames, engine):
+def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, checkpoint, passes,
+            camera, track, smooth, min_cutoff, beta, lookahead, max_frames, engine):
     """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image;
     or in each frame of a video clip (any container and codec FFmpeg reads) or of --camera N.
 
     MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
     exported SavedModel, a TF Serving model folder (its highest version), or a LiteRT .tflite
     written by tfpose export --format tflite.
+
+    IMAGE is a photo (JPEG, PNG, WebP, TIFF, BMP, GIF; turned as its EXIF orientation says, as
+    viewers show it), a clip, or a folder: its photos in name order (--recursive: and its
+    sub-folders'), drawn under the same relative path in OUT; other files are skipped and
+    counted.
 
     Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"};
     keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
@@ -372,24 +379,36 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
     """
     import json
 
+    from tfpose.core.errors import DataError
+    from tfpose.serving.images import SUPPORTED, photo_files
     from tfpose.serving.predict import make_predictor, parse_box, predict_files
     from tfpose.serving.video import is_video
 
     if out_dir is None and not no_draw:
         raise click.UsageError("give --out DIR for the drawings, or --no-draw")
     if not images and camera is None:
-        raise click.UsageError("give IMAGE... (photos or video clips) or --camera N")
-    videos = [path for path in images if is_video(path)]
-    photos = [path for path in images if path not in videos]
+        raise click.UsageError("give IMAGE... (photos, folders or video clips) or --camera N")
+    files, skipped = photo_files(images, recursive)
+    for folder, others, subfolders in skipped:
+        notes = [f"skipped {_count(others, 'file')} without a photo extension"] if others else []
+        if subfolders:
+            notes.append(f"{_count(subfolders, 'sub-folder')} not searched (--recursive)")
+        if notes:
+            click.echo(f"{folder}: {'; '.join(notes)}", err=True)
+    videos = [path for path, _ in files if is_video(path)]
+    photos = [(path, name) for path, name in files if path not in videos]
+    if not files and camera is None:
+        raise DataError(f"{', '.join(images)}: no photos in it ({SUPPORTED})")
     if box and (videos or camera is not None):
         raise click.UsageError("--box is for photos; a video is tracked from its first frame")
     predictor = make_predictor(model_path, checkpoint, passes, engine)
     box = parse_box(box) if box else None
     failed = 0
     if photos:
-        for rec in predict_files(model_path, photos, None if no_draw else out_dir, box=box,
-                                 checkpoint=checkpoint, batch_size=batch_size, passes=passes,
-                                 predictor=predictor, errors="record"):
+        for rec in predict_files(model_path, [path for path, _ in photos],
+                                 None if no_draw else out_dir, box=box, checkpoint=checkpoint,
+                                 batch_size=batch_size, passes=passes, predictor=predictor,
+                                 errors="record", drawing_names=[name for _, name in photos]):
             if "error" in rec:
                 failed += 1
                 click.echo(f"Error: {rec['error']}", err=True)
@@ -408,6 +427,10 @@ def predict(model_path, images, out_dir, no_draw, box, batch_size, checkpoint, p
         click.echo(f"{len(photos) - failed} of {len(photos)} images answered, {failed} failed "
                    f"(each named above); exit status {SOME_IMAGES_FAILED}", err=True)
         sys.exit(SOME_IMAGES_FAILED)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,

@@ -5,6 +5,7 @@ that are refused in one line. Models: the tiny random hourglass and the dot find
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +207,59 @@ def test_the_python_api_raises_or_records_the_bad_file(models, tmp_path):
     assert recorded[1]["image"] == str(good) and len(recorded[1]["keypoints"]) == 16
     with pytest.raises(DataError, match=f"^{cut}: damaged or truncated"):
         list(predict_files(None, [good, cut], predictor=models["dots"]))
+
+
+def test_a_folder_is_its_photos_in_name_order(models, tmp_path):
+    """Acceptance (issue 37): a folder with a sub-folder and a text file. Its photos in name
+    order, the text file skipped and counted, the sub-folder searched only with --recursive;
+    the two x.jpg drawn under their own relative paths."""
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for relative in ("x.jpg", "b.PNG", "sub/x.jpg", "sub/a.webp"):
+        fmt = {".jpg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[Path(relative).suffix.lower()]
+        (photos / relative).write_bytes(encode(displayed_photo(), fmt))
+    (photos / "notes.txt").write_text("not a photo")
+
+    status, lines, errors = cli_predict([models["dots_dir"], photos, "--out", tmp_path / "flat"])
+    assert status == 0
+    assert [line["image"] for line in lines] == [str(photos / "b.PNG"), str(photos / "x.jpg")]
+    assert errors == [f"{photos}: skipped 1 file without a photo extension; "
+                      "1 sub-folder not searched (--recursive)"]
+
+    out = tmp_path / "deep"
+    status, lines, errors = cli_predict([models["dots_dir"], photos, "--recursive", "--out", out])
+    assert status == 0
+    assert [line["image"] for line in lines] == [
+        str(photos / name) for name in ("b.PNG", "sub/a.webp", "sub/x.jpg", "x.jpg")]
+    assert [line["drawing"] for line in lines] == [
+        str(out / name) for name in ("b.png", "sub/a.png", "sub/x.png", "x.png")]
+    assert all(Path(line["drawing"]).exists() for line in lines)
+    assert errors == [f"{photos}: skipped 1 file without a photo extension"]
+
+
+def test_a_name_drawn_twice_is_numbered(models, tmp_path):
+    """x.jpg and x.png in one folder, and a second x.jpg given as a file: three drawings."""
+    for name, fmt in (("x.jpg", "JPEG"), ("x.png", "PNG"), ("other/x.jpg", "JPEG")):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(encode(displayed_photo(), fmt))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("x.jpg", "x.png"):
+        (folder / name).write_bytes((tmp_path / name).read_bytes())
+    status, lines, _ = cli_predict([models["dots_dir"], folder, tmp_path / "other" / "x.jpg",
+                                    "--out", tmp_path / "out"])
+    assert status == 0
+    assert [Path(line["drawing"]).name for line in lines] == ["x.png", "x_2.png", "x_3.png"]
+
+
+def test_a_folder_without_photos_is_an_error(models, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a photo")
+    from click.testing import CliRunner
+
+    import cli
+
+    result = CliRunner().invoke(cli.cli, ["predict", str(models["dots_dir"]), str(tmp_path),
+                                          "--no-draw"])
+    assert isinstance(result.exception, DataError)
+    assert str(result.exception) == (f"{tmp_path}: no photos in it "
+                                     "(JPEG, PNG, WebP, TIFF, BMP or GIF)")

@@ -95,7 +95,7 @@ def test_predict_pose_workdir_with_a_box(workdirs, tmp_path):
 
 
 def test_predict_rejects_a_bad_box(workdirs, tmp_path):
-    """(A bad image file costs only itself: test_photos.py.)"""
+    """(A bad image file costs only itself: test_images.py.)"""
     with pytest.raises(DataError, match="--box"):
         run_predict([workdirs["hourglass"], SAMPLES[0], "--out", tmp_path, "--box", "5,5,1,9"])
 

@@ -21,8 +21,10 @@ makes them (alpha dropped); 16-bit samples keep their high byte, as TensorFlow d
 from __future__ import annotations
 
 import io
+import os
 import re
 import warnings
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -42,7 +44,8 @@ SUPPORTED_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"
 SUPPORTED = "JPEG, PNG, WebP, TIFF, BMP or GIF"
 # What ``tf.io.decode_image`` reads to the pixels Pillow shows (TIFF it does not read at all).
 GRAPH_DECODES = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"}
-# File name extensions of the supported formats: what a folder is searched for (``files``).
+# File name extensions of the supported formats: what a folder is searched for
+# (``photo_files``), and never taken for a video (``video.is_video``).
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif",
                   # phones' formats that are refused with a line naming them, not skipped
                   ".heic", ".heif", ".avif"}
@@ -51,6 +54,38 @@ EXIF_ORIENTATION = 0x0112
 # ISO BMFF brands (bytes 8..12 of an ``ftyp`` box) of the HEIF family: iPhone photos since 2017.
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
                b"avif", b"avis"}
+
+
+def photo_files(arguments: Sequence, recursive: bool = False):
+    """The photos named by command-line ``arguments`` (files, or folders of photos).
+
+    A file stands for itself. A folder stands for its files with a photo extension
+    (``IMAGE_SUFFIXES``), sorted by name; ``recursive`` searches its sub-folders too (sorted by
+    path). Returns ``(photos, skipped)``: ``photos`` a list of ``(path, name)``, ``name`` the
+    path to draw it under (relative to its folder, without the extension: ``a/x`` for
+    ``photos/a/x.jpg``; a file's stem), and ``skipped`` a list of ``(folder, files that are not
+    photos, sub-folders not searched)``, one per folder.
+    """
+    photos, skipped = [], []
+    for argument in map(Path, arguments):
+        if not argument.is_dir():
+            photos.append((argument, Path(argument.stem)))
+            continue
+        found, others, folders = [], 0, 0
+        for root, subfolders, files in os.walk(argument):  # symlinked folders not followed
+            if not recursive:
+                folders += len(subfolders)
+                subfolders.clear()
+            for name in files:
+                path = Path(root) / name
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(path.relative_to(argument))
+                else:
+                    others += 1
+        found.sort(key=lambda relative: relative.parts)
+        photos += [(argument / relative, relative.with_suffix("")) for relative in found]
+        skipped.append((argument, others, folders))
+    return photos, skipped
 
 
 def prepare_images(encoded: Sequence[bytes], names: Optional[Sequence] = None) -> list:

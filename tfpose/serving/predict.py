@@ -206,13 +206,17 @@ ERROR_HANDLING = ("raise", "record")
 def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.ndarray] = None,
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH,
-                  passes: int = 2, engine: str = "auto", errors: str = "raise"):
+                  passes: int = 2, engine: str = "auto", errors: str = "raise",
+                  drawing_names: Optional[Sequence] = None):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
     image; neither: whole images, in ``passes`` passes (see the module docstring). ``out_dir``:
-    also write the drawing ``OUT/<stem>.png`` (its path in the record's ``drawing``; the
-    second pass's box in yellow); None draws nothing.
+    also write the drawing ``OUT/<name>.png`` (its path in the record's ``drawing``; the
+    second pass's box in yellow); None draws nothing. ``drawing_names``: one relative path
+    (without extension) per image, e.g. ``images.photo_files``'s, which keeps a folder's
+    sub-folders; default each file's stem. A name given twice gets ``_2``, ``_3``: no drawing
+    overwrites another of the same command.
 
     A file that cannot be read or decoded (``images.prepare_image``; a truncated JPEG) costs
     only itself: ``errors="raise"`` raises its DataError (naming it) when its turn comes,
@@ -231,10 +235,13 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        if drawing_names is not None and len(drawing_names) != len(paths):
+            raise DataError(f"{len(drawing_names)} drawing names for {len(paths)} images")
+        targets = drawing_paths(out_dir, drawing_names or [Path(p.stem) for p in paths])
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
         chunk_boxes = None if boxes is None else boxes[start:start + batch_size]
-        for path, answer in _predict_chunk(predictor, chunk, chunk_boxes):
+        for k, (path, answer) in enumerate(_predict_chunk(predictor, chunk, chunk_boxes)):
             if isinstance(answer, DataError):
                 if errors == "raise":
                     raise answer
@@ -242,7 +249,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
                 continue
             rec, encoded, drawn_box = answer
             if out_dir is not None:
-                target = out_dir / f"{path.stem}.png"
+                target = targets[start + k]
                 try:
                     drawing = draw(encoded, rec, drawn_box)
                 except DataError as err:
@@ -250,48 +257,92 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
                         raise
                     yield {"image": str(path), "error": str(err)}
                     continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 drawing.save(target)
                 rec["drawing"] = str(target)
             yield rec
 
 
-def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray]):
-    """``(path, (record, encoded, drawn box) or DataError)`` for each of ``paths``, in order.
+def drawing_paths(out_dir: Path, names: Sequence) -> list:
+    """``OUT/<name>.png`` for each relative ``name``; a name seen before gets ``_2``, ``_3``."""
+    seen, paths = set(), []
+    for name in map(Path, names):
+        target, n = name, 1
+        while str(target).lower() in seen:  # lower: one file on case-blind disks (macOS)
+            n += 1
+            target = name.with_name(f"{name.name}_{n}")
+        seen.add(str(target).lower())
+        paths.append(out_dir / f"{target}.png")
+    return paths
 
-    Each file is read and prepared alone; the readable ones go to the network in one call, and
-    when that call refuses the batch (a file whose header was fine but whose pixels are not),
-    one call each, so the bad file is named and the others are answered."""
+
+def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray]):
+    """``(path, (record, encoded, drawn box) or DataError)`` for each of ``paths``, in order:
+    each file read alone, then ``predict_items``."""
+    items = []
+    for path in paths:
+        try:
+            items.append(path.read_bytes())
+        except OSError as err:
+            items.append(DataError(f"{path}: cannot read ({err.strerror})"))
+    answers = predict_items(predictor, paths, items, boxes)
+    for path, data, answer in zip(paths, items, answers):
+        yield path, answer if isinstance(answer, DataError) else (answer[0], data, answer[1])
+
+
+def predict_items(predictor, names: Sequence, items: Sequence,
+                  boxes: Optional[np.ndarray] = None) -> list:
+    """``(record, drawn box)`` or a DataError naming the item, for each of ``items``, in order.
+
+    ``items``: encoded photos (bytes), decoded H x W x 3 RGB arrays, or a DataError already
+    (a file that could not be read); ``names`` name them in the records and errors; ``boxes``
+    B x 4 or None. Each photo is prepared alone (``images.prepare_image``); the good ones go to
+    the network in one call, and when that call refuses the batch (a file whose header was fine
+    but whose pixels are not), one call each, so the bad one is named and the others answered.
+    Arrays go one at a time (``predict_frames`` takes one size per call).
+    """
     from tfpose.serving.images import prepare_image
 
-    answers, good = {}, []
-    for i, path in enumerate(paths):
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            answers[i] = DataError(f"{path}: cannot read ({err.strerror})")
-            continue
-        try:
-            good.append((i, prepare_image(data, path)))
-        except DataError as err:
-            answers[i] = err
-    groups = [good] if good else []
+    answers, photos = {}, []
+    for i, item in enumerate(items):
+        if isinstance(item, DataError):
+            answers[i] = item
+        elif isinstance(item, np.ndarray):
+            if item.ndim != 3 or item.shape[-1] != 3 or 0 in item.shape:
+                answers[i] = DataError(f"{names[i]}: an image array must be H x W x 3 RGB; "
+                                       f"received shape {item.shape}")
+                continue
+            outputs = predictor.predict_frames(item[None], None if boxes is None else boxes[[i]])
+            answers[i] = (record(names[i], outputs, 0), _drawn_box(outputs, 0, boxes, i))
+        else:
+            try:
+                photos.append((i, prepare_image(item, names[i])))
+            except DataError as err:
+                answers[i] = err
+    groups = [photos] if photos else []
     while groups:
         group = groups.pop()
         indices = [i for i, _ in group]
         try:
             outputs = predictor([data for _, data in group],
                                 None if boxes is None else boxes[indices],
-                                names=[paths[i] for i in indices])
+                                names=[names[i] for i in indices])
         except DataError as err:
             if len(group) == 1:
                 answers[indices[0]] = err
             else:
                 groups.extend([member] for member in group)
             continue
-        for k, (i, data) in enumerate(group):
-            drawn_box = None if boxes is None else boxes[i]
-            if drawn_box is None and "boxes" in outputs and np.isfinite(outputs["boxes"][k]).all():
-                drawn_box = outputs["boxes"][k]
-            answers[i] = (record(paths[i], outputs, k), data, drawn_box)
-    for i, path in enumerate(paths):
-        yield path, answers[i]
+        for k, i in enumerate(indices):
+            answers[i] = (record(names[i], outputs, k), _drawn_box(outputs, k, boxes, i))
+    return [answers[i] for i in range(len(items))]
+
+
+def _drawn_box(outputs: dict, k: int, boxes: Optional[np.ndarray], i: int):
+    """The box answer ``k`` (item ``i``) was predicted in: the given box, or the second pass's
+    when it ran; None for the whole image."""
+    if boxes is not None:
+        return boxes[i]
+    if "boxes" in outputs and np.isfinite(outputs["boxes"][k]).all():
+        return outputs["boxes"][k]
+    return None

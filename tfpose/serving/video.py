@@ -41,11 +41,11 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from tfpose.core.errors import DataError, StorageError
+from tfpose.serving.images import IMAGE_SUFFIXES
 
 # Extensions taken as video without probing (anything else that is not an image is probed).
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts",
                     ".mts", ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 # Track from the previous frame while its mean joint score (heatmap maxima, 16 joints) reaches
 # this. On the made clips (benchmarks/video.py) the shipped lspet model's mean score is ~0.4 on a
 # person it follows and drops under 0.2 on a crop the person has left (after a cut); 0.25 lost
@@ -76,7 +76,7 @@ def is_video(path) -> bool:
     path = Path(path)
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         return True
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
         return False
     from PIL import Image
 
@@ -286,6 +286,7 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
                   track_min_score: float = TRACK_MIN_SCORE,
                   batch_size: int = 8, max_frames: Optional[int] = None,
                   on_record: Optional[Callable[[dict], None]] = None,
+                  on_frame: Optional[Callable[[dict, np.ndarray, object], None]] = None,
                   progress: Optional[Callable[[int, Optional[int], float], None]] = None) -> dict:
     """Runs ``predictor`` (``predict.make_predictor``) over the frames of ``source`` (a file, or a
     camera input with its ``format``, see ``camera_source``).
@@ -294,7 +295,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
     defaults to the file's stem. ``lookahead``: frames each output waits for its smoothing
     window (None: ``smoothing.LOOKAHEAD`` for a file, 0 for a device read with ``format``, a
     camera; ignored without ``smooth``). ``on_record(rec)`` sees
-    each JSON record as it is written; ``progress(frames_done, frames_expected_or_None,
+    each JSON record as it is written, ``on_frame(rec, frame, box)`` also its H x W x 3 frame
+    and the box drawn (or None); ``progress(frames_done, frames_expected_or_None,
     seconds)`` after each frame written. Stops after ``max_frames`` read or on Ctrl-C (the
     frames waiting for their window are written, and the outputs finished, either way). Returns
     a summary dict (frames, seconds, fps, tracked frames, outputs, codec). Raises DataError for
@@ -330,6 +332,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
                 outputs.write(rec, frame, box)
                 if on_record is not None:
                     on_record(rec)
+                if on_frame is not None:
+                    on_frame(rec, frame, box)
                 state["tracked"] += rec["tracked"]
                 done += 1
                 if progress is not None:
