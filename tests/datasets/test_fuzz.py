@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fuzzing import mutate
 from tfpose.datasets import lsp, mpii
 from tfpose.core.errors import TfposeError
 
@@ -21,24 +22,6 @@ pytestmark = pytest.mark.faults
 
 SAMPLE_MAT = Path(__file__).resolve().parents[1] / "data" / "mpii_sample" / "mpii_sample.mat"
 FAST, SLOW = 50, 1000
-
-
-def mutate(data: bytes, rng: np.random.Generator) -> bytes:
-    """One of: truncate, flip 1-8 random bytes, overwrite a run with junk, duplicate a slice."""
-    data = bytearray(data)
-    kind = rng.integers(4)
-    if kind == 0 or not data:
-        return bytes(data[: rng.integers(len(data) + 1)])
-    if kind == 1:
-        for _ in range(rng.integers(1, 9)):
-            data[rng.integers(len(data))] ^= int(rng.integers(1, 256))
-        return bytes(data)
-    start = int(rng.integers(len(data)))
-    length = int(rng.integers(1, 64))
-    if kind == 2:
-        data[start:start + length] = rng.integers(0, 256, length, dtype=np.uint8).tobytes()
-        return bytes(data)
-    return bytes(data[:start] + data[start:start + length] * 3 + data[start:])
 
 
 def mutate_json(entries: list, rng: np.random.Generator):

@@ -20,6 +20,7 @@ makes them (alpha dropped); 16-bit samples keep their high byte, as TensorFlow d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -122,8 +123,7 @@ def open_image(encoded: bytes, name="image"):
     if not encoded:
         raise DataError(f"{name}: empty file, not an image")
     try:
-        with warnings.catch_warnings():  # PIL warns above 89 MP; the limit below decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _quiet_pillow():
             image = Image.open(io.BytesIO(encoded))
     except Image.DecompressionBombError as err:  # PIL's own limit, above ours
         raise DataError(f"{name}: {err}") from err
@@ -150,11 +150,13 @@ def rgb_pixels(image, name="image") -> np.ndarray:
     """A PIL image's pixels, turned by its EXIF orientation, as H x W x 3 uint8 RGB; DataError
     naming ``name`` when they cannot be decoded (a truncated or damaged file)."""
     try:
-        image.load()
+        with _quiet_pillow():
+            image.load()
         try:
             # Pillow's own table, and its knowledge of which loaders turn the pixels already
             # (its TIFF loader does, and drops the tag).
-            image = ImageOps.exif_transpose(image)
+            with _quiet_pillow():
+                image = ImageOps.exif_transpose(image)
         except Exception:  # noqa: BLE001 - damaged EXIF: the photo as stored, as viewers do
             pass
         if image.mode.startswith("I;16") or image.mode in ("I", "F"):
@@ -196,10 +198,21 @@ def _orientation(image, encoded: bytes) -> int:
     if image.format == "PNG" and b"eXIf" not in encoded:
         return 1  # Pillow would decode a whole PNG to look for a chunk it does not have
     try:
-        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
+        with _quiet_pillow():
+            value = int(image.getexif().get(EXIF_ORIENTATION, 1))
     except Exception:  # noqa: BLE001 - damaged EXIF: the photo as stored, as viewers do
         return 1
     return value if 1 <= value <= 8 else 1
+
+
+@contextlib.contextmanager
+def _quiet_pillow():
+    """Pillow's warnings off: on a damaged file it warns about each tag it skips ("Corrupt EXIF
+    data", several lines of stderr), and above 89 MP about a possible bomb; what matters is
+    said in our one line (a DataError) or, for a photo answered, not at all."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _is_heif(encoded: bytes) -> bool:

@@ -1,0 +1,84 @@
+"""Fuzzing ``tfpose predict`` with damaged photos: seeded truncations and mutations of JPEG, PNG,
+WebP and TIFF bytes (``tests/fuzzing.py``), as for the readers (``tests/datasets/test_fuzz.py``).
+
+Every damaged photo is either answered or one error line naming it; never a traceback, and the
+good photos around it are always answered, as they would be alone. The default run tries 50
+cases per format; the ``slow`` run 500 (``pytest -m slow tests/serving/test_images_fuzz.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from click.testing import CliRunner  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import cli  # noqa: E402
+from fuzzing import mutate  # noqa: E402
+from test_predict import dot_finder_workdir  # noqa: E402
+
+pytestmark = pytest.mark.faults
+
+FAST, SLOW = 50, 500
+FORMATS = {"jpg": ("JPEG", {"quality": 90}), "png": ("PNG", {}),
+           "webp": ("WEBP", {"quality": 80}), "tif": ("TIFF", {"compression": "tiff_lzw"})}
+
+
+def photo_bytes(fmt: str, kwargs: dict) -> bytes:
+    """A 40 x 56 photo of noise with a bright dot (the dot finder answers it at (12, 30))."""
+    pixels = np.random.default_rng(5).integers(0, 60, (56, 40, 3), np.uint8)
+    pixels[29:32, 11:14] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dots(tmp_path_factory):
+    return dot_finder_workdir(tmp_path_factory.mktemp("fuzz") / "dots", "letterbox")
+
+
+@pytest.mark.parametrize("cases", [FAST, pytest.param(SLOW, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_damaged_photos_never_crash_predict_nor_cost_the_others(dots, tmp_path, suffix, cases):
+    """One command: a good photo, ``cases`` damaged ones (seeds 0..cases-1) with a good photo
+    after every tenth, drawn (the drawing decodes the photo a second time, in Pillow)."""
+    original = photo_bytes(*FORMATS[suffix])
+    paths, good = [], []
+    for seed in range(cases):
+        if seed % 10 == 0:
+            good.append(tmp_path / f"good{seed:04d}.{suffix}")
+            good[-1].write_bytes(original)
+            paths.append(good[-1])
+        paths.append(tmp_path / f"case{seed:04d}.{suffix}")
+        paths[-1].write_bytes(mutate(original, np.random.default_rng(seed)))
+
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(cli.cli, ["predict", str(dots), *map(str, paths),
+                                              "--out", str(tmp_path / "out")])
+    assert not [str(w.message) for w in warned]  # Python warnings would be more stderr lines
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{suffix}: {type(result.exception).__name__}: "
+                             f"{result.exception}") from result.exception
+    assert "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    # Each photo is answered once or named once, in order.
+    named = sorted([line["image"] for line in lines]
+                   + [line[len("Error: "):].split(": ")[0] for line in errors])
+    assert named == sorted(map(str, paths))
+    assert result.exit_code == (3 if errors else 0), result.stderr
+    answered = {line["image"]: line for line in lines}
+    for path in good:
+        np.testing.assert_allclose(answered[str(path)]["keypoints"], np.tile((12, 30), (16, 1)),
+                                   atol=1.0)
+    for line in lines:
+        assert np.isfinite(line["keypoints"]).all()
