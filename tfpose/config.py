@@ -25,6 +25,7 @@ HEATMAP_KINDS = ("hourglass", "efficientnet_lite0")
 SIMCC_KINDS = ("efficientnet_lite0_simcc",)  # 1-D x and y bins per joint (codecs/simcc.py)
 POSE_KINDS = REGRESSION_KINDS + HEATMAP_KINDS + SIMCC_KINDS
 CLASSIFIER_KINDS = ("classifier", "two_stage")
+DETECTOR_KINDS = ("efficientnet_lite0_centernet",)  # person boxes (codecs/centers.py)
 COORD_FRAMES = ("centered", "unit")
 
 
@@ -43,6 +44,22 @@ class AugmentConfig:
     # annotated joints (side ``core.person_box.MARGIN`` x their extent, as predict's second pass
     # crops) fills the input, then the scale, rotation and shift above apply about it.
     person_crop: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MosaicConfig:
+    """Person-detector training images composed from one-person photos (``input/mosaic.py``)."""
+
+    max_persons: int = 4  # annotated persons on one image: 1 .. max_persons
+    # Side of a pasted person's box as a fraction of the image side, log-uniform in [min, max].
+    min_size: float = 0.1
+    max_size: float = 0.9
+    # Probability that the image starts from a whole photo (letterboxed, its person labelled,
+    # 0 .. max_persons - 1 pasted on it); otherwise from a person-free strip of a photo with
+    # 1 .. max_persons pasted. A lone whole photo is whole_photo / max_persons of the images.
+    whole_photo: float = 0.5
+    # A person whose box is covered by later pastes beyond 1 - min_visible loses its label.
+    min_visible: float = 0.4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +97,7 @@ class DataConfig:
     # LSPET; validation reads ``dir`` only.
     extra_train_dirs: Tuple[str, ...] = ()
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    mosaic: MosaicConfig = dataclasses.field(default_factory=MosaicConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +105,7 @@ class ModelConfig:
     """Which network to build. Fields not used by ``kind`` are ignored by its builder."""
 
     # cdrp | resnet34 | hourglass | efficientnet_lite0 | efficientnet_lite0_simcc | classifier |
-    # two_stage
+    # two_stage | efficientnet_lite0_centernet (person detector)
     kind: str = "hourglass"
     num_joints: int = 16
     # CDRP / ResNet34 regression heads.

@@ -6,5 +6,5 @@ def register_custom_objects() -> None:
     ``keras.models.load_model`` can rebuild any tfpose model in a fresh process."""
     from tfpose.models import losses  # noqa: F401
     from tfpose.models import (  # noqa: F401
-        classifier, decode, hourglass, joint_embeddings, two_stage,
+        classifier, decode, detection_losses, hourglass, joint_embeddings, two_stage,
     )

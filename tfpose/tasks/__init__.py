@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tfpose.config import CLASSIFIER_KINDS, POSE_KINDS
+from tfpose.config import CLASSIFIER_KINDS, DETECTOR_KINDS, POSE_KINDS
 from tfpose.core.errors import ConfigError, DataError
 from tfpose.tasks.base import Task
 from tfpose.tasks.classify import Classifier, TwoStage
+from tfpose.tasks.detect import PersonDetection
 from tfpose.tasks.workdir import load_config, load_workdir_model, num_actions
 from tfpose.tasks.pose import (POSE_TASKS, HeatmapPose, PoseTask, RegressionPose, SimCCPose,
                                pose_task)
@@ -23,8 +24,10 @@ TASKS = {
     **POSE_TASKS,
     "classifier": Classifier,
     "two_stage": TwoStage,
+    **{kind: PersonDetection for kind in DETECTOR_KINDS},
 }
-assert set(TASKS) == set(POSE_KINDS + CLASSIFIER_KINDS), "every configurable kind has a task"
+assert set(TASKS) == set(POSE_KINDS + CLASSIFIER_KINDS + DETECTOR_KINDS), \
+    "every configurable kind has a task"
 
 
 def get_task(cfg) -> Task:
@@ -57,4 +60,5 @@ def load_workdir(workdir, checkpoint: str = "best", overrides=()):
 
 
 __all__ = ["TASKS", "Task", "get_task", "pose_task", "PoseTask", "RegressionPose",
-           "HeatmapPose", "SimCCPose", "Classifier", "TwoStage", "load_workdir"]
+           "HeatmapPose", "SimCCPose", "Classifier", "TwoStage", "PersonDetection",
+           "load_workdir"]

@@ -24,6 +24,7 @@ class Task:
     """Base of all tasks. ``cfg`` is the resolved run config."""
 
     is_pose = False
+    is_detector = False  # outputs person boxes (``tasks/detect.py``)
     has_classes = False  # outputs ``action`` B x C: needs the manifest's classes (classes.json)
     has_keypoints = False  # inference yields keypoints B x K x 2 and their scores B x K
     # Data: False only for models that never see pixels (then images are never decoded); a
@@ -53,6 +54,13 @@ class Task:
 
     def check(self) -> None:
         """Raises ConfigError when the config cannot work for this task (before any I/O)."""
+
+    def build_dataset(self, split: str, training: bool, *, repeat: bool | None = None):
+        """Batches of ``(inputs, targets, sample_weights)`` of ``split`` for ``Model.fit``: the
+        converted records through ``input/pipeline.py``, unless a task composes its own."""
+        from tfpose.input.pipeline import build_dataset
+
+        return build_dataset(self, split, training, repeat=repeat)
 
     def make_targets(self, example: dict, weights_per_class=None) -> tuple[dict, dict]:
         """Example (or batch) dict -> ``(targets, weights)`` keyed by ``output_names``."""

@@ -186,14 +186,12 @@ def training_datasets(cfg: config_lib.Config, strategy: tf.distribute.Strategy,
     A resumed run reshuffles with a seed derived from the step, so it does not replay the
     batches it already trained on.
     """
-    from tfpose.input.pipeline import build_dataset
-
     if uses_collectives(strategy):
         cfg = config_lib.replace(cfg, data=config_lib.replace(cfg.data, jit_compile=False))
     shuffled = config_lib.replace(cfg, train=config_lib.replace(cfg.train,
                                                                 seed=cfg.train.seed + start_step))
-    train_ds = build_dataset(get_task(shuffled), cfg.data.train_split, training=True, repeat=True)
-    val_ds = build_dataset(get_task(cfg), cfg.data.val_split, training=False, repeat=val_repeat)
+    train_ds = get_task(shuffled).build_dataset(cfg.data.train_split, training=True, repeat=True)
+    val_ds = get_task(cfg).build_dataset(cfg.data.val_split, training=False, repeat=val_repeat)
     return train_ds, val_ds
 
 

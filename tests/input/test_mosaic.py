@@ -1,0 +1,132 @@
+"""Composed multi-person images: every joint stays on its pixels, every box around its joints,
+each person's joints on its own photo, whole single photos in the mix."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfpose.config import MosaicConfig
+from tfpose.core import person_box, skeleton
+from tfpose.input import mosaic
+
+SIDE = 64  # stored photos
+SIZE = 64  # composed images
+CFG = MosaicConfig(max_persons=3)
+
+
+def _group(rng, slots):
+    """``slots`` gradient photos: red = 4 x, green = 4 y (so a pixel tells where in its photo it
+    was read), blue = 40 x (slot + 1) (which photo); 16 joints inside each."""
+    ys, xs = np.mgrid[0:SIDE, 0:SIDE]
+    images = np.stack([np.stack([4 * xs, 4 * ys, np.full_like(xs, 40 * (j + 1))], -1)
+                       for j in range(slots)]).astype(np.uint8)
+    joints = rng.uniform(8, SIDE - 8, (slots, 16, 2)).astype(np.float32)
+    keypoints = np.concatenate([joints, np.ones((slots, 16, 1), np.float32)], -1)
+    annotated = np.ones((slots, 16), np.float32)
+    annotated[:, 6] = 0  # an unannotated joint never counts
+    extent = np.tile(np.array([0, 0, SIDE, SIDE], np.float32), (slots, 1))
+    return {"image": images, "keypoints": keypoints, "annotated": annotated, "extent": extent}
+
+
+@pytest.fixture(scope="module")
+def composed():
+    """16 composed images (in one graph: eager ops one by one are slow) with their groups."""
+    rng = np.random.default_rng(0)
+    groups = [_group(rng, 1 + CFG.max_persons) for _ in range(16)]
+    stacked = {key: np.stack([g[key] for g in groups]) for key in groups[0]}
+    ds = tf.data.Dataset.from_tensor_slices(stacked).enumerate()
+    ds = ds.map(lambda i, g: mosaic.compose(g, tf.stack([tf.constant(7, tf.int64), i]), SIZE, CFG))
+    return list(zip(groups, ds))
+
+
+def _bilinear(image, xy):
+    """``image`` H x W x C read at the points ``xy`` N x 2, and whether each point's four
+    neighbouring pixels exist."""
+    x0, y0 = np.floor(xy[:, 0]).astype(int), np.floor(xy[:, 1]).astype(int)
+    inside = (x0 >= 0) & (y0 >= 0) & (x0 + 1 < image.shape[1]) & (y0 + 1 < image.shape[0])
+    x0, y0 = np.clip(x0, 0, image.shape[1] - 2), np.clip(y0, 0, image.shape[0] - 2)
+    wx, wy = (xy[:, 0] - x0)[:, None], (xy[:, 1] - y0)[:, None]
+    taps = [image[y0, x0], image[y0, x0 + 1], image[y0 + 1, x0], image[y0 + 1, x0 + 1]]
+    value = ((taps[0] * (1 - wx) + taps[1] * wx) * (1 - wy)
+             + (taps[2] * (1 - wx) + taps[3] * wx) * wy)
+    same = np.ptp(np.stack([t[:, 2] for t in taps]), axis=0) == 0  # one photo under all four
+    return value, inside & same
+
+
+def test_every_visible_joint_is_on_its_own_photo_at_its_place(composed):
+    checked = 0
+    for group, ex in composed:
+        image = ex["image"].numpy()
+        for j in range(1 + CFG.max_persons):
+            visible = (ex["annotated"][j].numpy() > 0) & (ex["keypoints"][j, :, 2].numpy() > 0)
+            if not visible.any():
+                continue
+            xy = ex["keypoints"][j, :, :2].numpy()[visible]
+            px = np.clip(np.round(xy).astype(int), 0, SIZE - 1)
+            np.testing.assert_allclose(image[px[:, 1], px[:, 0], 2], 40 * (j + 1), atol=1e-3)
+            # Read between pixels at the joint itself: a linear ramp resampled bilinearly is
+            # the same ramp, so the photo position comes back exactly where all four
+            # neighbouring pixels belong to the person's photo.
+            value, exact = _bilinear(image, xy)
+            read = value[exact, :2] / 4.0
+            source = group["keypoints"][j, :, :2]
+            # A mirrored person's joints swap sides: joint k was the photo's FLIP_INDEX[k].
+            errors = [np.abs(read - source[np.asarray(order)[visible]][exact]).max(initial=0)
+                      for order in (range(16), skeleton.FLIP_INDEX)]
+            assert min(errors) < 0.02
+            checked += exact.sum()
+    assert checked > 100
+
+
+def test_every_box_is_the_margin_box_of_its_joints(composed):
+    counts = []
+    for group, ex in composed:
+        valid = ex["box_valid"].numpy() > 0
+        counts.append(valid.sum())
+        for j in np.flatnonzero(valid):
+            box = ex["boxes"][j].numpy()
+            used = ex["annotated"][j].numpy() > 0
+            xy = ex["keypoints"][j, :, :2].numpy()[used]
+            assert (xy >= box[:2] - 1e-3).all() and (xy <= box[2:] + 1e-3).all()
+            centre = (box[:2] + box[2:]) / 2
+            assert (centre >= 0).all() and (centre < SIZE).all()
+            if used.sum() == 15:  # every annotated joint inside the image: the exact box
+                low, high = xy.min(0), xy.max(0)
+                np.testing.assert_allclose(box[2:] - box[:2], (high - low) * person_box.MARGIN,
+                                           rtol=1e-4)
+                np.testing.assert_allclose(centre, (low + high) / 2, atol=1e-3)
+    counts = np.array(counts)
+    assert counts.min() >= 1 and counts.max() <= CFG.max_persons
+    assert (counts == 1).any() and (counts >= 3).any()
+
+
+def test_whole_photos_stay_in_the_mix():
+    """With whole_photo = 1 and one person at most, every image is one whole photo: its person
+    labelled, nothing pasted, the photo unstretched (zoom equal in x and y)."""
+    rng = np.random.default_rng(1)
+    cfg = MosaicConfig(max_persons=1, whole_photo=1.0)
+    group = _group(rng, 2)
+    ex = mosaic.compose(group, [0, 3], SIZE, cfg)
+    np.testing.assert_array_equal(ex["box_valid"].numpy(), [1.0, 0.0])
+    assert ex["annotated"][1].numpy().sum() == 0
+    image = ex["image"].numpy()
+    assert set(np.unique(image[..., 2])) <= {0.0, 40.0}  # only photo 0 (and letterbox black)
+    kp = ex["keypoints"][0].numpy()
+    used = ex["annotated"][0].numpy() > 0
+    ratio = np.ptp(kp[used, :2], 0) / np.ptp(group["keypoints"][0][group["annotated"][0] > 0, :2], 0)
+    assert ratio[0] == pytest.approx(ratio[1], rel=1e-4)
+
+
+def test_same_seed_same_image_eagerly_and_in_a_dataset_map(composed):
+    group, graph = composed[0]
+    eager = mosaic.compose(group, [7, 0], SIZE, CFG)
+    np.testing.assert_allclose(graph["image"].numpy(), eager["image"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(graph["boxes"].numpy(), eager["boxes"].numpy(), atol=1e-4)
+
+
+def test_photo_extent_of_letterbox_and_whole_records():
+    # A 200 x 100 photo letterboxed into a 256 square: the box is (0, -50, 200, 150).
+    np.testing.assert_allclose(mosaic.photo_extent([0.0, -50.0, 200.0, 150.0], 256.0).numpy(),
+                               [0.0, 64.0, 256.0, 192.0])
+    np.testing.assert_allclose(mosaic.photo_extent([0.0, 0.0, 200.0, 100.0], 256.0).numpy(),
+                               [0.0, 0.0, 256.0, 256.0])

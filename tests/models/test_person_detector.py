@@ -1,0 +1,107 @@
+"""The person detector (``model.kind: efficientnet_lite0_centernet``): outputs, the pose trunk's
+layer names, a saved model that loads, any input size, and training through ``tfpose train``."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfpose import config as config_lib
+from tfpose.tasks import get_task
+
+SIZE = 64
+
+
+def _cfg(kind="efficientnet_lite0_centernet", **data):
+    return config_lib.from_dict({
+        "data": {"input_size": SIZE, "normalization": "signed", "batch_size": 2, **data},
+        "model": {"kind": kind, "num_channels": 8},
+    })
+
+
+@pytest.fixture(scope="module")
+def task_and_model():
+    task = get_task(_cfg())
+    return task, task.build()
+
+
+def test_three_maps_at_stride_4(task_and_model):
+    task, model = task_and_model
+    out = model({"image": np.zeros((2, SIZE, SIZE, 3), np.float32)})
+    assert sorted(out) == ["box_offset", "box_size", "centers"]
+    assert tuple(out["centers"].shape) == (2, 16, 16, 1)
+    assert tuple(out["box_size"].shape) == tuple(out["box_offset"].shape) == (2, 16, 16, 2)
+    # A fresh head answers the 10 % prior everywhere: no confident person on a blank image.
+    scores = tf.sigmoid(out["centers"]).numpy()
+    assert np.all(scores < 0.2)
+    boxes, best = task.decode_outputs(out, max_people=5)
+    assert tuple(boxes.shape) == (2, 5, 4) and tuple(best.shape) == (2, 5)
+
+
+def test_trunk_and_pyramid_are_the_pose_models_layers(task_and_model):
+    """One trunk, two heads: every backbone and pyramid layer has the heatmap pose model's name
+    and weight shapes, so ``train.init_weights`` copies them from a pose model."""
+    _, model = task_and_model
+    pose = get_task(_cfg("efficientnet_lite0")).build()
+    shapes = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in pose.layers}
+    shared = [layer.name for layer in model.layers
+              if layer.weights and shapes.get(layer.name) == [tuple(w.shape) for w in layer.weights]]
+    own = [layer.name for layer in model.layers if layer.weights and layer.name not in shared]
+    assert "stem_conv" in shared and "block15_project" in shared and "head_c2_smooth" in shared
+    assert sorted(own) == sorted(["centers_conv", "centers", "box_size_conv", "box_size",
+                                  "box_offset_conv", "box_offset"])
+
+
+def test_saved_model_loads_and_runs_at_another_size(task_and_model, tmp_path):
+    from tfpose.models import register_custom_objects
+
+    task, model = task_and_model
+    task.compile(model, keras.optimizers.Adam(1e-3))
+    model.save(tmp_path / "m.keras")
+    register_custom_objects()
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    image = np.random.default_rng(0).uniform(-1, 1, (1, SIZE, SIZE, 3)).astype(np.float32)
+    for name, value in loaded({"image": image}).items():
+        np.testing.assert_allclose(value.numpy(), model({"image": image})[name].numpy(), atol=1e-5)
+    bigger = task.network_at_size(loaded, 96)
+    assert tuple(bigger({"image": np.zeros((1, 96, 96, 3), np.float32)})["centers"].shape) == (
+        1, 24, 24, 1)
+
+
+def test_losses_are_zero_only_at_the_targets(task_and_model):
+    task, _ = task_and_model
+    boxes = tf.constant([[[8.0, 8.0, 40.0, 56.0]]])
+    targets, weights = task.make_targets({"boxes": boxes, "box_valid": tf.ones([1, 1])})
+    losses = task.losses()
+    heat = targets["centers"]
+    sure = tf.where(heat >= 1.0, 30.0, -30.0)  # logits: certain at the centre, nowhere else
+    assert float(losses["centers"](heat, sure, weights["centers"])) < 1e-3
+    assert float(losses["centers"](heat, -sure, weights["centers"])) > 1.0
+    for name in ("box_size", "box_offset"):
+        assert float(losses[name](targets[name], targets[name], weights[name])) == 0.0
+        assert float(losses[name](targets[name], targets[name] + 0.5, weights[name])) == (
+            pytest.approx(1.0))  # 0.5 on each of the two channels, at the one centre cell
+
+
+@pytest.mark.slow
+def test_tfpose_train_writes_the_curve_and_the_best_model(tmp_path):
+    """Two one-step epochs through the trainer on a tiny converted dataset; the work dir holds
+    the per-epoch curve and a best model."""
+    from conftest import write_tiny_dataset
+    from tfpose.training.train import train
+
+    data = write_tiny_dataset(tmp_path / "data", num_train=10, num_val=5)
+    cfg = config_lib.from_dict({
+        "data": {"dir": str(data), "input_size": SIZE, "normalization": "signed",
+                 "batch_size": 2, "mosaic": {"max_persons": 2}},
+        "model": {"kind": "efficientnet_lite0_centernet", "num_channels": 8},
+        "train": {"epochs": 2, "steps_per_epoch": 1, "image_summary_every": 0},
+    })
+    result = train(cfg, tmp_path / "run", verbose=0)
+    assert result["steps"] == 2 and np.isfinite(result["history"]["val_loss"]).all()
+    assert (tmp_path / "run" / "best.keras").exists()
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["val_loss"]) == 2
