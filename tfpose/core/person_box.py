@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Box side = MARGIN x the larger side of the joints' bounding box: the joints span head top to
-# ankles, so 1.25 leaves room for hands, feet and hair (MPII's person scale x 200 is ~1.1-1.3 x
-# the joint extent).
-MARGIN = 1.25
+from tfpose.core.joint_frame import MARGIN  # one margin for the crops and the joints' frame
 
 
 def square_box(keypoints, weights, margin: float = MARGIN):

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from tfpose.core.errors import DataError
+from tfpose.core.joint_frame import square_box
 
 # Pass 2 boxes the joints whose pass-1 score (heatmap maximum, ~1 at a training target's peak)
 # reaches this; with fewer than two such joints the image keeps its pass-1 answer. A low bar
@@ -46,21 +47,12 @@ def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
     ``SECOND_PASS_MIN_SIDE``) has no box.
 
     The square of ``core.person_box.square_box`` and ``corners`` (the training crops' box), in
-    numpy: a tracked video frame asks for one box per frame, and TensorFlow's eager ops cost
+    numpy (``core.joint_frame.square_box``, which also frames the activity classifier's
+    joints): a tracked video frame asks for one box per frame, and TensorFlow's eager ops cost
     1.3 ms a call, ~5 % of a frame (numpy: 0.3 ms; ``tests/serving/test_predict.py`` checks
     that both agree).
     """
-    from tfpose.core.person_box import MARGIN
-
-    xy = np.asarray(keypoints, np.float32)[..., :2]
-    used = np.asarray(scores) >= min_score
-    valid = used.sum(-1) >= 2
-    big = np.float32(3.0e38)
-    low = np.where(valid[..., None], np.where(used[..., None], xy, big).min(-2), 0.0)
-    high = np.where(valid[..., None], np.where(used[..., None], xy, -big).max(-2), 0.0)
-    low, high = low.astype(np.float32), high.astype(np.float32)
-    centre = (low + high) / np.float32(2.0)
-    side = (high - low).max(-1) * np.float32(MARGIN)
+    centre, side, valid = square_box(keypoints, np.asarray(scores) >= min_score)
     half = side[..., None] / np.float32(2.0) + np.asarray(pad, np.float32)[..., None]
     boxes = np.concatenate([centre - half, centre + half], -1).astype(np.float32)
     return boxes, valid & (side >= SECOND_PASS_MIN_SIDE)
