@@ -1,0 +1,184 @@
+"""The joints-only activity model a photo can use: trained on annotated joints framed as on a
+photo (``core.joint_frame``) and jittered as the shipped pose model errs
+(``input.pose_noise``), then scored on clean and on noisy joints.
+
+The data are an ``--annotations-only`` conversion (its group-aware train/val/test split): the
+records' stored joints are mapped back to original pixels with their ``crop_box`` and
+re-framed by their own square box, because MPII's ``objpos`` and ``scale`` do not exist on a
+user's photo. The network is the project's joints classifier (``models.classifier``, the
+embedding its config names; the pairwise one was the best on these annotations); every epoch
+draws new noise and a random mirror; ``best.keras`` is the epoch with the best top-1 on noisy
+val joints (the use it ships for); predictions average the joints and their mirror (flip test).
+
+Shapes: ``N`` persons, ``K = 16`` joints, ``C`` classes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tfpose.core import joint_frame, skeleton
+from tfpose.core.errors import DataError
+from tfpose.input import pose_noise
+
+# Noisy joints are scored over this many independent draws (mean, and the spread across them).
+NOISE_DRAWS = 5
+# Fixed seeds of the draws that score val and test: every model is scored on the same joints.
+EVAL_SEED = 1234
+ACTIVITY_FILE = "activity.json"  # framing, noise model and figures beside best.keras
+
+
+def load_split(dataset_dir, split: str) -> dict:
+    """One split of an annotations-only dataset in original pixels.
+
+    Returns ``keypoints`` N x K x 2 float32 (original image px), ``annotated`` N x K bool,
+    ``labels`` N int64 (-1 unlabelled), ``classes`` (the manifest's names, label order) and
+    ``images`` N names.
+    """
+    from tfpose.datasets import shards
+
+    manifest = shards.read_manifest(dataset_dir)
+    keypoints, annotated, labels, images = [], [], [], []
+    for ex in shards.iter_examples(dataset_dir, split):
+        box = ex["person/crop_box"]
+        scale = (box[2:] - box[:2]) / np.array([ex["image/width"], ex["image/height"]], np.float32)
+        keypoints.append(box[:2] + ex["person/keypoints"][:, :2] * scale)
+        annotated.append(ex["person/annotated"] > 0)
+        labels.append(int(ex["action/label"]))
+        images.append(ex["image/filename"].decode())
+    if not labels:
+        raise DataError(f"{dataset_dir}: split {split!r} has no records")
+    return {"keypoints": np.asarray(keypoints, np.float32), "annotated": np.asarray(annotated),
+            "labels": np.asarray(labels, np.int64), "classes": list(manifest["classes"]),
+            "images": images}
+
+
+def framed_inputs(keypoints, annotated, noise: Optional[dict], rng, mirror: bool = False):
+    """The classifier's ``joints`` N x K x 3 from true joints: noised with ``noise`` (None:
+    clean), framed by their own square box, and mirrored at random when ``mirror``."""
+    if noise is not None:
+        keypoints, annotated = pose_noise.perturb(keypoints, annotated, noise, rng)
+    joints = joint_frame.frame_joints(keypoints, annotated)
+    if mirror:
+        flip = rng.random(len(joints)) < 0.5
+        joints = np.where(flip[:, None, None], joint_frame.mirror_framed(joints), joints)
+    return joints
+
+
+def predict_probabilities(model, joints, batch_size: int = 1024) -> np.ndarray:
+    """N x C: the mean of the model's softmax on ``joints`` N x K x 3 and on their mirror."""
+    both = np.concatenate([joints, joint_frame.mirror_framed(joints)])
+    probs = model.predict({"joints": both}, batch_size=batch_size, verbose=0)
+    probs = probs["action"] if isinstance(probs, dict) else probs
+    return (probs[: len(joints)] + probs[len(joints):]) / 2.0
+
+
+def score(model, data: dict, noise: Optional[dict], draws: int = NOISE_DRAWS) -> dict:
+    """Classification reports on the labelled persons of ``data``: clean joints, and (with a
+    ``noise`` model) noisy joints, one report per draw plus the mean and spread."""
+    from tfpose.metrics.classification import classification_report
+
+    labelled = data["labels"] >= 0
+    kp, ann, labels = data["keypoints"][labelled], data["annotated"][labelled], data["labels"][labelled]
+    clean = framed_inputs(kp, ann, None, None)
+    out = {"clean": classification_report(labels, predict_probabilities(model, clean),
+                                          data["classes"])}
+    if noise is not None:
+        reports = []
+        for draw in range(draws):
+            joints = framed_inputs(kp, ann, noise, np.random.default_rng(EVAL_SEED + draw))
+            reports.append(classification_report(labels, predict_probabilities(model, joints),
+                                                 data["classes"]))
+        out["noisy"] = reports[0]
+        out["noisy_draws"] = {
+            key: {"mean": float(np.mean([r[key] for r in reports])),
+                  "std": float(np.std([r[key] for r in reports]))}
+            for key in ("accuracy", "balanced_accuracy")
+        }
+        # Per class and confusions pooled over the draws (recall per class averaged).
+        out["noisy"]["confusion_matrix"] = np.sum(
+            [r["confusion_matrix"] for r in reports], 0).tolist()
+        for c, row in enumerate(out["noisy"]["per_class"]):
+            values = [r["per_class"][c]["accuracy"] for r in reports]
+            row["accuracy"] = None if values[0] is None else float(np.mean(values))
+    return out
+
+
+def train(cfg, dataset_dir, workdir, noise: Optional[dict], *, noise_fraction: float = 1.0,
+          seed: int = 0, log=print) -> dict:
+    """Trains ``cfg``'s joints classifier and writes ``workdir`` (config.yaml, best.keras,
+    classes.json, activity.json). ``noise_fraction``: the share of each epoch's persons whose
+    joints are noised (the rest clean). Returns the activity.json dict."""
+    import keras
+
+    from tfpose import config as config_lib
+    from tfpose.models.classifier import build_classifier
+
+    if cfg.data.input_size != joint_frame.FRAME_SIZE:
+        raise DataError(f"data.input_size must be the joint frame's {joint_frame.FRAME_SIZE}. "
+                        f"Received: {cfg.data.input_size}")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    train_data, val_data = load_split(dataset_dir, "train"), load_split(dataset_dir, "val")
+    labelled = train_data["labels"] >= 0
+    keypoints, annotated = train_data["keypoints"][labelled], train_data["annotated"][labelled]
+    labels = train_data["labels"][labelled]
+    classes = train_data["classes"]
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build_classifier(cfg, len(classes))
+    epochs, t = cfg.train.epochs, cfg.train
+    boundaries = [e * int(np.ceil(len(labels) / cfg.data.batch_size)) for e in t.lr_decay_epochs]
+    values = [t.learning_rate * t.lr_decay_factor ** i for i in range(len(boundaries) + 1)]
+    schedule = (keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+                if boundaries else t.learning_rate)
+    model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy")
+    val_labelled = val_data["labels"] >= 0
+    val_joints = framed_inputs(val_data["keypoints"][val_labelled],
+                               val_data["annotated"][val_labelled],
+                               noise, np.random.default_rng(EVAL_SEED))
+    val_labels = val_data["labels"][val_labelled]
+    best, history = -1.0, []
+    for epoch in range(epochs):
+        noisy = rng.random(len(labels)) < noise_fraction if noise is not None else None
+        clean = framed_inputs(keypoints, annotated, None, rng, mirror=True)
+        joints = clean
+        if noisy is not None:
+            jittered = framed_inputs(keypoints, annotated, noise, rng, mirror=True)
+            joints = np.where(noisy[:, None, None], jittered, clean)
+        order = rng.permutation(len(labels))
+        fit = model.fit({"joints": joints[order]}, labels[order], batch_size=cfg.data.batch_size,
+                        epochs=1, verbose=0)
+        accuracy = float((predict_probabilities(model, val_joints).argmax(1) == val_labels).mean())
+        history.append({"epoch": epoch + 1, "loss": round(float(fit.history["loss"][-1]), 4),
+                        "val_accuracy": round(accuracy, 4)})
+        log(f"epoch {epoch + 1}/{epochs} loss {history[-1]['loss']:.4f} "
+            f"val top-1 ({'noisy' if noise else 'clean'}, flip test) {100 * accuracy:.2f} %")
+        if accuracy > best:
+            best = accuracy
+            model.save(workdir / "best.keras")
+    (workdir / "config.yaml").write_text(config_lib.dump(cfg))
+    (workdir / "classes.json").write_text(json.dumps(classes) + "\n")
+    summary = {
+        "framing": {"function": "tfpose.core.joint_frame.frame_joints",
+                    "size": joint_frame.FRAME_SIZE, "margin": joint_frame.MARGIN,
+                    "min_score": pose_noise.MIN_SCORE,
+                    "joint_names": list(skeleton.JOINT_NAMES)},
+        "flip_test": True,
+        "noise": noise,
+        "noise_fraction": noise_fraction if noise is not None else 0.0,
+        "dataset": str(dataset_dir),
+        "seed": seed,
+        "history": history,
+        "best_epoch": int(np.argmax([h["val_accuracy"] for h in history])) + 1,
+        "train_seconds": round(time.time() - started, 1),
+    }
+    (workdir / ACTIVITY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
