@@ -6,9 +6,11 @@ Writes ``best.keras`` (RUN_DIR's best checkpoint, or ``--weights FILE``: e.g. an
 epochs by ``scripts/average_epochs.py``, re-saved without optimiser state: a third of
 the size, and a fine-tune starts its own optimiser anyway) and ``config.yaml`` (the run's
 resolved config with ``train.init_weights`` and ``model.backbone_weights`` cleared: the
-shipped file carries every weight, so no other file is needed to load it), and, for a pose
-model, ``best.tflite`` + ``best.json``: the LiteRT twin ``tfpose predict`` runs by default
-(``--engine auto``; the sidecar holds the SHA-256 of the ``best.keras`` it came from).
+shipped file carries every weight, so no other file is needed to load it), ``classes.json``
+and ``activity.json`` when the run has them (a classifier's names; an activity model's framing
+and scores), and, for a pose model, ``best.tflite`` + ``best.json``: the LiteRT twin ``tfpose
+predict`` runs by default (``--engine auto``; the sidecar holds the SHA-256 of the
+``best.keras`` it came from).
 MODEL.md, the model card, is written by hand: data, training, scores, licence.
 """
 
@@ -21,6 +23,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
+# Copied from the run when present: a classifier's class names (output i is classes[i]) and an
+# activity model's joint framing, noise model and scores (scripts/train_activity.py).
+CARRIED = ("classes.json", "activity.json")
 sys.path.insert(0, str(ROOT))
 
 
@@ -53,6 +58,10 @@ def main(argv=None):
     config_lib.dump(cfg, out / "config.yaml")
     print(f"{out}: best.keras {(out / 'best.keras').stat().st_size:,} bytes, "
           f"{model.count_params():,} parameters")
+    for name in CARRIED:  # what a classifier needs beside its weights, when the run has it
+        if (args.run_dir / name).is_file():
+            (out / name).write_text((args.run_dir / name).read_text())
+            print(f"{out / name}: copied")
     from tfpose.tasks import get_task
 
     if get_task(cfg).is_pose:
