@@ -1,0 +1,223 @@
+"""Every person in the photo (issue 33): people recovered, per-person PCK@0.2, skeletons matched
+to nobody and images/s on the multi-person check set, for the detector + pose pipeline
+(``serving/people.py``) and, beside it, today's one-skeleton ``tfpose predict`` (whole photo, two
+passes).
+
+    .venv/bin/python scripts/make_multi_person_set.py runs/multi-person-set   # the check set
+    .venv/bin/python benchmarks/multi_person.py runs/multi-person-set \
+        --detector runs/person-detector-l1 [--pose lspet] [--detector-size 192] \
+        [--true-boxes] [--baseline]
+
+Scoring, per image, over its annotated persons (``persons.json``; ``ignore`` persons, mostly
+covered by others, are neither to be found nor false finds):
+
+- a skeleton's PCK against a person: the share of the person's annotated limb joints (the 12
+  of shoulders, elbows, wrists, hips, knees, ankles, as ``benchmarks/predict.py``) within 0.2 x
+  the person's torso size (``metrics.pck.torso_size``);
+- skeletons and persons are matched one to one by the highest total PCK (Hungarian), a pair
+  counting only at PCK >= 0.5. A person is *recovered* when matched; a skeleton matched to no
+  person (and not on an ``ignore`` person) is *matched to nobody*: a false find, or a chimera of
+  several people. MPII's photos annotate one person and show others, so their unmatched
+  skeletons are not counted;
+- per-person PCK@0.2: the mean over all persons of their matched skeleton's PCK (0 when not
+  recovered); best person per photo: the mean over photos of their best person's PCK (the
+  issue's second column).
+
+Every detector score threshold of ``--thresholds`` is scored from one run (persons kept down to
+the lowest). Images/s: the whole pipeline on the photos (decoded beforehand), batches of 8,
+after a warm-up batch, on single- and multi-person images separately. Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)
+MATCH_PCK = 0.5
+BATCH = 8
+
+
+def person_pck(pred: np.ndarray, gt: np.ndarray, annotated: np.ndarray) -> np.ndarray:
+    """PCK@0.2 of every skeleton (P x K x 2) against every person (G x K x 2, annotated G x K):
+    P x G, NaN for a person without a torso or limb joints."""
+    from tfpose.metrics.pck import torso_size
+
+    torso = torso_size(gt, ~annotated)
+    limbs = np.zeros(gt.shape[1], bool)
+    limbs[list(LIMB_JOINTS)] = True
+    scored = annotated & limbs  # G x K
+    dist = np.linalg.norm(pred[:, None] - gt[None], axis=-1)  # P x G x K
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit = (dist <= 0.2 * torso[None, :, None]) & scored[None]
+        rate = hit.sum(-1) / scored.sum(-1)[None]
+        return np.where(np.isfinite(torso)[None] & (scored.sum(-1) > 0)[None], rate, np.nan)
+
+
+def score_image(skeletons: np.ndarray, persons: list, complete: bool) -> dict:
+    """Matches one image's skeletons (P x K x 2, best first) to its persons."""
+    from scipy.optimize import linear_sum_assignment
+
+    wanted = [p for p in persons if not p["ignore"]]
+    ignored = [p for p in persons if p["ignore"]]
+    result = {"persons": len(wanted), "recovered": 0, "pck": [], "nobody": 0}
+    pred = np.asarray(skeletons, np.float64).reshape(-1, 16, 2)
+    if wanted:
+        gt = np.array([p["keypoints"] for p in wanted], np.float64)
+        annotated = np.array([p["annotated"] for p in wanted], bool)
+        table = np.nan_to_num(person_pck(pred, gt, annotated), nan=0.0)  # P x G
+        rows, cols = linear_sum_assignment(-table) if len(pred) else ([], [])
+        pck = np.zeros(len(wanted))
+        matched = set()
+        for r, c in zip(rows, cols):
+            if table[r, c] >= MATCH_PCK:
+                pck[c] = table[r, c]
+                matched.add(int(r))
+        result["recovered"] = int((pck >= MATCH_PCK).sum())
+        result["pck"] = pck.tolist()
+    else:
+        matched = set()
+    if complete:
+        extra = [i for i in range(len(pred)) if i not in matched]
+        if ignored and extra:  # a skeleton on a mostly covered person is no false find
+            gt = np.array([p["keypoints"] for p in ignored], np.float64)
+            annotated = np.array([p["annotated"] for p in ignored], bool)
+            on_ignored = np.nan_to_num(person_pck(pred[extra], gt, annotated)).max(1)
+            extra = [e for e, v in zip(extra, on_ignored) if v < MATCH_PCK]
+        result["nobody"] = len(extra)
+    return result
+
+
+def summarise(scored: list, entries: list) -> dict:
+    persons = sum(s["persons"] for s in scored)
+    pcks = [v for s in scored for v in s["pck"]]
+    best = [max(s["pck"]) for s in scored if s["pck"]]
+    complete = [s for s, e in zip(scored, entries) if e["complete"]]
+    return {
+        "people": persons,
+        "recovered_%": round(100.0 * sum(s["recovered"] for s in scored) / max(persons, 1), 2),
+        "per_person_pck@0.2": round(100.0 * float(np.mean(pcks)) if pcks else 0.0, 2),
+        "best_person_pck@0.2": round(100.0 * float(np.mean(best)) if best else 0.0, 2),
+        "matched_to_nobody": sum(s["nobody"] for s in complete),
+        "images": len(scored),
+    }
+
+
+def load_set(folder: Path):
+    data = json.loads((folder / "persons.json").read_text())
+    from PIL import Image
+
+    photos = [np.asarray(Image.open(folder / e["file"]).convert("RGB")) for e in data["images"]]
+    return data["images"], photos
+
+
+class TrueBoxes:
+    """A stand-in detector answering each check-set photo's annotated boxes (score 1): the pose
+    stage's ceiling on the set (``--true-boxes``). Photos are known by identity."""
+
+    def __init__(self, entries: list, photos: list):
+        self._boxes = {id(photo): np.array([p["box"] for p in e["persons"] if not p["ignore"]],
+                                           np.float32).reshape(-1, 4)
+                       for e, photo in zip(entries, photos)}
+
+    def __call__(self, photos):
+        return [(self._boxes[id(p)], np.ones(len(self._boxes[id(p)]), np.float32))
+                for p in photos]
+
+
+def run_people(people, photos: list):
+    """Results of ``people`` on every photo, and the seconds per photo of each batch."""
+    results, seconds = [], []
+    people(photos[:BATCH])  # warm-up: graph tracing and kernels
+    for start in range(0, len(photos), BATCH):
+        batch = photos[start:start + BATCH]
+        t0 = time.perf_counter()
+        results += people(batch)
+        seconds += [(time.perf_counter() - t0) / len(batch)] * len(batch)
+    return results, np.asarray(seconds)
+
+
+def speed(seconds: np.ndarray, entries: list) -> dict:
+    single = np.array([sum(not p["ignore"] for p in e["persons"]) == 1 for e in entries])
+    return {"images_per_s": round(1.0 / float(np.mean(seconds)), 2),
+            "images_per_s_single": round(1.0 / float(np.mean(seconds[single])), 2),
+            "images_per_s_multi": round(1.0 / float(np.mean(seconds[~single])), 2)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkset", type=Path)
+    parser.add_argument("--detector", required=True)
+    parser.add_argument("--pose", default="lspet")
+    parser.add_argument("--detector-size", type=int, default=None)
+    parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
+    parser.add_argument("--true-boxes", action="store_true",
+                        help="also the pose stage on the annotated boxes (its ceiling)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also today's one-skeleton tfpose predict (two passes, no box)")
+    args = parser.parse_args(argv)
+    from tfpose.serving.people import PeoplePredictor, PersonDetector
+    from tfpose.serving.predict import make_predictor
+
+    entries, photos = load_set(args.checkset)
+    thresholds = sorted(float(t) for t in args.thresholds.split(","))
+    detector = PersonDetector(args.detector, size=args.detector_size, min_score=thresholds[0])
+    pose = make_predictor(args.pose, passes=1)
+    results, seconds = run_people(PeoplePredictor(detector, pose), photos)
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+              "detector": args.detector, "detector_size": detector.size, "pose": args.pose,
+              "checkset": str(args.checkset), **speed(seconds, entries)}
+    print(f"{args.detector} (at {detector.size} px) + {args.pose} on {len(photos)} images of "
+          f"{args.checkset}; {report['images_per_s']} images/s "
+          f"(single {report['images_per_s_single']}, multi {report['images_per_s_multi']})")
+    print(f"{'min score':>10}{'recovered %':>13}{'per-person':>12}{'best/photo':>12}"
+          f"{'to nobody':>11}{'  [MPII recovered]':>18}")
+    for threshold in thresholds:
+        scored = [score_image(r.keypoints[r.scores >= threshold], e["persons"], e["complete"])
+                  for r, e in zip(results, entries)]
+        row = summarise(scored, entries)
+        mpii = [s for s, e in zip(scored, entries) if e["source"] == "mpii"]
+        mpii_row = f"{sum(s['recovered'] for s in mpii)}/{sum(s['persons'] for s in mpii)}"
+        print(f"{threshold:10.2f}{row['recovered_%']:13.2f}{row['per_person_pck@0.2']:12.2f}"
+              f"{row['best_person_pck@0.2']:12.2f}{row['matched_to_nobody']:11d}{mpii_row:>18}")
+        report[f"min_score_{threshold:g}"] = row
+    if args.true_boxes:
+        truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose), photos)
+        scored = [score_image(r.keypoints, e["persons"], e["complete"])
+                  for r, e in zip(truth, entries)]
+        row = summarise(scored, entries)
+        print(f"{args.pose} on the annotated boxes: recovered {row['recovered_%']} %, per-person "
+              f"{row['per_person_pck@0.2']}, best/photo {row['best_person_pck@0.2']}")
+        report["true_boxes"] = row
+    if args.baseline:
+        single = make_predictor(args.pose, passes=2)
+        one = []
+        single.predict_frames(photos[0][None])  # warm-up
+        t0 = time.perf_counter()
+        for photo in photos:  # photos differ in size: one at a time
+            one.append(single.predict_frames(photo[None])["keypoints"])
+        took = time.perf_counter() - t0
+        scored = [score_image(k, e["persons"], e["complete"]) for k, e in zip(one, entries)]
+        row = summarise(scored, entries)
+        row["images_per_s"] = round(len(photos) / took, 2)
+        print(f"{args.pose} today (one skeleton, 2 passes): recovered {row['recovered_%']} %, "
+              f"per-person {row['per_person_pck@0.2']}, best/photo "
+              f"{row['best_person_pck@0.2']}, to nobody {row['matched_to_nobody']}, "
+              f"{row['images_per_s']} images/s")
+        report["baseline"] = row
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    from tfpose.core.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Build the multi-person check set of issue 33: images composed from VALIDATION photos only, the
+way the detector's training images are (``input/mosaic.py``, fixed seed), plus the 5 real MPII
+sample photos.
+
+Usage: python scripts/make_multi_person_set.py OUT [--images 300] [--size 384] [--seed 0]
+       [--data tfrecords/lspet256 --data tfrecords/lsp256] [--mpii ../shared/mpii/sample]
+
+Writes ``OUT/images/*.jpg`` (JPEG quality 95) and ``OUT/persons.json``: per image its file,
+``complete`` (every person in it annotated: true for the composed images; false for MPII's,
+which annotate one person and show others) and its persons, each ``box`` (x0, y0, x1, y1: the
+joints' box grown by ``person_box.MARGIN``), ``keypoints`` 16 x [x, y] and ``annotated`` 16 in
+0-based pixels, and ``ignore`` (a pasted person mostly covered by later ones: neither to be
+found nor a false find). ``benchmarks/multi_person.py`` scores models on it. The same arguments
+rebuild the same set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+
+def composed_images(data_dirs, count: int, size: int, seed: int):
+    """``count`` composed images from the val splits of ``data_dirs`` (their photos chained in
+    file order, grouped 1 + max_persons at a time, repeating when there are too few)."""
+    import tensorflow as tf
+
+    from tfpose import config as config_lib
+    from tfpose.input import mosaic
+
+    mosaic_cfg = config_lib.MosaicConfig()
+    streams = []
+    for folder in data_dirs:
+        cfg = config_lib.from_dict({"data": {"dir": str(folder)}})
+        records, side = mosaic.photo_records(cfg, "val")
+        streams.append(records.map(lambda ex, side=side: mosaic.decode_photo(ex, side)))
+    sides = {int(s.element_spec["image"].shape[0]) for s in streams}
+    if len(sides) != 1:
+        raise SystemExit(f"--data folders must share one stored size. Received: {sorted(sides)}")
+    ds = streams[0]
+    for more in streams[1:]:
+        ds = ds.concatenate(more)
+    ds = ds.repeat().batch(1 + mosaic_cfg.max_persons, drop_remainder=True).take(count)
+    ds = ds.enumerate().map(lambda i, group: mosaic.compose(
+        group, tf.stack([tf.constant(seed, tf.int64), i]), size, mosaic_cfg))
+    for example in ds:
+        yield {key: value.numpy() for key, value in example.items()}
+
+
+def _person(box, keypoints, annotated, ignore=False) -> dict:
+    return {"box": np.round(np.asarray(box, np.float64), 2).tolist(),
+            "keypoints": np.round(np.asarray(keypoints, np.float64)[:, :2], 2).tolist(),
+            "annotated": np.asarray(annotated).astype(int).tolist(), "ignore": bool(ignore)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", action="append", default=None)
+    parser.add_argument("--mpii", type=Path, default=Path("../shared/mpii/sample"))
+    args = parser.parse_args(argv)
+    from PIL import Image
+
+    data = args.data or ["tfrecords/lspet256", "tfrecords/lsp256"]
+    folder = args.out / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i, ex in enumerate(composed_images(data, args.images, args.size, args.seed)):
+        name = f"mosaic-{i:04d}.jpg"
+        buf = io.BytesIO()
+        Image.fromarray(np.clip(np.round(ex["image"]), 0, 255).astype(np.uint8)).save(
+            buf, format="JPEG", quality=95)
+        (folder / name).write_bytes(buf.getvalue())
+        persons = [_person(ex["boxes"][j], ex["keypoints"][j], ex["annotated"][j] > 0,
+                           ignore=ex["box_valid"][j] == 0)
+                   for j in range(len(ex["boxes"])) if ex["annotated"][j].sum() > 0]
+        entries.append({"file": f"images/{name}", "width": args.size, "height": args.size,
+                        "complete": True, "source": "composed", "persons": persons})
+    if (args.mpii / "mpii_sample.mat").exists():
+        from tfpose.datasets import mpii
+        from tfpose.input.mosaic import joint_boxes
+
+        for rec in mpii.read_annotations(args.mpii / "mpii_sample.mat"):
+            source = args.mpii / "images" / rec.image_name
+            if not source.exists():
+                continue
+            shutil.copyfile(source, folder / f"mpii-{rec.image_name}")
+            width, height = Image.open(source).size
+            box, _ = joint_boxes(rec.joints[None], rec.annotated[None])
+            entries.append({"file": f"images/mpii-{rec.image_name}", "width": width,
+                            "height": height, "complete": False, "source": "mpii",
+                            "persons": [_person(box.numpy()[0], rec.joints, rec.annotated)]})
+    summary = {"arguments": {"images": args.images, "size": args.size, "seed": args.seed,
+                             "data": data, "split": "val", "mpii": str(args.mpii)},
+               "images": entries}
+    (args.out / "persons.json").write_text(json.dumps(summary, indent=1))
+    counts = np.bincount([sum(not p["ignore"] for p in e["persons"]) for e in entries])
+    print(f"{len(entries)} images in {args.out}; images by people to find: "
+          + ", ".join(f"{n}: {c}" for n, c in enumerate(counts) if c))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from tfpose.core.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Every person in the photo (``serving/people.py``): each skeleton stays inside its own person
+(no chimera), per-person mapping back on a non-square photo, nobody -> no persons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfpose import config as config_lib
+from tfpose.core import zoo
+from tfpose.serving import people
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
+DETECTOR = "person_detector"  # the shipped detector's name, once one is shipped
+
+
+class GivenBoxes:
+    """A detector that answers fixed boxes: isolates the per-box pose pass and its mapping."""
+
+    def __init__(self, boxes):
+        self.boxes = np.asarray(boxes, np.float32)
+
+    def __call__(self, photos):
+        return [(self.boxes, np.linspace(0.9, 0.5, len(self.boxes)).astype(np.float32))
+                for _ in photos]
+
+
+@pytest.fixture(scope="module")
+def two_people():
+    """Two real MPII persons side by side on a 640 x 300 photo (non-square): each person's
+    square joint box cut from its sample photo, scaled to 280 px, pasted at x = 20 and 340.
+    Returns (photo, true joints 2 x 16 x 2, annotated 2 x 16, their boxes 2 x 4)."""
+    from tfpose.datasets import mpii
+
+    records = [r for r in mpii.read_annotations(SAMPLES / "mpii_sample.mat")
+               if r.image_name in ("005808361.jpg", "060754485.jpg")]
+    photo = np.zeros((300, 640, 3), np.uint8)
+    joints, boxes = [], []
+    for left, rec in zip((20, 340), records):
+        xy = rec.joints[rec.annotated]
+        centre = (xy.min(0) + xy.max(0)) / 2
+        side = 1.25 * np.ptp(xy, 0).max()
+        x0, y0 = centre - side / 2
+        crop = Image.open(SAMPLES / rec.image_name).convert("RGB").crop(
+            (int(x0), int(y0), int(x0 + side), int(y0 + side))).resize((280, 280))
+        photo[10:290, left:left + 280] = np.asarray(crop)
+        scale = 280 / int(side)
+        joints.append((rec.joints - [int(x0), int(y0)]) * scale + [left - 0.5, 9.5] + scale / 2)
+        boxes.append([left, 10, left + 280, 290])
+    return photo, np.stack(joints), np.stack([r.annotated for r in records]), np.array(boxes)
+
+
+@pytest.fixture(scope="module")
+def pose():
+    from tfpose.serving.predict import make_predictor
+
+    return make_predictor("lspet", passes=1)
+
+
+def _inside(points, box, slack=0.0):
+    return ((points >= np.asarray(box[:2]) - slack) & (points <= np.asarray(box[2:]) + slack)).all(1)
+
+
+def test_each_skeleton_stays_inside_its_own_person(two_people, pose):
+    photo, joints, annotated, boxes = two_people
+    result = people.PeoplePredictor(GivenBoxes(boxes), pose)([photo])[0]
+    assert len(result) == 2
+    np.testing.assert_allclose(result.scores, [0.9, 0.5])  # best first, as the detector said
+    for k in range(2):
+        confident = result.keypoint_scores[k] > 0.2
+        assert confident.sum() >= 10
+        assert _inside(result.keypoints[k][confident], boxes[k]).all()  # none on the other one
+        # Mapped back to this photo's pixels: most joints near the true ones (PCK-style,
+        # 0.2 x the 280 px person box).
+        near = np.linalg.norm(result.keypoints[k] - joints[k], axis=1) < 0.2 * 280
+        assert near[annotated[k]].mean() >= 0.6
+
+
+def test_square_crops_map_back_to_the_photo():
+    """A bright dot drawn in a 300 x 200 photo is found again through each crop's mapping."""
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[120, 70] = 255  # pixel centre (70, 120)
+    boxes = np.array([[40.0, 90.0, 100.0, 170.0], [-30.0, 60.0, 150.0, 250.0]], np.float32)
+    crops, origin, scale = people.square_crops(photo, boxes, side=96)
+    for crop, o, s in zip(crops, origin, scale):
+        v, u = np.unravel_index(np.argmax(crop.astype(float).sum(-1)), crop.shape[:2])
+        np.testing.assert_allclose(o + (np.array([u, v]) + 0.5) * s, [70, 120], atol=s + 0.5)
+    framed, box = people.letterbox(photo, 96)
+    assert framed.shape == (96, 96, 3) and framed[:16].max() == 0  # padded above and below
+    np.testing.assert_allclose(box, [0, -50, 300, 250])
+
+
+def test_drop_duplicates_keeps_the_best_of_one_person_and_both_of_two():
+    boxes = np.array([[0, 0, 10, 20], [0.5, 0, 10.5, 20], [8, 0, 18, 20]], np.float32)
+    kept = people.drop_duplicates(boxes, np.array([0.6, 0.9, 0.8]))
+    np.testing.assert_array_equal(kept, [1, 2])
+
+
+def test_nobody_found_means_no_persons(pose):
+    photo = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    result = people.PeoplePredictor(GivenBoxes(np.zeros((0, 4))), pose)([photo, photo[:50]])
+    assert [len(r) for r in result] == [0, 0]
+    assert result[0].keypoints.shape == (0, 16, 2) and result[0].to_json() == []
+
+
+@pytest.mark.slow
+def test_a_detector_work_dir_below_its_threshold_finds_no_one(tmp_path, pose):
+    """``PersonDetector`` end to end on a fresh detector, which answers its 10 % prior
+    everywhere: nothing reaches min_score 0.5."""
+    from tfpose.tasks import get_task
+
+    cfg = config_lib.from_dict({"data": {"input_size": 64, "normalization": "signed"},
+                                "model": {"kind": "efficientnet_lite0_centernet",
+                                          "num_channels": 8}})
+    get_task(cfg).build().save(tmp_path / "best.keras")
+    config_lib.dump(cfg, tmp_path / "config.yaml")
+    detector = people.PersonDetector(tmp_path, min_score=0.5)
+    photo = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    assert [len(r) for r in people.PeoplePredictor(detector, pose)([photo])] == [0]
+    low = people.PersonDetector(tmp_path, min_score=0.0, max_people=3)
+    boxes, scores = low([photo])[0]
+    assert boxes.shape == (3, 4) and (np.diff(scores) <= 0).all()
+
+
+@pytest.mark.skipif(DETECTOR not in zoo.names(), reason="no shipped person detector")
+def test_shipped_detector_finds_both_people_and_no_one_in_noise(two_people, pose):
+    photo, joints, annotated, boxes = two_people
+    predictor = people.PeoplePredictor(people.PersonDetector(DETECTOR), pose)
+    found, empty = predictor([photo, np.full((240, 320, 3), 127, np.uint8)])
+    assert len(empty) == 0
+    assert len(found) >= 2
+    for k in range(2):  # each true person has one skeleton inside its box
+        inside = [_inside(found.keypoints[i][found.keypoint_scores[i] > 0.2], boxes[k], 10).all()
+                  for i in range(len(found))]
+        assert any(inside)
