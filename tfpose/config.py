@@ -44,6 +44,20 @@ class AugmentConfig:
     # annotated joints (side ``core.person_box.MARGIN`` x their extent, as predict's second pass
     # crops) fills the input, then the scale, rotation and shift above apply about it.
     person_crop: float = 0.0
+    # Poses the sports photos lack (lying, reclining): this share of the examples draws its
+    # rotation from +-wide_rotation_range degrees instead of +-rotation.
+    wide_rotation: float = 0.0
+    wide_rotation_range: float = 90.0
+    # Everyday-photo degradations (``input/degrade.py``), each the probability that an example
+    # gets it; 0 turns it off (and builds nothing). Joints follow: truncation unlabels the joints
+    # the frame cuts off, occlusion keeps the covered joint labelled.
+    truncation: float = 0.0  # the frame's edge through the hips, knees or shoulders (or a side)
+    occlusion: float = 0.0  # a patch over one joint: a flat colour or another photo's pixels
+    lighting: float = 0.0  # gamma, exposure, contrast and colour cast (dark rooms, backlight)
+    low_resolution: float = 0.0  # shown at 1/2, 1/3 or 1/4 of the input's resolution
+    blur: float = 0.0  # motion (9 px, 4 directions) or defocus (radius 3 px)
+    noise: float = 0.0  # Gaussian sensor noise, sigma 2..12 grey levels
+    jpeg: float = 0.0  # block DCT quantised as a JPEG at quality 5..40
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,7 @@ import tensorflow as tf
 from tfpose.core import person_box
 from tfpose.config import AugmentConfig
 from tfpose.core import geometry
+from tfpose.input import degrade
 
 LUMA = (0.299, 0.587, 0.114)
 NUM_DRAWS = 8  # uniforms per example: angle, scale, tx, ty, flip, 3 colour factors
@@ -91,6 +92,10 @@ def draw(seed, batch_size, size, cfg: AugmentConfig, keypoints=None, annotated=N
     ty = (2.0 * u[:, 3] - 1.0) * cfg.translate * size
     flip = tf.logical_and(tf.constant(bool(cfg.flip)), u[:, 4] < 0.5)
     colour = 1.0 + (2.0 * u[:, 5:8] - 1.0) * cfg.color_jitter
+    if cfg.wide_rotation > 0:  # a stream of its own, as the person crops below
+        wide = tf.random.stateless_uniform([batch_size, 2], seed=seed + tf.constant([0, 2], tf.int64))
+        angle = tf.where(wide[:, 0] < cfg.wide_rotation,
+                         (2.0 * wide[:, 1] - 1.0) * cfg.wide_rotation_range, angle)
     centre = None
     if cfg.person_crop > 0 and keypoints is not None:
         # A stream of its own (seed + 1 in the second word), so runs without person crops keep
@@ -264,7 +269,8 @@ def augment(example, cfg: AugmentConfig, size):
     Reads ``image`` (``[B x] H x W x 3``, 0..255, float or a uint8 canvas; optional for
     joints-only data), ``keypoints`` (``[B x] K x 3``), ``annotated`` (``[B x] K``) and ``seed``
     (int64 [2]); returns float32 ``[B x] S x S x 3`` images and transformed joints. Without
-    ``cfg.enabled`` only a canvas is resampled to the input.
+    ``cfg.enabled`` only a canvas is resampled to the input. Then the everyday-photo
+    degradations of ``cfg`` (``degrade.py``) on the images that are there.
     """
     example = dict(example)
     seed = example.pop("seed", None)
@@ -279,4 +285,14 @@ def augment(example, cfg: AugmentConfig, size):
     matrix, flipped, colour = draw(seed, batch, size, cfg)
     if single:
         matrix, flipped = matrix[0], flipped[0]
-    return apply(example, matrix, flipped, colour, cfg, size)
+    example = apply(example, matrix, flipped, colour, cfg, size)
+    if degrade.enabled(cfg) and "image" in example:
+        params = degrade.draw(seed, batch, size, cfg)
+        if single:
+            example = {k: v[None] if k in ("image", "keypoints", "annotated") else v
+                       for k, v in example.items()}
+        example = degrade.apply(example, params, cfg, size)
+        if single:
+            example = {k: v[0] if k in ("image", "keypoints", "annotated") else v
+                       for k, v in example.items()}
+    return example

@@ -52,6 +52,7 @@ import tensorflow as tf
 from tfpose.core.geometry import to_original
 from tfpose.datasets.shards import read_manifest, shard_files
 from tfpose.input import augment as augment_lib
+from tfpose.input import degrade as degrade_lib
 from tfpose.input.stages import (  # noqa: F401  (the stages, re-exported by name)
     augment, class_weights, decode, model_inputs, normalize, parse, to_model_tuple,
 )
@@ -137,6 +138,7 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     do_augment = training and cfg.data.augment.enabled
 
     canvas = do_augment and decode_image
+    degrade_images = do_augment and decode_image and degrade_lib.enabled(cfg.data.augment)
     canvas_size = max(size, stored_image_size(cfg, split)) if canvas else None
 
     def per_example(example):
@@ -147,9 +149,11 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     def warp(example, matrix, flip):
         return augment_lib.apply_affine(example, matrix, flip, size)
 
-    def finish(example, colour=None):
+    def finish(example, colour=None, degradations=None):
         if colour is not None and "image" in example and cfg.data.augment.color_jitter > 0:
             example = dict(example, image=augment_lib.jitter_colours(example["image"], colour))
+        if degradations is not None:
+            example = degrade_lib.apply(example, degradations, cfg.data.augment, size)
         example = normalize(example, task.normalization)
         inputs, targets, weights = to_model_tuple(make_targets(example, task, weights_per_class))
         # Every hourglass stack shares one target; only one copy leaves the function (each XLA
@@ -176,7 +180,11 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
                 tf.stack([tf.constant(seed, tf.int64), position]), batch, size, cfg.data.augment,
                 example["keypoints"], example["annotated"],
             )
-            inputs, targets, weights = finish(warp(example, matrix, flip), colour)
+            degradations = None
+            if degrade_images:
+                degradations = degrade_lib.draw(tf.stack([tf.constant(seed, tf.int64), position]),
+                                                batch, size, cfg.data.augment)
+            inputs, targets, weights = finish(warp(example, matrix, flip), colour, degradations)
         else:
             inputs, targets, weights = finish(example)
         first = names[0]  # a name left out by ``finish`` shares the first output's target
