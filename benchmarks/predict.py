@@ -113,22 +113,23 @@ def run_mediapipe(python, paths, processes):
     return rate, pred, found
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_photo_arguments(parser, dataset="tfrecords/lspet160"):
+    """The options that pick the held-out photos and the two tools (``benchmarks/conditions.py``
+    shares them): --model --dataset --split --images --joints --mediapipe-python --engine
+    --limit."""
     parser.add_argument("--model", default="lspet")
-    parser.add_argument("--dataset", default="tfrecords/lspet160")
+    parser.add_argument("--dataset", default=dataset)
     parser.add_argument("--split", default="val")
     parser.add_argument("--images", default=str(ROOT.parent / "shared" / "lspet" / "images"))
     parser.add_argument("--joints", default=str(ROOT.parent / "shared" / "lspet" / "joints.mat"))
     parser.add_argument("--mediapipe-python", default=str(ROOT / ".bench-mediapipe" / "bin" / "python"))
-    parser.add_argument("--batches", default="1,8,32")
-    parser.add_argument("--passes", default="1,2", help="tfpose predict --passes to time")
     parser.add_argument("--engine", default="auto", help="tfpose predict --engine")
     parser.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
-    args = parser.parse_args(argv)
 
-    import numpy as np
 
+def held_out_records(args):
+    """The annotation records and photo paths of ``args.split`` of ``args.dataset`` (its
+    converted photos' names, sorted), read from ``args.images`` and ``args.joints``."""
     from tfpose.datasets import readers, shards
 
     names = sorted({ex["image/filename"].decode()
@@ -136,9 +137,21 @@ def main(argv=None):
     if args.limit:
         names = names[:args.limit]
     by_name = {r.image_name: r for r in readers.read_annotations(args.joints).records}
-    gt = np.stack([by_name[n].joints for n in names])
-    missing = ~np.stack([by_name[n].annotated for n in names])
-    paths = [Path(args.images) / n for n in names]
+    return [by_name[n] for n in names], [Path(args.images) / n for n in names]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_photo_arguments(parser)
+    parser.add_argument("--batches", default="1,8,32")
+    parser.add_argument("--passes", default="1,2", help="tfpose predict --passes to time")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+
+    records, paths = held_out_records(args)
+    gt = np.stack([r.joints for r in records])
+    missing = ~np.stack([r.annotated for r in records])
     cores = os.cpu_count()
 
     batches = [int(b) for b in args.batches.split(",")]

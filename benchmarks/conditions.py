@@ -1,0 +1,240 @@
+"""Everyday conditions (issue 34): tfpose against MediaPipe Pose on degraded copies of the
+held-out photos, one row per condition, scored as the whole photos are.
+
+    nice -n 5 .venv/bin/python benchmarks/conditions.py [--model lspet] \
+        [--dataset tfrecords/lspet256] [--out runs/everyday] [--seed 0]
+
+Photos: the held-out split (``--split val``: the 900 LSPET photos no model was trained on) read
+from ``--images`` and scored against ``--joints``, as ``benchmarks/predict.py`` picks them, plus
+every annotated person of the 5 real MPII photos in ``--mpii-sample`` (one photo per person).
+Each condition of ``tfpose.evaluation.conditions`` makes ONE degraded copy of every photo
+(seeded by ``--seed``, the condition and the photo: the same copy on every run), written as
+lossless PNG under ``OUT/<condition>/`` with its moved joints (``joints.npz``); an existing copy
+is reused. The clean row runs the original files.
+
+Protocol (``scripts/score_whole_photos.py``, ``benchmarks/predict.py``): no person box; tfpose
+through ``tfpose predict``'s code (``make_predictor``, ``--passes`` 2, default engine), MediaPipe
+Pose full through ``benchmarks/predict.run_mediapipe`` (its own environment, one process per
+core). PCK@0.2 of the torso, pooled over the 12 limb joints (both tools) and over the 14 LSP
+joints (tfpose; MediaPipe has no head top). The torso of a photo is measured on ALL its moved
+annotated joints, also those a truncation put out of the frame: the person's size did not
+change, and a person cut at the waist still has a torso to be scored against. Joints outside
+the frame are not scored.
+
+Visibility (issue 34, part 4): on the truncated rows, each annotated LSP joint is "out" (the
+frame cut it off) or "in"; for each ``--thresholds`` t, the precision and recall of "tfpose's
+keypoint score < t means out", and how often the rule hides an "in" joint of the clean photos.
+
+Prints one markdown table and writes ``OUT/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.predict import (LIMBS_MPII_TO_BLAZEPOSE, add_photo_arguments,  # noqa: E402
+                                held_out_records, run_mediapipe)
+
+CLEAN = "clean"
+LIMB_JOINTS = tuple(LIMBS_MPII_TO_BLAZEPOSE)
+
+
+def slug(name: str) -> str:
+    """A condition's folder name: ``truncated at the waist`` -> ``truncated-at-the-waist``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def held_out_photos(args):
+    """Paths, joints float [N, 16, 3] (x, y, annotated) and names of the check set's photos."""
+    from tfpose.datasets import mpii
+
+    records, paths = held_out_records(args)
+    sample = Path(args.mpii_sample) / "mpii_sample.mat"
+    if sample.is_file():
+        for rec in mpii.read_annotations(sample):
+            if (Path(args.mpii_sample) / rec.image_name).is_file():
+                records.append(rec)
+                paths.append(Path(args.mpii_sample) / rec.image_name)
+    joints = np.stack([np.column_stack([r.joints, r.annotated]) for r in records]).astype(np.float64)
+    return paths, joints
+
+
+def degraded_copies(name, paths, joints, out_dir: Path, seed: int):
+    """Paths of the copies under ``out_dir/<slug>`` and their joints [N, 16, 3]; made once."""
+    from PIL import Image
+
+    from tfpose.evaluation.conditions import degrade
+
+    folder = out_dir / slug(name)
+    targets = [folder / f"{i:04d}_{p.stem}.png" for i, p in enumerate(paths)]
+    cache = folder / "joints.npz"
+    if cache.is_file() and all(t.is_file() for t in targets):
+        stored = np.load(cache)
+        if stored["seed"] == seed and stored["joints"].shape == joints.shape:
+            return targets, stored["joints"]
+    folder.mkdir(parents=True, exist_ok=True)
+    moved = np.empty_like(joints)
+    for i, (path, target) in enumerate(zip(paths, targets)):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        out, moved[i] = degrade(name, image, joints[i], seed=seed, photo_index=i)
+        Image.fromarray(out).save(target, compress_level=1)
+    np.savez(cache, joints=moved, seed=seed)
+    return targets, moved
+
+
+def predict_tfpose(predictor, paths, batch: int):
+    """keypoints float [N, 16, 2] in each photo's pixels, keypoint_scores float [N, 16]."""
+    keypoints, scores = [], []
+    for i in range(0, len(paths), batch):
+        out = predictor([p.read_bytes() for p in paths[i:i + batch]])
+        keypoints.append(out["keypoints"])
+        scores.append(out["keypoint_scores"])
+    return np.concatenate(keypoints), np.concatenate(scores)
+
+
+def pooled_pck(pred, joints, original_annotated, joint_ids, threshold=0.2):
+    """PCK@threshold (%) of the torso pooled over ``joint_ids``, and the joints it counted.
+
+    pred [N, 16, 2] (NaN: nobody found, a miss); joints [N, 16, 3] moved, labelled flag after
+    the condition; original_annotated [N, 16]: the torso is measured on these (see above).
+    """
+    from tfpose.metrics.pck import correct_counts, torso_size
+
+    torso = torso_size(joints[..., :2], ~original_annotated)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(torso) & (torso > 0)
+    scored = (joints[..., 2] > 0) & usable[:, None]
+    pred = np.where(np.isfinite(pred), pred, 1e9)
+    correct, count = correct_counts(pred, joints[..., :2], torso, scored, threshold)
+    ids = list(joint_ids)
+    return 100.0 * float(correct[ids].sum()) / float(count[ids].sum()), int(count[ids].sum())
+
+
+def visibility_rule(scores, out_mask, in_mask, thresholds):
+    """Precision / recall of "score < t: not in the photo" for each t; counts included."""
+    rows = []
+    for t in thresholds:
+        flagged = scores < t
+        hits = int((flagged & out_mask).sum())
+        flagged_total = int((flagged & (out_mask | in_mask)).sum())
+        rows.append({"t": t, "precision": hits / flagged_total if flagged_total else None,
+                     "recall": hits / int(out_mask.sum()) if out_mask.any() else None,
+                     "flagged": flagged_total, "out": int(out_mask.sum()),
+                     "in": int(in_mask.sum())})
+    return rows
+
+
+def main(argv=None):
+    from tfpose.evaluation.conditions import CONDITIONS
+    from tfpose.metrics.pckh import MEAN_JOINTS
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_photo_arguments(parser, dataset="tfrecords/lspet256")  # the same val photos as lspet160
+    parser.add_argument("--mpii-sample", default=str(ROOT / "tests" / "data" / "mpii_sample"))
+    parser.add_argument("--out", default=str(ROOT / "runs" / "everyday"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--conditions", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
+    args = parser.parse_args(argv)
+
+    from tfpose.serving.predict import make_predictor
+
+    names = [n.strip() for n in args.conditions.split(",") if n.strip()] or list(CONDITIONS)
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    paths, joints = held_out_photos(args)
+    annotated = joints[..., 2] > 0
+    out_dir = Path(args.out)
+    predictor = make_predictor(args.model, passes=args.passes, engine=args.engine)
+    mediapipe = Path(args.mediapipe_python).exists()
+    cores = os.cpu_count()
+    print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "
+          f"MediaPipe: {args.mediapipe_python if mediapipe else 'absent'}", flush=True)
+
+    rows, scores_by = [], {}
+    for name in [CLEAN] + names:
+        start = time.perf_counter()
+        if name == CLEAN:
+            photos, moved = paths, joints
+        else:
+            photos, moved = degraded_copies(name, paths, joints, out_dir, args.seed)
+        made = time.perf_counter() - start
+        ours, scores = predict_tfpose(predictor, photos, args.batch)
+        scores_by[name] = (scores, moved)
+        limbs, limb_count = pooled_pck(ours, moved, annotated, LIMB_JOINTS)
+        lsp14, lsp_count = pooled_pck(ours, moved, annotated, MEAN_JOINTS)
+        row = {"condition": name, "photos": len(photos), "limb_joints_scored": limb_count,
+               "lsp_joints_scored": lsp_count, "tfpose_limbs": round(limbs, 2),
+               "tfpose_14": round(lsp14, 2), "seconds_to_make": round(made, 1)}
+        if mediapipe:
+            _, theirs, found = run_mediapipe(args.mediapipe_python, photos, cores)
+            row["mediapipe_limbs"] = round(pooled_pck(theirs, moved, annotated, LIMB_JOINTS)[0], 2)
+            row["mediapipe_found"] = found
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    visibility = {}
+    lsp = list(MEAN_JOINTS)
+    truncated = [n for n in names if n.startswith("truncated")]
+    if truncated:
+        scores = np.concatenate([scores_by[n][0][:, lsp] for n in truncated])
+        labelled = np.concatenate([scores_by[n][1][:, lsp, 2] > 0 for n in truncated])
+        was = np.concatenate([annotated[:, lsp] for _ in truncated])
+        visibility["truncated"] = visibility_rule(scores, was & ~labelled, labelled, thresholds)
+        clean_scores = scores_by[CLEAN][0][:, lsp]
+        clean_in = annotated[:, lsp] & np.isfinite(clean_scores)
+        visibility["clean_in_joints_hidden"] = [
+            {"t": t, "hidden": float(((clean_scores < t) & clean_in).sum() / clean_in.sum())}
+            for t in thresholds]
+        visibility["score_quantiles"] = {
+            kind: np.round(np.quantile(scores[mask], [0.1, 0.25, 0.5, 0.75, 0.9]), 3).tolist()
+            for kind, mask in (("out", was & ~labelled), ("in", labelled))}
+
+    print()
+    print("| condition | photos | tfpose `lspet`, 12 limb joints | MediaPipe Pose full, 12 limb "
+          "joints (person found) | tfpose − MediaPipe | tfpose, 14 joints |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        theirs = (f"{r['mediapipe_limbs']:.2f} ({r['mediapipe_found']})" if mediapipe else "—")
+        gap = f"{r['tfpose_limbs'] - r['mediapipe_limbs']:+.2f}" if mediapipe else "—"
+        print(f"| {r['condition']} | {r['photos']} | {r['tfpose_limbs']:.2f} | {theirs} | {gap} "
+              f"| {r['tfpose_14']:.2f} |")
+    if truncated:
+        print("\n| t | precision | recall | flagged | clean photos: in-frame joints hidden |")
+        print("|---|---|---|---|---|")
+        for row, clean in zip(visibility["truncated"], visibility["clean_in_joints_hidden"]):
+            precision = "—" if row["precision"] is None else f"{100 * row['precision']:.1f} %"
+            recall = "—" if row["recall"] is None else f"{100 * row['recall']:.1f} %"
+            print(f"| {row['t']:g} | {precision} | {recall} | {row['flagged']} "
+                  f"| {100 * clean['hidden']:.1f} % |")
+        print(f"out: {visibility['truncated'][0]['out']} joints, in: "
+              f"{visibility['truncated'][0]['in']}; score quantiles (10/25/50/75/90 %): "
+              f"{visibility['score_quantiles']}")
+    result = {"model": args.model, "passes": args.passes, "engine": predictor.description,
+              "seed": args.seed, "photos": len(paths), "dataset": args.dataset,
+              "machine": f"{platform.machine()} {cores} cores", "rows": rows,
+              "visibility": visibility}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "visibility")}))
+
+
+if __name__ == "__main__":
+    from tfpose.core.console import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    main()
