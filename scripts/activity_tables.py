@@ -18,27 +18,34 @@ CONFUSION_SHARE = 0.15
 
 
 def accuracy_table(metrics: dict) -> str:
-    lines = ["| split | persons | top-1, GT joints | balanced, GT joints | top-1, noisy joints "
-             "| balanced, noisy joints |", "|---|---|---|---|---|---|"]
+    """One row per split and joints (GT, then each noise model: mean ± sd over the draws)."""
+    lines = ["| split | persons | joints | top-1 | balanced |", "|---|---|---|---|---|"]
     for split, m in metrics.items():
-        draws = m["noisy_draws"]
-        lines.append(
-            f"| {split} | {m['clean']['num_examples']} | {100 * m['clean']['accuracy']:.1f} % | "
-            f"{100 * m['clean']['balanced_accuracy']:.1f} % | "
-            f"{100 * draws['accuracy']['mean']:.1f} ± {100 * draws['accuracy']['std']:.1f} % | "
-            f"{100 * draws['balanced_accuracy']['mean']:.1f} ± "
-            f"{100 * draws['balanced_accuracy']['std']:.1f} % |")
+        clean = m["clean"]
+        lines.append(f"| {split} | {clean['num_examples']} | ground truth | "
+                     f"{100 * clean['accuracy']:.1f} % | {100 * clean['balanced_accuracy']:.1f} % |")
+        for name, noisy in m["noisy"].items():
+            a, b = noisy["draws"]["accuracy"], noisy["draws"]["balanced_accuracy"]
+            lines.append(f"| {split} | {clean['num_examples']} | {name} noise | "
+                         f"{100 * a['mean']:.1f} ± {100 * a['std']:.1f} % | "
+                         f"{100 * b['mean']:.1f} ± {100 * b['std']:.1f} % |")
     return "\n".join(lines)
 
 
 def per_class_table(m: dict) -> str:
-    lines = ["| class | persons | recall, GT joints | precision, GT joints | recall, noisy joints |",
-             "|---|---|---|---|---|"]
-    for clean, noisy in zip(m["clean"]["per_class"], m["noisy"]["per_class"]):
-        recall = "–" if clean["accuracy"] is None else f"{100 * clean['accuracy']:.1f} %"
-        noisy_recall = "–" if noisy["accuracy"] is None else f"{100 * noisy['accuracy']:.1f} %"
-        lines.append(f"| {clean['name']} | {clean['support']} | {recall} | "
-                     f"{100 * clean['precision']:.1f} % | {noisy_recall} |")
+    """Recall per class on GT joints (and precision), then under each noise model."""
+    names = list(m["noisy"])
+    lines = ["| class | persons | recall, GT | precision, GT | "
+             + " | ".join(f"recall, {n} noise" for n in names) + " |",
+             "|---|---|---|---|" + "---|" * len(names)]
+
+    def pct(v):
+        return "–" if v is None else f"{100 * v:.1f} %"
+
+    for c, clean in enumerate(m["clean"]["per_class"]):
+        noisy = [pct(m["noisy"][n]["report"]["per_class"][c]["accuracy"]) for n in names]
+        lines.append(f"| {clean['name']} | {clean['support']} | {pct(clean['accuracy'])} | "
+                     f"{pct(clean['precision'])} | " + " | ".join(noisy) + " |")
     return "\n".join(lines)
 
 
@@ -65,15 +72,16 @@ def main(argv) -> int:
 
     m = meta["metrics"][split]
     print(accuracy_table(meta["metrics"]), end="\n\n")
-    print(f"Per class ({split}; noisy: mean recall over the draws):\n")
+    print(f"Per class ({split}; under noise: mean recall over the draws):\n")
     print(per_class_table(m), end="\n\n")
     print(f"Confusions on GT joints ({split}, >= {100 * CONFUSION_SHARE:.0f} % of a class):\n")
     print(confusions(m["clean"]), end="\n\n")
-    print(f"Confusions on noisy joints ({split}, pooled over the draws):\n")
-    print(confusions(m["noisy"]), end="\n\n")
-    if meta.get("noise"):
-        print("Noise model:\n")
-        print(format_table(meta["noise"]))
+    for name, noisy in m["noisy"].items():
+        print(f"Confusions under {name} noise ({split}, pooled over the draws):\n")
+        print(confusions(noisy["report"]), end="\n\n")
+    for name, noise in (meta.get("noise") or {}).items():
+        print(f"Noise model {name} (trained with):\n")
+        print(format_table(noise), end="\n\n")
     return 0
 
 

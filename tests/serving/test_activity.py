@@ -79,3 +79,16 @@ def test_the_shipped_activity_model_loads_by_name():
     keypoints, scores = _people(1, seed=3)
     (answer,) = model(keypoints, scores)
     assert answer["class"] in model.classes and len(answer["top"]) == 3
+
+
+def test_attach_adds_the_activity_to_a_predict_line_and_its_persons(tiny_workdir):
+    from tfpose.serving.activity import attach
+
+    model = ActivityModel.load(tiny_workdir)
+    keypoints, scores = _people(2, seed=4)
+    line = {"image": "a.jpg", "keypoints": keypoints[0].tolist(), "scores": scores[0].tolist(),
+            "persons": [{"keypoints": keypoints[1].tolist(), "scores": scores[1].tolist()}]}
+    attach(line, model)
+    assert line["activity"]["class"] in CLASSES and len(line["activity"]["top"]) == 3
+    assert line["persons"][0]["activity"] == model(keypoints[1:], scores[1:])[0]
+    assert attach({"image": "b.jpg", "keypoints": None, "scores": None}, model)["activity"] is None

@@ -116,3 +116,17 @@ class ActivityModel:
             answers.append({"class": top[0]["class"], "probability": top[0]["probability"],
                             "top": top})
         return answers
+
+
+def attach(record: dict, model: ActivityModel, top_k: int = TOP_K) -> dict:
+    """Adds ``"activity"`` to a ``tfpose predict`` JSON line (its ``keypoints`` 16 x [x, y] and
+    ``scores`` 16; None where the line has no joints) and to each entry of its ``persons`` list
+    when there is one (each with its own ``keypoints`` and ``scores``). Returns ``record``."""
+    holders = [record] + [p for p in record.get("persons") or [] if isinstance(p, dict)]
+    for holder in holders:
+        if holder.get("keypoints") is None or holder.get("scores") is None:
+            holder["activity"] = None
+            continue
+        (holder["activity"],) = model(np.asarray(holder["keypoints"], np.float32)[None],
+                                      np.asarray(holder["scores"], np.float32)[None], top_k)
+    return record
