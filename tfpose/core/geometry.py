@@ -37,8 +37,6 @@ def to_original(keypoints, crop_box, size):
     keypoints: ``... x K x 2`` (extra trailing columns such as visibility are passed through);
     crop_box: ``... x 4`` (x0, y0, x1, y1) with the same leading dimensions.
     """
-    import tensorflow as tf
-
     keypoints, crop_box = _arrays(keypoints, crop_box)
     origin = crop_box[..., None, :2]
     extent = crop_box[..., None, 2:] - crop_box[..., None, :2]
@@ -47,6 +45,8 @@ def to_original(keypoints, crop_box, size):
         return xy
     if isinstance(xy, np.ndarray):
         return np.concatenate([xy, keypoints[..., 2:]], axis=-1)
+    import tensorflow as tf  # tensors only: numpy callers (the LiteRT path) run without it
+
     return tf.concat([xy, tf.cast(keypoints[..., 2:], xy.dtype)], axis=-1)
 
 

@@ -278,7 +278,11 @@ def _decode_crop(encoded, box, size: int, frame: str = "stretch"):
             ratio >= 8.0, tf.int32)
 
         def at(r):
-            return lambda: tf.cast(tf.io.decode_jpeg(encoded, channels=3, ratio=r), tf.float32)
+            # The accurate integer IDCT: libjpeg's default, which Pillow uses, so the host path
+            # (``host_crop``, LiteRT) decodes the same pixels (TF's default, the fast IDCT,
+            # differs by up to 5 grey levels: enough to move a keypoint a quarter heatmap cell).
+            return lambda: tf.cast(tf.io.decode_jpeg(encoded, channels=3, ratio=r,
+                                                     dct_method="INTEGER_ACCURATE"), tf.float32)
 
         image = tf.switch_case(branch, [at(1), at(2), at(4), at(8)])
         image.set_shape([None, None, 3])

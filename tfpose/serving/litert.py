@@ -10,9 +10,10 @@
 
 Decoding the photo, the crop / letterbox to S x S and the map back to original pixels stay on
 the host: LiteRT has no image decoder and no ``ScaleAndTranslate`` builtin. ``LiteRTPredictor``
-does them with the SavedModel export's own functions (``export.crop_batch``,
-``geometry.to_original``), so a ``.tflite`` answers as the SavedModel does, and
-``tfpose predict FILE.tflite`` works like any other model source. The sidecar holds what the
+does them in numpy and Pillow (``host_crop``: the SavedModel graph's crop, to ~1e-3 of a grey
+level; ``geometry.to_original``), without importing TensorFlow, so a ``.tflite`` answers as the
+SavedModel does (a first answer seconds sooner: TensorFlow's import alone is ~6 s on the 2-core
+box), and ``tfpose predict FILE.tflite`` works like any other model source. The sidecar holds what the
 host needs and the graph cannot: the whole-image frame, the input size, the joint names, the
 quantisation and the source model. A ``.tflite`` has one input size: both passes run at
 ``data.input_size`` (``data.whole_image_size``, a smaller pass 1, is the SavedModel's and the
@@ -74,7 +75,7 @@ def twin_path(workdir, checkpoint: str = "best") -> Path:
 def matching_twin(workdir, checkpoint: str = "best") -> tuple[Optional[Path], str]:
     """``(twin, "")`` when ``twin_path`` exists and its sidecar says it was exported from the
     weights file the work dir answers with now (SHA-256); else ``(None, why not)``."""
-    from tfpose.tasks.workdir import checkpoint_path
+    from tfpose.core.workdir import checkpoint_path
 
     twin = twin_path(workdir, checkpoint)
     if not twin.is_file():
@@ -218,7 +219,6 @@ class LiteRTPredictor:
         self.size = int(self.meta["input_size"])
         self.frame = self.meta["whole_image_frame"]
         self.description = f"LiteRT {path} ({self.meta['quantize']})"
-        self._croppers: dict = {}
 
     def infer(self, crops: np.ndarray) -> dict:
         """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
@@ -227,16 +227,14 @@ class LiteRTPredictor:
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:
-        import tensorflow as tf
-
-        from tfpose.serving.images import prepare_images, undecodable
+        """``predict.Predictor.__call__``, TensorFlow-free: photos prepared, decoded and cropped
+        on the host (``serving.host_crop``, the graph's crop in numpy)."""
+        from tfpose.serving.images import prepare_images
         from tfpose.serving.passes import run_passes
 
-        encoded = prepare_images(encoded, names)
-        try:
-            return run_passes(self._one_pass, encoded, boxes, self.passes)
-        except tf.errors.InvalidArgumentError as err:  # pixels the crop graph cannot decode
-            raise undecodable(err, names) from err
+        names = list(names) if names is not None else [f"image {i}" for i in range(len(encoded))]
+        photos = list(zip(names, prepare_images(encoded, names)))
+        return run_passes(self._one_pass, photos, boxes, self.passes)
 
     def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
         """Decoded frames B x H x W x 3 (RGB 0..255): ``predict.Predictor.predict_frames``."""
@@ -246,38 +244,21 @@ class LiteRTPredictor:
         return run_passes(self._one_pass, check_frames(frames), boxes, self.passes)
 
     def _one_pass(self, images, boxes: Optional[np.ndarray]) -> dict:
-        import tensorflow as tf
+        """``images``: ``(name, encoded)`` pairs, or a B x H x W x 3 array of decoded frames."""
+        from tfpose.core.geometry import to_original
+        from tfpose.serving.host_crop import crop_frame, crop_photo
 
-        from tfpose.core.geometry import to_original as keypoints_to_original
-
-        encoded = not isinstance(images, np.ndarray)
-        images = tf.constant(images, tf.string if encoded else tf.float32)
-        if boxes is None:
-            crops, used = self._cropper(encoded, boxed=False)(images)
-        else:
-            crops, used = self._cropper(encoded, boxed=True)(images, tf.constant(boxes, tf.float32))
-        out = self.infer(crops.numpy())
-        keypoints = keypoints_to_original(tf.constant(out["keypoints"]), used, self.size)
-        return {"keypoints": keypoints.numpy(), "keypoint_scores": out["keypoint_scores"],
-                "input_boxes": used.numpy()}
-
-    def _cropper(self, encoded: bool, boxed: bool):
-        """``export.crop_batch`` as a graph, traced once per (bytes or pixels, boxes or not) and
-        kept: run eagerly its ``map_fn`` cost ~30 ms an image, twice the interpreter's time."""
-        key = (encoded, boxed)
-        if key not in self._croppers:
-            import tensorflow as tf
-
-            from tfpose.serving.export import crop_batch
-
-            images = (tf.TensorSpec([None], tf.string) if encoded
-                      else tf.TensorSpec([None, None, None, 3], tf.float32))
-            size, frame = self.size, self.frame
-            if boxed:
-                spec = [images, tf.TensorSpec([None, 4], tf.float32)]
-                fn = lambda im, bx: crop_batch(im, bx, size, encoded=encoded, frame=frame)  # noqa: E731
+        crops, used = [], []
+        for i, item in enumerate(images):
+            box = None if boxes is None else boxes[i]
+            if isinstance(images, np.ndarray):
+                crop, box_used = crop_frame(item, box, self.size, self.frame)
             else:
-                spec = [images]
-                fn = lambda im: crop_batch(im, None, size, encoded=encoded, frame=frame)  # noqa: E731
-            self._croppers[key] = tf.function(fn, input_signature=spec, autograph=False)
-        return self._croppers[key]
+                crop, box_used = crop_photo(item[1], box, self.size, self.frame, item[0])
+            crops.append(crop)
+            used.append(box_used)
+        used = np.stack(used).astype(np.float32)
+        out = self.infer(np.stack(crops))
+        keypoints = to_original(out["keypoints"], used, self.size).astype(np.float32)
+        return {"keypoints": keypoints, "keypoint_scores": out["keypoint_scores"],
+                "input_boxes": used}

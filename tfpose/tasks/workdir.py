@@ -16,22 +16,12 @@ import keras
 
 from tfpose import config as config_lib
 from tfpose.core.errors import DataError
+from tfpose.core.workdir import checkpoint_path
 from tfpose.tasks.pose import pose_task
 
 # Where train.keep_epochs saves each epoch, relative to the work dir (Keras's ModelCheckpoint
 # fills in the 1-based epoch).
 EPOCH_CHECKPOINT = "epochs/epoch-{epoch:03d}.keras"
-
-
-def checkpoint_path(workdir: Path, checkpoint: str = "best") -> Path:
-    """The weights file a work dir answers with: ``CHECKPOINT.keras``, else ``model.keras`` (a
-    run that saved no best)."""
-    workdir = Path(workdir)
-    candidates = [workdir / f"{checkpoint}.keras", workdir / "model.keras"]
-    for path in candidates:
-        if path.exists():
-            return path
-    raise DataError(f"{workdir}: no trained model (looked for {', '.join(map(str, candidates))})")
 
 
 def load_workdir_model(workdir: Path, checkpoint: str = "best") -> keras.Model:

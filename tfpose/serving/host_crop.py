@@ -1,0 +1,108 @@
+"""The SavedModel graph's decode and crop (``export.crop_batch``), on the host in numpy and
+Pillow: what ``litert.LiteRTPredictor`` feeds its interpreter, so a ``.tflite`` (and the
+``lspet`` twin ``tfpose predict`` runs by default) answers without importing TensorFlow, whose
+import alone takes ~6 s on the 2-core box.
+
+The same picture as the graph's: output pixel (i, j) of an S x S crop of box (x0, y0, x1, y1)
+samples original point ``(x0, y0) + (i, j) * (x1 - x0, y1 - y0) / S`` (pixel centres at
+integers), with the triangle kernel of ``ScaleAndTranslate(antialias=True)`` widened to the
+sampling step when shrinking, weights normalised, zeros outside the image. A JPEG whose box is
+at least 2, 4 or 8 times the crop is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+(Pillow's ``draft``), as the graph does with ``decode_jpeg(ratio=)``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from tfpose.core.errors import DataError
+from tfpose.core.geometry import letterbox_box
+from tfpose.serving.images import open_image, rgb_pixels
+
+JPEG_FORMATS = ("JPEG", "MPO")
+
+
+def whole_image_box(width: int, height: int, frame: str) -> np.ndarray:
+    """float32 [4]: ``export.whole_image_box`` of a W x H image (``stretch`` or ``letterbox``)."""
+    if frame == "letterbox":
+        return np.asarray(letterbox_box(width, height), np.float32)
+    if frame != "stretch":
+        raise DataError(f"whole_image_frame must be stretch or letterbox. Received: {frame!r}")
+    return np.asarray([0.0, 0.0, width, height], np.float32)
+
+
+def axis_weights(start: float, length: float, size: int, extent: int,
+                 reduction: float = 1.0) -> np.ndarray:
+    """``size`` x ``extent`` resampling weights of one axis: output pixel i is the weighted sum
+    of image pixels (the image ``extent`` pixels long, decoded at 1/``reduction``).
+
+    As ``export._axis_window`` and ``ScaleAndTranslate`` compute them: sample point (pixel
+    edges at integers) ``c0 + (i + 0.5) * step``, triangle kernel of radius ``max(step, 1)``,
+    weights normalised over every pixel the kernel covers, the ones outside the image included
+    (they are the graph's zero padding)."""
+    step = length / size / reduction
+    c0 = (start + 0.5 - 0.5 * length / size) / reduction
+    samples = c0 + (np.arange(size) + 0.5) * step
+    radius = max(step, 1.0)
+    first = int(np.ceil(samples[0] - radius - 0.5))
+    last = int(np.floor(samples[-1] + radius - 0.5))
+    pixels = np.arange(first, last + 1)
+    weights = np.maximum(0.0, 1.0 - np.abs(pixels[None] + 0.5 - samples[:, None]) / radius)
+    weights /= np.maximum(weights.sum(1, keepdims=True), 1e-30)
+    matrix = np.zeros((size, extent), np.float32)
+    inside = (pixels >= 0) & (pixels < extent)
+    matrix[:, pixels[inside]] = weights[:, inside]
+    return matrix
+
+
+def crop_and_resize(image: np.ndarray, box, size: int, reduction: float = 1.0) -> np.ndarray:
+    """H x W x 3 image (decoded at 1/``reduction``), box (x0, y0, x1, y1) original px ->
+    S x S x 3 float32 (``export.crop_and_resize``)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (x1 > x0 and y1 > y0):
+        raise DataError(f"box must have x1 > x0 and y1 > y0. Received: {list(box)}")
+    height, width = image.shape[:2]
+    rows = axis_weights(y0, y1 - y0, size, height, reduction)
+    cols = axis_weights(x0, x1 - x0, size, width, reduction)
+    # Only the image rows and columns with a weight: a box is often a small part of a photo.
+    used_rows, used_cols = np.flatnonzero(rows.any(0)), np.flatnonzero(cols.any(0))
+    out = np.zeros((size, size, 3), np.float32)
+    if used_rows.size == 0 or used_cols.size == 0:
+        return out  # the box lies outside the image: all padding
+    r0, r1 = used_rows[0], used_rows[-1] + 1
+    c0, c1 = used_cols[0], used_cols[-1] + 1
+    region = np.asarray(image[r0:r1, c0:c1], np.float32)
+    tall = (rows[:, r0:r1] @ region.reshape(r1 - r0, -1)).reshape(size, c1 - c0, 3)
+    wide = tall.transpose(0, 2, 1) @ cols[:, c0:c1].T  # S x 3 x S
+    return np.ascontiguousarray(wide.transpose(0, 2, 1))
+
+
+def crop_photo(encoded: bytes, box: Optional[np.ndarray], size: int, frame: str,
+               name="image") -> tuple[np.ndarray, np.ndarray]:
+    """One encoded photo (``images.prepare_image``'s bytes: as displayed) -> (S x S x 3 float32
+    crop, the box used, float32 [4]); ``box`` None: the whole photo framed by ``frame``. A
+    DataError naming ``name`` when its pixels cannot be decoded."""
+    with open_image(encoded, name) as image:
+        width, height = image.size
+        used = whole_image_box(width, height, frame) if box is None else np.asarray(box,
+                                                                                    np.float32)
+        reduction = 1.0
+        if image.format in JPEG_FORMATS:
+            ratio = min(used[2] - used[0], used[3] - used[1]) / size
+            wanted = next(r for r in (8, 4, 2, 1) if ratio >= r or r == 1)
+            if wanted > 1:
+                drafted = image.draft("RGB", (max(1, width // wanted), max(1, height // wanted)))
+                if drafted is not None:  # the scale Pillow chose (1/1 .. 1/8)
+                    reduction = width / drafted[1][2]
+        pixels = rgb_pixels(image, name)
+    return crop_and_resize(pixels, used, size, reduction), used
+
+
+def crop_frame(frame_pixels: np.ndarray, box: Optional[np.ndarray], size: int,
+               frame: str) -> tuple[np.ndarray, np.ndarray]:
+    """A decoded H x W x 3 frame (RGB 0..255) -> (crop, box used), as ``crop_photo``."""
+    height, width = frame_pixels.shape[:2]
+    used = whole_image_box(width, height, frame) if box is None else np.asarray(box, np.float32)
+    return crop_and_resize(frame_pixels, used, size), used
