@@ -25,7 +25,8 @@ Visibility (issue 34, part 4): on the truncated rows, each annotated LSP joint i
 frame cut it off) or "in"; for each ``--thresholds`` t, the precision and recall of "tfpose's
 keypoint score < t means out", and how often the rule hides an "in" joint of the clean photos.
 
-Prints one markdown table and writes ``OUT/results.json``.
+Prints the markdown tables; writes ``OUT/results.json`` (``--results``) and each row's
+predictions (``OUT/<condition>/predictions.npz``).
 """
 
 from __future__ import annotations
@@ -105,11 +106,12 @@ def predict_tfpose(predictor, paths, batch: int):
     return np.concatenate(keypoints), np.concatenate(scores)
 
 
-def pooled_pck(pred, joints, original_annotated, joint_ids, threshold=0.2):
-    """PCK@threshold (%) of the torso pooled over ``joint_ids``, and the joints it counted.
+def joint_hits(pred, joints, original_annotated, threshold=0.2):
+    """bool [N, 16] each joint within ``threshold`` x torso of the truth, bool [N, 16] scored.
 
     pred [N, 16, 2] (NaN: nobody found, a miss); joints [N, 16, 3] moved, labelled flag after
     the condition; original_annotated [N, 16]: the torso is measured on these (see above).
+    Scored: labelled after the condition, in a photo with a torso.
     """
     from tfpose.metrics.pck import correct_counts, torso_size
 
@@ -118,9 +120,19 @@ def pooled_pck(pred, joints, original_annotated, joint_ids, threshold=0.2):
         usable = np.isfinite(torso) & (torso > 0)
     scored = (joints[..., 2] > 0) & usable[:, None]
     pred = np.where(np.isfinite(pred), pred, 1e9)
-    correct, count = correct_counts(pred, joints[..., :2], torso, scored, threshold)
+    # correct_counts sums over persons: in torso units, one "person" of all N x 16 joints
+    # gives each joint's own hit with the metric's own rule.
+    unit = np.where(usable, torso, 1.0)[:, None, None]
+    hit, _ = correct_counts((pred / unit).reshape(1, -1, 2),
+                            (joints[..., :2] / unit).reshape(1, -1, 2), np.ones(1),
+                            scored.reshape(1, -1), threshold)
+    return hit.reshape(scored.shape).astype(bool), scored
+
+
+def pooled_pck(hits, scored, joint_ids):
+    """PCK (%) pooled over ``joint_ids`` from ``joint_hits``, and how many joints it counted."""
     ids = list(joint_ids)
-    return 100.0 * float(correct[ids].sum()) / float(count[ids].sum()), int(count[ids].sum())
+    return 100.0 * float(hits[:, ids].sum()) / float(scored[:, ids].sum()), int(scored[:, ids].sum())
 
 
 def visibility_rule(scores, out_mask, in_mask, thresholds):
@@ -150,6 +162,7 @@ def main(argv=None):
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
+    parser.add_argument("--results", default="", help="the JSON's path (default OUT/results.json)")
     args = parser.parse_args(argv)
 
     from tfpose.serving.predict import make_predictor
@@ -174,17 +187,24 @@ def main(argv=None):
             photos, moved = degraded_copies(name, paths, joints, out_dir, args.seed)
         made = time.perf_counter() - start
         ours, scores = predict_tfpose(predictor, photos, args.batch)
-        scores_by[name] = (scores, moved)
-        limbs, limb_count = pooled_pck(ours, moved, annotated, LIMB_JOINTS)
-        lsp14, lsp_count = pooled_pck(ours, moved, annotated, MEAN_JOINTS)
+        hits, scored = joint_hits(ours, moved, annotated)
+        scores_by[name] = (scores, moved, hits, scored)
+        limbs, limb_count = pooled_pck(hits, scored, LIMB_JOINTS)
+        lsp14, lsp_count = pooled_pck(hits, scored, MEAN_JOINTS)
+        theirs = np.full_like(ours, np.nan)
         row = {"condition": name, "photos": len(photos), "limb_joints_scored": limb_count,
                "lsp_joints_scored": lsp_count, "tfpose_limbs": round(limbs, 2),
                "tfpose_14": round(lsp14, 2), "seconds_to_make": round(made, 1)}
         if mediapipe:
             _, theirs, found = run_mediapipe(args.mediapipe_python, photos, cores)
-            row["mediapipe_limbs"] = round(pooled_pck(theirs, moved, annotated, LIMB_JOINTS)[0], 2)
+            row["mediapipe_limbs"] = round(
+                pooled_pck(*joint_hits(theirs, moved, annotated), LIMB_JOINTS)[0], 2)
             row["mediapipe_found"] = found
         rows.append(row)
+        folder = out_dir / slug(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "predictions.npz", tfpose_keypoints=ours, tfpose_scores=scores,
+                 mediapipe_keypoints=theirs, joints=moved)
         print(json.dumps(row), flush=True)
 
     visibility = {}
@@ -195,11 +215,15 @@ def main(argv=None):
         labelled = np.concatenate([scores_by[n][1][:, lsp, 2] > 0 for n in truncated])
         was = np.concatenate([annotated[:, lsp] for _ in truncated])
         visibility["truncated"] = visibility_rule(scores, was & ~labelled, labelled, thresholds)
-        clean_scores = scores_by[CLEAN][0][:, lsp]
-        clean_in = annotated[:, lsp] & np.isfinite(clean_scores)
-        visibility["clean_in_joints_hidden"] = [
-            {"t": t, "hidden": float(((clean_scores < t) & clean_in).sum() / clean_in.sum())}
-            for t in thresholds]
+        # What the rule costs on whole photos: in-frame joints it would hide, and how many of
+        # those were placed right (a hidden wrong joint is no loss to a drawing).
+        clean_scores, _, clean_hits, clean_scored = (a[:, lsp] for a in scores_by[CLEAN])
+        visibility["clean_in_joints_hidden"] = []
+        for t in thresholds:
+            hidden = (clean_scores < t) & clean_scored
+            visibility["clean_in_joints_hidden"].append(
+                {"t": t, "hidden": float(hidden.sum() / clean_scored.sum()),
+                 "hidden_correct": float((hidden & clean_hits).sum() / max(hidden.sum(), 1))})
         visibility["score_quantiles"] = {
             kind: np.round(np.quantile(scores[mask], [0.1, 0.25, 0.5, 0.75, 0.9]), 3).tolist()
             for kind, mask in (("out", was & ~labelled), ("in", labelled))}
@@ -214,13 +238,14 @@ def main(argv=None):
         print(f"| {r['condition']} | {r['photos']} | {r['tfpose_limbs']:.2f} | {theirs} | {gap} "
               f"| {r['tfpose_14']:.2f} |")
     if truncated:
-        print("\n| t | precision | recall | flagged | clean photos: in-frame joints hidden |")
-        print("|---|---|---|---|---|")
+        print("\n| t | precision | recall | flagged | clean photos: in-frame joints hidden "
+              "| of those, placed right |")
+        print("|---|---|---|---|---|---|")
         for row, clean in zip(visibility["truncated"], visibility["clean_in_joints_hidden"]):
             precision = "—" if row["precision"] is None else f"{100 * row['precision']:.1f} %"
             recall = "—" if row["recall"] is None else f"{100 * row['recall']:.1f} %"
             print(f"| {row['t']:g} | {precision} | {recall} | {row['flagged']} "
-                  f"| {100 * clean['hidden']:.1f} % |")
+                  f"| {100 * clean['hidden']:.1f} % | {100 * clean['hidden_correct']:.1f} % |")
         print(f"out: {visibility['truncated'][0]['out']} joints, in: "
               f"{visibility['truncated'][0]['in']}; score quantiles (10/25/50/75/90 %): "
               f"{visibility['score_quantiles']}")
@@ -228,8 +253,9 @@ def main(argv=None):
               "seed": args.seed, "photos": len(paths), "dataset": args.dataset,
               "machine": f"{platform.machine()} {cores} cores", "rows": rows,
               "visibility": visibility}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(result, indent=1))
+    results = Path(args.results) if args.results else out_dir / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "visibility")}))
 
 
