@@ -17,6 +17,8 @@ from tfpose.serving import smoothing  # numpy only: the video options' defaults
 
 # Commands that never import TensorFlow start without it (and without its start-up cost).
 TF_FREE_COMMANDS = {"synth", "eval-pckh", "models"}
+# Commands that import it (quietly) only when they need it: predict on the LiteRT path does not.
+TF_WHEN_NEEDED_COMMANDS = {"predict"}
 # `tfpose predict`'s exit status when some images could not be read (each named on stderr)
 # and the others were answered: apart from 1 (a crash) and 2 (a refused command).
 SOME_IMAGES_FAILED = 3
@@ -51,7 +53,8 @@ class ProgressBar:
 @click.pass_context
 def cli(ctx, verbose):
     """tfpose: MPII joint localisation and pose-aware action classification (double CNN)."""
-    if not verbose and ctx.invoked_subcommand not in TF_FREE_COMMANDS:
+    ctx.obj = {"verbose": verbose}
+    if not verbose and ctx.invoked_subcommand not in TF_FREE_COMMANDS | TF_WHEN_NEEDED_COMMANDS:
         from tfpose.core.console import import_tensorflow_quietly
 
         import_tensorflow_quietly()
@@ -401,7 +404,11 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
         raise DataError(f"{', '.join(images)}: no photos in it ({SUPPORTED})")
     if box and (videos or camera is not None):
         raise click.UsageError("--box is for photos; a video is tracked from its first frame")
-    predictor = make_predictor(model_path, checkpoint, passes, engine)
+    from tfpose.core.console import import_tensorflow_quietly
+
+    verbose = (click.get_current_context().obj or {}).get("verbose", False)
+    predictor = make_predictor(model_path, checkpoint, passes, engine,
+                               before_tensorflow=None if verbose else import_tensorflow_quietly)
     box = parse_box(box) if box else None
     failed = 0
     if photos:

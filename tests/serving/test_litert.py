@@ -155,3 +155,20 @@ def test_engine_refusals_name_the_fix(workdir, tflite):
         make_predictor(tflite, engine="tensorflow")
     with pytest.raises(DataError, match="engine must be one of"):
         make_predictor(workdir, engine="onnx")
+
+
+def test_predict_on_litert_never_imports_tensorflow(tflite, tmp_path):
+    """Issue 37, part 4: `tfpose predict MODEL.tflite PHOTO` (and a work dir's twin, as lspet)
+    decodes, crops and maps back in numpy and Pillow: TensorFlow's ~6 s import is not paid."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, cli; cli.main(['predict', sys.argv[1], sys.argv[2], '--out', sys.argv[3]]);"
+            " print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code, str(tflite), str(SAMPLES[0]),
+                           str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    line, imported = done.stdout.splitlines()
+    assert json.loads(line)["image"] == str(SAMPLES[0]) and imported == "[]"
+    assert (tmp_path / f"{SAMPLES[0].stem}.png").exists()

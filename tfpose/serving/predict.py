@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -162,8 +162,11 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
 
 
-def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: str = "auto"):
-    """A ``Predictor`` (TensorFlow), or a ``LiteRTPredictor`` (same call and outputs).
+def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: str = "auto",
+                   before_tensorflow: Optional[Callable[[], None]] = None):
+    """A ``Predictor`` (TensorFlow), or a ``LiteRTPredictor`` (same call and outputs; it never
+    imports TensorFlow). ``before_tensorflow`` is called when the answer is a ``Predictor``,
+    before TensorFlow is imported (the CLI silences its start-up lines there).
 
     ``engine``: ``tensorflow``; ``litert`` (a ``.tflite``, or a work dir's LiteRT twin
     ``CHECKPOINT.tflite`` exported from its current weights: ``litert.matching_twin``);
@@ -197,6 +200,8 @@ def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: st
             return litert.LiteRTPredictor(twin, passes=passes)
         if twin is None and litert.twin_path(folder, checkpoint).exists():
             warnings.warn(f"{why}; predicting with TensorFlow", stacklevel=2)  # a stale twin
+    if before_tensorflow is not None:
+        before_tensorflow()
     return Predictor(source, checkpoint, passes)
 
 
