@@ -23,6 +23,12 @@ covered by others, are neither to be found nor false finds):
   recovered); best person per photo: the mean over photos of their best person's PCK (the
   issue's second column).
 
+``--whole-photos DATASET --joints MAT --images DIR`` (repeatable as triples) also scores the
+single-person protocol of ``scripts/score_whole_photos.py`` (the val photos of a converted
+dataset, whole, PCK@0.2 of the torso over the 14 LSP joints in original pixels) with the first
+(best-scoring) person's skeleton, a photo where no one is found scoring as all misses, beside
+today's two passes: adding the detector must not regress it.
+
 Every detector score threshold of ``--thresholds`` is scored from one run (persons kept down to
 the lowest). Images/s: the whole pipeline on the photos (decoded beforehand), batches of 8,
 after a warm-up batch, on single- and multi-person images separately. Last line: JSON.
@@ -95,8 +101,39 @@ def score_image(skeletons: np.ndarray, persons: list, complete: bool) -> dict:
     return result
 
 
+def box_matches(boxes: np.ndarray, entry: dict, iou: float = 0.5):
+    """(true boxes found, boxes on no one): boxes (best first, clipped to the photo as people
+    reports them) matched greedily to the persons' boxes clipped alike, at IoU >= ``iou``; a
+    box on an ``ignore`` person is neither."""
+    from tfpose.serving.people import _iou
+
+    limit = [entry["width"], entry["height"]] * 2
+    wanted = [np.clip(p["box"], 0, limit) for p in entry["persons"] if not p["ignore"]]
+    ignored = [np.clip(p["box"], 0, limit) for p in entry["persons"] if p["ignore"]]
+    free, found, stray = list(range(len(wanted))), 0, 0
+    for box in boxes:
+        best = max(free, key=lambda g: _iou(box, wanted[g]), default=None)
+        if best is not None and _iou(box, wanted[best]) >= iou:
+            free.remove(best)
+            found += 1
+        elif not any(_iou(box, g) >= iou for g in ignored):
+            stray += 1
+    return found, stray
+
+
+SIZE_BINS = (0.0, 0.25, 0.5, 10.0)  # a person's box side / the photo's longer side
+
+
 def summarise(scored: list, entries: list) -> dict:
     persons = sum(s["persons"] for s in scored)
+    sizes = np.array([max(np.subtract(p["box"][2:], p["box"][:2])) / max(e["width"], e["height"])
+                      for e in entries for p in e["persons"] if not p["ignore"]])
+    hits = np.array([v >= MATCH_PCK for s in scored for v in s["pck"]], bool)
+    by_size = {}
+    for low, high in zip(SIZE_BINS[:-1], SIZE_BINS[1:]):
+        inside = (sizes >= low) & (sizes < high)
+        by_size[f"{low:g}-{high:g}"] = (round(100.0 * hits[inside].mean(), 1) if inside.any()
+                                        else None, int(inside.sum()))
     pcks = [v for s in scored for v in s["pck"]]
     best = [max(s["pck"]) for s in scored if s["pck"]]
     complete = [s for s, e in zip(scored, entries) if e["complete"]]
@@ -107,6 +144,8 @@ def summarise(scored: list, entries: list) -> dict:
         "best_person_pck@0.2": round(100.0 * float(np.mean(best)) if best else 0.0, 2),
         "matched_to_nobody": sum(s["nobody"] for s in complete),
         "images": len(scored),
+        # Recovered % and persons, by box side over the photo's longer side.
+        "recovered_%_by_size": by_size,
     }
 
 
@@ -151,6 +190,31 @@ def speed(seconds: np.ndarray, entries: list) -> dict:
             "images_per_s_multi": round(1.0 / float(np.mean(seconds[~single])), 2)}
 
 
+def whole_photo_scores(people, single, dataset: str, joints: str, images: str) -> dict:
+    """PCK@0.2 (torso, pooled over the 14 LSP joints) on the val photos of ``dataset``: the
+    first person of ``people`` (none found: every joint missed) and ``single`` (two passes)."""
+    from PIL import Image
+
+    from tfpose.datasets import readers, shards
+    from tfpose.metrics import pck
+
+    names = sorted({ex["image/filename"].decode() for ex in shards.iter_examples(dataset, "val")})
+    by_name = {r.image_name: r for r in readers.read_annotations(joints).records}
+    records = [by_name[n] for n in names]
+    gt = np.stack([r.joints for r in records])
+    missing = ~np.stack([r.annotated for r in records])
+    first, today, found = [], [], 0
+    for name in names:
+        photo = np.asarray(Image.open(Path(images) / name).convert("RGB"))
+        result = people([photo])[0]
+        found += len(result) > 0
+        first.append(result.keypoints[0] if len(result) else np.full((16, 2), 1e9))
+        today.append(single.predict_frames(photo[None])["keypoints"][0])
+    return {"dataset": dataset, "photos": len(names), "found_someone": found,
+            "pck@0.2_first_person": round(pck.pck(np.stack(first), gt, missing)["mean"], 2),
+            "pck@0.2_two_passes": round(pck.pck(np.stack(today), gt, missing)["mean"], 2)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkset", type=Path)
@@ -160,6 +224,12 @@ def main(argv=None) -> int:
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--true-boxes", action="store_true",
                         help="also the pose stage on the annotated boxes (its ceiling)")
+    parser.add_argument("--whole-photos", nargs=3, action="append", default=[],
+                        metavar=("DATASET", "JOINTS_MAT", "IMAGES"),
+                        help="also the single-person whole-photo protocol on DATASET's val split")
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="detector threshold of the whole-photo protocol (default "
+                             "serving.people.MIN_SCORE)")
     parser.add_argument("--baseline", action="store_true",
                         help="also today's one-skeleton tfpose predict (two passes, no box)")
     args = parser.parse_args(argv)
@@ -178,15 +248,24 @@ def main(argv=None) -> int:
           f"{args.checkset}; {report['images_per_s']} images/s "
           f"(single {report['images_per_s_single']}, multi {report['images_per_s_multi']})")
     print(f"{'min score':>10}{'recovered %':>13}{'per-person':>12}{'best/photo':>12}"
-          f"{'to nobody':>11}{'  [MPII recovered]':>18}")
+          f"{'to nobody':>11}{'box recall':>12}{'box prec.':>11}{'  [MPII recovered]':>18}")
     for threshold in thresholds:
         scored = [score_image(r.keypoints[r.scores >= threshold], e["persons"], e["complete"])
                   for r, e in zip(results, entries)]
         row = summarise(scored, entries)
+        matches = np.array([box_matches(r.boxes[r.scores >= threshold], e)
+                            for r, e in zip(results, entries) if e["complete"]])
+        shown = sum(int((r.scores >= threshold).sum()) for r, e in zip(results, entries)
+                    if e["complete"])
+        wanted = sum(sum(not p["ignore"] for p in e["persons"]) for e in entries if e["complete"])
+        row["box_recall@0.5_%"] = round(100.0 * matches[:, 0].sum() / max(wanted, 1), 2)
+        row["box_precision@0.5_%"] = round(
+            100.0 * (shown - matches[:, 1].sum()) / max(shown, 1), 2)
         mpii = [s for s, e in zip(scored, entries) if e["source"] == "mpii"]
         mpii_row = f"{sum(s['recovered'] for s in mpii)}/{sum(s['persons'] for s in mpii)}"
         print(f"{threshold:10.2f}{row['recovered_%']:13.2f}{row['per_person_pck@0.2']:12.2f}"
-              f"{row['best_person_pck@0.2']:12.2f}{row['matched_to_nobody']:11d}{mpii_row:>18}")
+              f"{row['best_person_pck@0.2']:12.2f}{row['matched_to_nobody']:11d}"
+              f"{row['box_recall@0.5_%']:12.2f}{row['box_precision@0.5_%']:11.2f}{mpii_row:>18}")
         report[f"min_score_{threshold:g}"] = row
     if args.true_boxes:
         truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose), photos)
@@ -212,6 +291,17 @@ def main(argv=None) -> int:
               f"{row['best_person_pck@0.2']}, to nobody {row['matched_to_nobody']}, "
               f"{row['images_per_s']} images/s")
         report["baseline"] = row
+    if args.whole_photos:
+        from tfpose.serving.people import MIN_SCORE
+
+        detector.min_score = MIN_SCORE if args.min_score is None else args.min_score
+        people, single = PeoplePredictor(detector, pose), make_predictor(args.pose, passes=2)
+        report["whole_photos"] = [whole_photo_scores(people, single, *triple)
+                                  for triple in args.whole_photos]
+        for row in report["whole_photos"]:
+            print(f"whole photos of {row['dataset']} (val, {row['photos']}): PCK@0.2 first person "
+                  f"{row['pck@0.2_first_person']} (someone found in {row['found_someone']}), "
+                  f"two passes today {row['pck@0.2_two_passes']}")
     print(json.dumps(report))
     return 0
 

@@ -136,3 +136,22 @@ def test_shipped_detector_finds_both_people_and_no_one_in_noise(two_people, pose
         inside = [_inside(found.keypoints[i][found.keypoint_scores[i] > 0.2], boxes[k], 10).all()
                   for i in range(len(found))]
         assert any(inside)
+
+
+def test_files_give_json_lines_with_every_person_and_drawings(two_people, pose, tmp_path):
+    photo, _, _, boxes = two_people
+    Image.fromarray(photo).save(tmp_path / "two.png")
+    (tmp_path / "bad.jpg").write_bytes(b"not a photo")
+    predictor = people.PeoplePredictor(GivenBoxes(boxes), pose)
+    records = list(people.predict_people_files(
+        predictor, [tmp_path / "two.png", tmp_path / "bad.jpg"], tmp_path / "out",
+        errors="record"))
+    good, bad = records
+    assert "error" in bad and "bad.jpg" in bad["error"]
+    assert [p["score"] for p in good["persons"]] == [0.9, 0.5]
+    assert good["keypoints"] == good["persons"][0]["keypoints"]  # today's readers: person 1
+    assert len(good["persons"][1]["keypoints"]) == 16 and len(good["persons"][1]["box"]) == 4
+    drawn = np.asarray(Image.open(good["drawing"]))
+    colours = [people.person_colours(i)[3] for i in range(2)]
+    for (x0, y0, x1, y1), colour in zip(boxes, colours):  # each box outlined in its colour
+        assert (drawn[int(y0), int(x0) + 5:int(x1) - 5] == colour).all(-1).mean() > 0.5

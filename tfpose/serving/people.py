@@ -213,3 +213,91 @@ class PeoplePredictor:
         if not keypoints:
             return np.zeros((0, 16, 2), np.float32), np.zeros((0, 16), np.float32)
         return np.concatenate(keypoints), np.concatenate(scores)
+
+
+# Distinct hues, one per person in drawing order (then repeating); each person's right side is
+# drawn lighter and its left side darker, so sides stay readable within a colour.
+PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128))
+
+
+def person_colours(index: int):
+    """(right, left, centre, box) RGB colours of the ``index``-th person of a drawing."""
+    base = np.asarray(PALETTE[index % len(PALETTE)], np.float64)
+    light = tuple(int(v) for v in base + (255 - base) * 0.45)
+    dark = tuple(int(v) for v in base * 0.6)
+    return light, dark, tuple(int(v) for v in base), tuple(int(v) for v in base)
+
+
+def draw_people(image, result: PeopleResult):
+    """The photo (PIL or H x W x 3 uint8) with every person's box and skeleton, each in its own
+    colour (``person_colours``); nobody found: the photo as it is. Returns a PIL image."""
+    from PIL import Image, ImageDraw
+
+    from tfpose.viz.visualize import draw_skeleton
+
+    canvas = image.copy() if isinstance(image, Image.Image) else Image.fromarray(
+        np.asarray(image, np.uint8))
+    canvas = canvas.convert("RGB")
+    width = max(1, min(canvas.size) // 200)
+    for i in range(len(result)):
+        right, left, centre, box = person_colours(i)
+        ImageDraw.Draw(canvas).rectangle([float(v) for v in result.boxes[i]], outline=box,
+                                         width=width)
+        canvas = draw_skeleton(canvas, result.keypoints[i], colors=(right, left, centre))
+    return canvas
+
+
+def people_record(name, result: PeopleResult) -> dict:
+    """The JSON line of one photo: ``persons`` best first (``PeopleResult.to_json``), and the
+    top-level ``keypoints`` / ``scores`` of the first person (None when nobody is found), so
+    readers of one-person lines keep working."""
+    persons = result.to_json()
+    first = persons[0] if persons else {"keypoints": None, "scores": None}
+    return {"image": str(name), "keypoints": first["keypoints"], "scores": first["scores"],
+            "class": None, "probability": None, "persons": persons}
+
+
+def predict_people_files(predictor: PeoplePredictor, paths: Sequence, out_dir=None, *,
+                         batch_size: int = 8, errors: str = "raise",
+                         drawing_names: Optional[Sequence] = None):
+    """``tfpose predict``'s every-person answer for photo files: one ``people_record`` per
+    photo, in order, with ``drawing`` (``OUT/<name>.png``, every person drawn) when ``out_dir``
+    is given. A photo that cannot be read or decoded costs only itself, as in
+    ``predict.predict_files``: ``errors="raise"`` raises its DataError, ``"record"`` yields
+    ``{"image": path, "error": message}`` in its place."""
+    from pathlib import Path
+
+    from tfpose.serving.images import decode_rgb
+    from tfpose.serving.predict import ERROR_HANDLING, drawing_paths
+
+    if errors not in ERROR_HANDLING:
+        raise DataError(f"errors must be one of {', '.join(ERROR_HANDLING)}. Received: {errors!r}")
+    paths = [Path(p) for p in paths]
+    targets = None
+    if out_dir is not None:
+        targets = drawing_paths(Path(out_dir), drawing_names or [Path(p.stem) for p in paths])
+    for start in range(0, len(paths), batch_size):
+        chunk, photos = paths[start:start + batch_size], {}
+        failures = {}
+        for k, path in enumerate(chunk):
+            try:
+                photos[k] = decode_rgb(path.read_bytes(), path)
+            except OSError as err:
+                failures[k] = DataError(f"{path}: cannot read ({err.strerror})")
+            except DataError as err:
+                failures[k] = err
+        answers = dict(zip(photos, predictor(list(photos.values()))))
+        for k, path in enumerate(chunk):
+            if k in failures:
+                if errors == "raise":
+                    raise failures[k]
+                yield {"image": str(path), "error": str(failures[k])}
+                continue
+            rec = people_record(path, answers[k])
+            if targets is not None:
+                target = targets[start + k]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                draw_people(photos[k], answers[k]).save(target)
+                rec["drawing"] = str(target)
+            yield rec
