@@ -1,8 +1,9 @@
 """Build the multi-person check set of issue 33: images composed from VALIDATION photos only, the
-way the detector's training images are (``input/mosaic.py``, fixed seed), plus the 5 real MPII
-sample photos.
+way the detector's training images are (``input/mosaic.py``, fixed seed), images without anyone
+(strips of val photos beside their person), plus the 5 real MPII sample photos.
 
-Usage: python scripts/make_multi_person_set.py OUT [--images 300] [--size 384] [--seed 0]
+Usage: python scripts/make_multi_person_set.py OUT [--images 300] [--nobody 50] [--size 384]
+       [--seed 0]
        [--data tfrecords/lspet256 --data tfrecords/lsp256] [--mpii ../shared/mpii/sample]
 
 Writes ``OUT/images/*.jpg`` (JPEG quality 95) and ``OUT/persons.json``: per image its file,
@@ -52,6 +53,28 @@ def composed_images(data_dirs, count: int, size: int, seed: int):
         yield {key: value.numpy() for key, value in example.items()}
 
 
+def nobody_images(data_dirs, count: int, size: int, seed: int):
+    """``count`` images without an annotated person: the largest strip of a val photo beside its
+    person's box, stretched over the image (the detector's training backgrounds), or the
+    photo's mean colour where no strip is 8 px wide. LSPET's crowds may leave a bystander in
+    a strip: look at the images before reading a find there as false."""
+    import tensorflow as tf
+
+    from tfpose import config as config_lib
+    from tfpose.input import mosaic
+
+    for folder in data_dirs[:1]:
+        cfg = config_lib.from_dict({"data": {"dir": str(folder)}})
+        records, side = mosaic.photo_records(cfg, "val")
+        photos = records.map(lambda ex: mosaic.decode_photo(ex, side))
+        for i, photo in enumerate(photos.skip(1).take(count)):  # not the first composed ones
+            u = tf.random.stateless_uniform([mosaic.NUM_DRAWS], seed=[seed + 1, i])
+            _, picture, _ = mosaic.background(photo["image"], photo["keypoints"],
+                                              photo["annotated"], photo["extent"], u, size,
+                                              tf.constant(False))
+            yield picture.numpy()
+
+
 def _person(box, keypoints, annotated, ignore=False) -> dict:
     return {"box": np.round(np.asarray(box, np.float64), 2).tolist(),
             "keypoints": np.round(np.asarray(keypoints, np.float64)[:, :2], 2).tolist(),
@@ -65,6 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", action="append", default=None)
+    parser.add_argument("--nobody", type=int, default=50,
+                        help="images without anyone (strips of val photos beside their person)")
     parser.add_argument("--mpii", type=Path, default=Path("../shared/mpii/sample"))
     args = parser.parse_args(argv)
     from PIL import Image
@@ -84,6 +109,12 @@ def main(argv=None) -> int:
                    for j in range(len(ex["boxes"])) if ex["annotated"][j].sum() > 0]
         entries.append({"file": f"images/{name}", "width": args.size, "height": args.size,
                         "complete": True, "source": "composed", "persons": persons})
+    for i, picture in enumerate(nobody_images(data, args.nobody, args.size, args.seed)):
+        name = f"nobody-{i:04d}.jpg"
+        Image.fromarray(np.clip(np.round(picture), 0, 255).astype(np.uint8)).save(
+            folder / name, quality=95)
+        entries.append({"file": f"images/{name}", "width": args.size, "height": args.size,
+                        "complete": True, "source": "nobody", "persons": []})
     if (args.mpii / "mpii_sample.mat").exists():
         from tfpose.datasets import mpii
         from tfpose.input.mosaic import joint_boxes
@@ -98,7 +129,8 @@ def main(argv=None) -> int:
             entries.append({"file": f"images/mpii-{rec.image_name}", "width": width,
                             "height": height, "complete": False, "source": "mpii",
                             "persons": [_person(box.numpy()[0], rec.joints, rec.annotated)]})
-    summary = {"arguments": {"images": args.images, "size": args.size, "seed": args.seed,
+    summary = {"arguments": {"images": args.images, "nobody": args.nobody, "size": args.size,
+                             "seed": args.seed,
                              "data": data, "split": "val", "mpii": str(args.mpii)},
                "images": entries}
     (args.out / "persons.json").write_text(json.dumps(summary, indent=1))

@@ -110,8 +110,10 @@ def _inside(rect, size: int):
     return in_y[..., :, None] & in_x[..., None, :]
 
 
-def _background(image, keypoints, annotated, extent, u, size: int, whole):
-    """Slot 0: ``(matrix 3 x 3 stored -> input, picture S x S x 3, photo mask S x S)``."""
+def background(image, keypoints, annotated, extent, u, size: int, whole):
+    """Slot 0: ``(matrix 3 x 3 stored -> input, picture S x S x 3, photo mask S x S)`` of one
+    photo (``image`` C x C x 3, its person's ``keypoints`` K x 3 and ``annotated`` K, ``extent``
+    4), from ``NUM_DRAWS`` uniforms ``u``; ``whole``: the whole photo, else a person-free strip."""
     side = float(image.shape[0])
     flip = u[5] < 0.5
     # Whole: the stored square (letterbox included) fitted at a zoom, shifted but kept inside.
@@ -166,7 +168,7 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
     count = tf.cast(tf.floor(u[0, 1] * persons), tf.int32)  # 0 .. persons - 1
     count = tf.minimum(count + tf.where(whole, 0, 1), persons)
 
-    matrix0, canvas, owned = _background(images[0], keypoints[0], annotated[0], extent[0],
+    matrix0, canvas, owned = background(images[0], keypoints[0], annotated[0], extent[0],
                                          u[0], size, whole)
     owner = tf.where(owned, 0, -1)
     matrices, flips = [matrix0], [u[0, 5] < 0.5]
