@@ -196,3 +196,20 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     }
     (workdir / ACTIVITY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def ensemble(models) -> "keras.Model":
+    """One model whose ``action`` B x C is the mean of ``models``' (each with a ``joints``
+    B x K x 3 input and a B x C softmax output): seeds of one recipe averaged, shipped as one
+    file that ``serving.activity`` calls like any member."""
+    import keras
+
+    shape = models[0].output.shape[-1]
+    if any(m.output.shape[-1] != shape for m in models):
+        raise DataError(f"ensemble members disagree on the classes: "
+                        f"{[m.output.shape[-1] for m in models]}")
+    joints = keras.Input(models[0].input["joints"].shape[1:], name="joints")
+    outputs = [keras.Model(m.inputs, m.outputs[0], name=f"member{i}")({"joints": joints})
+               for i, m in enumerate(models)]
+    mean = keras.layers.Average(name="action", dtype="float32")(outputs)
+    return keras.Model({"joints": joints}, mean, name="activity_ensemble")
