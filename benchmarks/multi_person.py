@@ -6,7 +6,7 @@ passes).
     .venv/bin/python scripts/make_multi_person_set.py runs/multi-person-set   # the check set
     .venv/bin/python benchmarks/multi_person.py runs/multi-person-set \
         --detector runs/person-detector-l1 [--pose lspet] [--detector-size 192] \
-        [--true-boxes] [--baseline]
+        [--refine] [--true-boxes] [--baseline]
 
 Scoring, per image, over its annotated persons (``persons.json``; ``ignore`` persons, mostly
 covered by others, are neither to be found nor false finds):
@@ -225,6 +225,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pose", default="lspet")
     parser.add_argument("--detector-size", type=int, default=None)
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
+    parser.add_argument("--refine", action="store_true",
+                        help="predict each person again on the square around its first joints")
     parser.add_argument("--true-boxes", action="store_true",
                         help="also the pose stage on the annotated boxes (its ceiling)")
     parser.add_argument("--whole-photos", nargs=3, action="append", default=[],
@@ -243,9 +245,10 @@ def main(argv=None) -> int:
     thresholds = sorted(float(t) for t in args.thresholds.split(","))
     detector = PersonDetector(args.detector, size=args.detector_size, min_score=thresholds[0])
     pose = make_predictor(args.pose, passes=1)
-    results, seconds = run_people(PeoplePredictor(detector, pose), photos)
+    results, seconds = run_people(PeoplePredictor(detector, pose, refine=args.refine), photos)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "detector": args.detector, "detector_size": detector.size, "pose": args.pose,
+              "refine": args.refine,
               "checkset": str(args.checkset), **speed(seconds, entries)}
     print(f"{args.detector} (at {detector.size} px) + {args.pose} on {len(photos)} images of "
           f"{args.checkset}; {report['images_per_s']} images/s "
@@ -276,7 +279,8 @@ def main(argv=None) -> int:
             if e["source"] == "nobody" and (r.scores >= threshold).any()]
         report[f"min_score_{threshold:g}"] = row
     if args.true_boxes:
-        truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose), photos)
+        truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose,
+                                              refine=args.refine), photos)
         scored = [score_image(r.keypoints, e["persons"], e["complete"])
                   for r, e in zip(truth, entries)]
         row = summarise(scored, entries)
@@ -303,7 +307,8 @@ def main(argv=None) -> int:
         from tfpose.serving.people import MIN_SCORE
 
         detector.min_score = MIN_SCORE if args.min_score is None else args.min_score
-        people, single = PeoplePredictor(detector, pose), make_predictor(args.pose, passes=2)
+        people = PeoplePredictor(detector, pose, refine=args.refine)
+        single = make_predictor(args.pose, passes=2)
         report["whole_photos"] = [whole_photo_scores(people, single, *triple)
                                   for triple in args.whole_photos]
         for row in report["whole_photos"]:

@@ -14,7 +14,7 @@ from tfpose.core import zoo
 from tfpose.serving import people
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
-DETECTOR = "person_detector"  # the shipped detector's name, once one is shipped
+DETECTOR = people.DETECTOR
 
 
 class GivenBoxes:
@@ -91,6 +91,10 @@ def test_square_crops_map_back_to_the_photo():
     framed, box = people.letterbox(photo, 96)
     assert framed.shape == (96, 96, 3) and framed[:16].max() == 0  # padded above and below
     np.testing.assert_allclose(box, [0, -50, 300, 250])
+    # The dot seen in the letterboxed input maps back to it through the same frame.
+    v, u = np.unravel_index(np.argmax(framed.astype(float).sum(-1)), framed.shape[:2])
+    back = people.to_photo(np.array([[u, v, u, v]], np.float32), box, 96)[0]
+    np.testing.assert_allclose(back[:2], [70, 120], atol=300 / 96 + 0.5)
 
 
 def test_drop_duplicates_keeps_the_best_of_one_person_and_both_of_two():

@@ -26,6 +26,7 @@ import numpy as np
 from tfpose.core.errors import DataError
 from tfpose.core.geometry import letterbox_box
 
+DETECTOR = "person_detector"  # the shipped detector's name (``tfpose models``), once shipped
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
 # Detector score a person needs (the centre peak's probability): docs/multi_person.md gives
 # people recovered and skeletons matched to nobody on the check set at several thresholds.
@@ -90,6 +91,13 @@ def letterbox(photo: np.ndarray, size: int):
     left, top = round(-box[0] * scale), round(-box[1] * scale)
     canvas[top:top + inner[1], left:left + inner[0]] = resized[:size - top, :size - left]
     return canvas, np.asarray(box, np.float32)
+
+
+def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
+    """Boxes N x 4 in the pixels of a ``size`` input framing the photo's ``frame`` (x0, y0, x1,
+    y1 photo px, ``letterbox``'s box) -> photo pixels: ``x0 + x (x1 - x0) / size`` per axis."""
+    scale = np.tile((frame[2:] - frame[:2]) / size, 2)
+    return np.tile(frame[:2], 2) + np.asarray(boxes, np.float32) * scale
 
 
 def square_crops(photo: np.ndarray, boxes: np.ndarray, side: int = CROP_SIDE):
@@ -161,7 +169,7 @@ class PersonDetector:
         found = []
         for (_, frame), image_boxes, image_scores in zip(framed, boxes.numpy(), scores.numpy()):
             keep = image_scores >= self.min_score
-            image_boxes = frame[:2].repeat(2) + image_boxes[keep] * (frame[2] - frame[0]) / self.size
+            image_boxes = to_photo(image_boxes[keep], frame, self.size)
             image_scores = image_scores[keep]
             kept = drop_duplicates(image_boxes, image_scores)[: self.max_people]
             found.append((image_boxes[kept].astype(np.float32), image_scores[kept]))
@@ -170,35 +178,59 @@ class PersonDetector:
 
 class PeoplePredictor:
     """Photos -> one ``PeopleResult`` each: ``detector`` (a ``PersonDetector``, or any callable
-    with its call) then ``pose`` (``predict.make_predictor``'s predictor: its box signature)."""
+    with its call) then ``pose`` (``predict.make_predictor``'s predictor: its box signature).
 
-    def __init__(self, detector, pose, batch_size: int = 16):
+    ``refine``: predict each person again on the square around its first answer's confident
+    joints (``passes.second_pass_boxes``, grown by one heatmap cell of the first crop), as the
+    one-person two passes do after the whole photo: the detector's box only has to find the
+    person. A person without two confident joints keeps its first answer.
+    """
+
+    def __init__(self, detector, pose, batch_size: int = 16, refine: bool = False):
         self.detector, self.pose, self.batch_size = detector, pose, batch_size
+        self.refine = refine
 
     def __call__(self, photos: Sequence[np.ndarray]) -> list:
+        from tfpose.serving.passes import SECOND_PASS_PAD, second_pass_boxes
+
         photos = [np.asarray(p, np.uint8) for p in photos]
         detections = self.detector(photos)
-        crops, origins, scales, owners = [], [], [], []
-        for i, (photo, (boxes, _)) in enumerate(zip(photos, detections)):
-            image_crops, origin, scale = square_crops(photo, boxes)
-            crops.append(image_crops)
-            origins.append(origin)
-            scales.append(scale)
-            owners += [i] * len(boxes)
-        crops = np.concatenate(crops) if crops else np.zeros((0, CROP_SIDE, CROP_SIDE, 3))
-        keypoints, joint_scores = self._pose(crops)
-        keypoints = ((keypoints + 0.5) * np.concatenate(scales)[:, None, None]
-                     + np.concatenate(origins)[:, None, :]) if len(crops) else keypoints
-        owners = np.asarray(owners, np.int64)
+        owners = np.concatenate([np.full(len(boxes), i, np.int64)
+                                 for i, (boxes, _) in enumerate(detections)] or [np.zeros(0)])
+        boxes = [boxes for boxes, _ in detections]
+        keypoints, joint_scores = self._pose_on_boxes(photos, boxes)
+        if self.refine and len(keypoints):
+            sides = np.concatenate([np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                                    for b in boxes])
+            second, valid = second_pass_boxes(keypoints, joint_scores, pad=SECOND_PASS_PAD * sides)
+            again = [np.where(valid[owners == i, None], second[owners == i], first)
+                     for i, first in enumerate(boxes)]
+            keypoints, joint_scores = self._pose_on_boxes(photos, again)
         results = []
-        for i, (boxes, scores) in enumerate(detections):
+        for i, (found, scores) in enumerate(detections):
             mine = owners == i
             height, width = photos[i].shape[:2]
-            shown = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+            shown = np.clip(found, 0, [width, height, width, height]).astype(np.float32)
             results.append(PeopleResult(shown, scores.astype(np.float32),
                                         keypoints[mine].astype(np.float32),
                                         joint_scores[mine].astype(np.float32)))
         return results
+
+    def _pose_on_boxes(self, photos: list, boxes: list):
+        """The pose model on each box's square crop (``boxes[i]`` N_i x 4 of ``photos[i]``):
+        keypoints (sum N_i) x K x 2 in photo pixels and their scores (sum N_i) x K."""
+        crops, origins, scales = [], [], []
+        for photo, image_boxes in zip(photos, boxes):
+            image_crops, origin, scale = square_crops(photo, image_boxes)
+            crops.append(image_crops)
+            origins.append(origin.reshape(-1, 2))
+            scales.append(scale)
+        crops = np.concatenate(crops) if crops else np.zeros((0, CROP_SIDE, CROP_SIDE, 3))
+        keypoints, joint_scores = self._pose(crops)
+        if len(crops):
+            keypoints = ((keypoints + 0.5) * np.concatenate(scales)[:, None, None]
+                         + np.concatenate(origins)[:, None, :])
+        return keypoints, joint_scores
 
     def _pose(self, crops: np.ndarray):
         """The pose model on every crop (its whole square), in batches: keypoints N x K x 2 in
