@@ -8,6 +8,8 @@
     res.scores       # (P, 16) float32
     res.boxes        # (P, 4) float32 x0, y0, x1, y1: the box each skeleton was predicted in
     res.joint_names  # the 16 names, index k of keypoints[:, k]
+    res.activity     # per person {"class", "probability", "top"}: tfpose.load("lspet",
+                     #   activity="mpii-activity"), or a two-stage model's class
     res.draw()       # H x W x 3 uint8, the skeletons drawn
     res.to_json()    # the JSON line `tfpose predict` prints for the same photo
     model(["a.jpg", "b.jpg"])           # a list in, a list out, batched
@@ -94,10 +96,11 @@ class Result:
 
     @property
     def activity(self) -> list:
-        """Per person: ``{"class", "probability", "top"}`` when the model names an activity
-        (a two-stage model, or an attached activity model), else ``[]``."""
+        """Per person: ``{"class", "probability", "top"}`` (None for a person with too few
+        joints to read) when an activity model is attached, ``{"class", "probability"}`` from a
+        two-stage model, else ``[]``."""
         persons = self._persons()
-        if persons and persons[0].get("activity") is not None:
+        if persons and "activity" in persons[0]:
             return [p["activity"] for p in persons]
         if persons and self.record.get("class") is not None:
             return [{"class": self.record["class"], "probability": self.record["probability"]}]
@@ -132,13 +135,18 @@ class Result:
 class Model:
     """A loaded model; see the module docstring. Build it with ``tfpose.load``."""
 
-    def __init__(self, source="lspet", *, engine: str = "auto", passes: int = 2,
+    def __init__(self, source="lspet", *, activity=None, engine: str = "auto", passes: int = 2,
                  checkpoint: str = "best", batch_size: int = 8):
         from tfpose.serving.predict import make_predictor
 
         self.source = str(source)
         self.batch_size = int(batch_size)
         self._predictor = make_predictor(source, checkpoint, passes, engine)
+        self._activity = None
+        if activity is not None:
+            from tfpose.serving.activity import ActivityModel
+
+            self._activity = ActivityModel.load(activity)
 
     def __repr__(self) -> str:
         return f"tfpose.Model({self.source!r}, {type(self._predictor).__name__})"
@@ -185,8 +193,17 @@ class Model:
                 results.append(Result({"image": name, "error": str(answer)}))
             else:
                 rec, drawn_box = answer
-                results.append(Result(rec, item, drawn_box))
+                results.append(Result(self._with_activity(rec), item, drawn_box))
         return results
+
+    def _with_activity(self, rec: dict) -> dict:
+        """The record with each person's activity when an activity model is attached (the same
+        ``serving.activity.attach`` as ``tfpose predict --activity``)."""
+        if self._activity is None:
+            return rec
+        from tfpose.serving.activity import attach
+
+        return attach(rec, self._activity)
 
     def video(self, source: Union[str, Path, int], *, track: bool = True, smooth: bool = True,
               lookahead: Optional[int] = None, max_frames: Optional[int] = None
@@ -210,7 +227,7 @@ class Model:
         def on_frame(rec, frame, box):
             if stop.is_set():
                 raise Stopped
-            answers.put(("frame", Result(dict(rec), frame, box)))
+            answers.put(("frame", Result(self._with_activity(dict(rec)), frame, box)))
 
         def run():
             try:
@@ -244,14 +261,18 @@ class Model:
             worker.join()
 
 
-def load(source="lspet", *, engine: str = "auto", passes: int = 2, checkpoint: str = "best",
-         batch_size: int = 8) -> Model:
+def load(source="lspet", *, activity=None, engine: str = "auto", passes: int = 2,
+         checkpoint: str = "best", batch_size: int = 8) -> Model:
     """A ``Model`` for ``source``: a shipped model's name (``tfpose models``), a training work
     dir, a SavedModel (or a TF Serving model folder) or a ``.tflite``.
+
+    ``activity``: an activity model (``"mpii-activity"``, or a work dir of
+    ``scripts/train_activity.py``) that names each person's activity from their joints:
+    ``Result.activity`` then holds ``{"class", "probability", "top"}`` per person.
 
     ``engine``: ``auto`` (LiteRT where the model has a LiteRT twin, else TensorFlow),
     ``tensorflow`` or ``litert``; ``passes``: 2 finds the person on the whole image then looks
     again at the square around them, 1 stops after the first; ``batch_size``: inputs per call.
     """
-    return Model(source, engine=engine, passes=passes, checkpoint=checkpoint,
-                 batch_size=batch_size)
+    return Model(source, activity=activity, engine=engine, passes=passes,
+                 checkpoint=checkpoint, batch_size=batch_size)

@@ -106,3 +106,21 @@ def test_video_yields_a_result_per_frame_and_stops_when_left(model, tmp_path):
     assert len(seen) == 2
     with pytest.raises(DataError):
         list(model.video(tmp_path / "missing.mp4"))
+
+
+def test_an_attached_activity_model_names_each_persons_activity(tmp_path):
+    """``tfpose.load(..., activity=...)``: each result carries the activity model's answer on
+    its joints, the same as ``serving.activity`` gives on them directly."""
+    from tfpose.core import zoo
+    from tfpose.serving.activity import ActivityModel
+
+    if "mpii-activity" not in zoo.names():
+        pytest.skip("mpii-activity is not shipped in this checkout")
+    folder = colour_finder_workdir(tmp_path / "colours")
+    model = tfpose.load(str(folder), engine="tensorflow", activity="mpii-activity")
+    result = model(png(3))
+    want = ActivityModel.load("mpii-activity")(result.keypoints, result.scores)
+    assert len(result.activity) == 1 and result.activity == want
+    assert result.activity[0]["class"] in ActivityModel.load("mpii-activity").classes
+    assert json.loads(result.to_json())["activity"] == want[0]
+
