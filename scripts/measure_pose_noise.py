@@ -1,7 +1,8 @@
 """Measure how far a pose model's joints land from the truth on held-out photos: the noise
 model the activity classifier trains with (``tfpose.input.pose_noise``).
 
-Usage: python scripts/measure_pose_noise.py MODEL JOINTS_MAT IMAGES_DIR DATASET_DIR OUT_JSON [SPLIT]
+Usage: python scripts/measure_pose_noise.py MODEL JOINTS_MAT IMAGES_DIR DATASET_DIR OUT_JSON [SPLIT
+[MIN_SCORE]]
 
 Runs ``tfpose predict``'s code (whole photos, two passes, as a user's photo is predicted) on
 the original photos of SPLIT (default ``val``: never the photos the pose model trained on) of
@@ -53,12 +54,16 @@ def main(argv) -> int:
         return 2
     model, mat, images_dir, dataset, out = argv[:5]
     split = argv[5] if len(argv) > 5 else "val"
+    # Joints scored under MIN_SCORE reach the classifier as missing; the classifier trained
+    # on this model must read photos with the same bar (training.activity records it).
+    min_score = float(argv[6]) if len(argv) > 6 else None
     from tfpose.input import pose_noise
 
     out = Path(out)
     names, keypoints, scores, true, annotated = predictions(
         model, mat, images_dir, dataset, split, out.with_suffix(".npz"))
-    noise = pose_noise.measure(keypoints, scores, true, annotated)
+    noise = pose_noise.measure(keypoints, scores, true, annotated,
+                               min_score=pose_noise.MIN_SCORE if min_score is None else min_score)
     noise["source"] = {"model": str(model), "annotations": str(mat), "dataset": str(dataset),
                        "split": split, "photos": len(names)}
     out.write_text(json.dumps(noise, indent=2) + "\n")

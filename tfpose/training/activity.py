@@ -133,6 +133,11 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     if cfg.data.input_size != joint_frame.FRAME_SIZE:
         raise DataError(f"data.input_size must be the joint frame's {joint_frame.FRAME_SIZE}. "
                         f"Received: {cfg.data.input_size}")
+    # Photos are read with the bar the noise was measured at (a joint under it is missing).
+    bars = {noise["min_score"] for noise in noises.values()} or {pose_noise.MIN_SCORE}
+    if len(bars) > 1:
+        raise DataError(f"noise models measured at different min_score: {sorted(bars)}")
+    (min_score,) = bars
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -183,7 +188,7 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     summary = {
         "framing": {"function": "tfpose.core.joint_frame.frame_joints",
                     "size": joint_frame.FRAME_SIZE, "margin": joint_frame.MARGIN,
-                    "min_score": pose_noise.MIN_SCORE,
+                    "min_score": min_score,
                     "joint_names": list(skeleton.JOINT_NAMES)},
         "flip_test": True,
         "noise": noises,
