@@ -12,6 +12,10 @@ name, its probability and the top k:
     # -> [{"class": "sports", "probability": 0.41, "top": [{"class": ..., "probability": ...},
     #      ... k entries]}, ...]  (None for a person with fewer than two scored joints)
 
+On a pose result with an instance axis (``keypoints`` P x 16 x 2, ``scores`` P x 16,
+``joint_names``), one call attaches it: ``activity(res.keypoints, res.scores,
+joint_names=res.joint_names)``; ``attach`` does the same for ``tfpose predict``'s JSON lines.
+
 The joints are framed by their own square box (``core.joint_frame.frame_joints``, the same
 function the model trained with), joints scored under the model's ``min_score`` count as
 missing, and the probabilities average the person and their mirror image (the flip test the
