@@ -2,8 +2,9 @@
 WebP and TIFF bytes (``tests/fuzzing.py``), as for the readers (``tests/datasets/test_fuzz.py``).
 
 Every damaged photo is either answered or one error line naming it; never a traceback, and the
-good photos around it are always answered, as they would be alone. The default run tries 50
-cases per format; the ``slow`` run 500 (``pytest -m slow tests/serving/test_images_fuzz.py``).
+good photos around it are always answered, as they would be alone. Through both engines (the
+graph's decoder, and Pillow's on the LiteRT path). The default run tries 50 cases per format;
+the ``slow`` run 500 (``pytest -m slow tests/serving/test_images_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -41,13 +42,21 @@ def photo_bytes(fmt: str, kwargs: dict) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def dots(tmp_path_factory):
-    return dot_finder_workdir(tmp_path_factory.mktemp("fuzz") / "dots", "letterbox")
+def models(tmp_path_factory):
+    """The dot finder as a work dir (TensorFlow: the graph decodes) and as a .tflite (LiteRT:
+    Pillow decodes, ``host_crop``)."""
+    from tfpose.serving.litert import export_tflite
+
+    workdir = dot_finder_workdir(tmp_path_factory.mktemp("fuzz") / "dots", "letterbox")
+    return {"tensorflow": workdir,
+            "litert": export_tflite(workdir, workdir.parent / "dots.tflite")}
 
 
 @pytest.mark.parametrize("cases", [FAST, pytest.param(SLOW, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("suffix", sorted(FORMATS))
-def test_damaged_photos_never_crash_predict_nor_cost_the_others(dots, tmp_path, suffix, cases):
+@pytest.mark.parametrize("engine", ["tensorflow", "litert"])
+def test_damaged_photos_never_crash_predict_nor_cost_the_others(models, tmp_path, engine,
+                                                                suffix, cases):
     """One command: a good photo, ``cases`` damaged ones (seeds 0..cases-1) with a good photo
     after every tenth, drawn (the drawing decodes the photo a second time, in Pillow)."""
     original = photo_bytes(*FORMATS[suffix])
@@ -62,7 +71,7 @@ def test_damaged_photos_never_crash_predict_nor_cost_the_others(dots, tmp_path, 
 
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
-        result = CliRunner().invoke(cli.cli, ["predict", str(dots), *map(str, paths),
+        result = CliRunner().invoke(cli.cli, ["predict", str(models[engine]), *map(str, paths),
                                               "--out", str(tmp_path / "out")])
     assert not [str(w.message) for w in warned]  # Python warnings would be more stderr lines
     if result.exception is not None and not isinstance(result.exception, SystemExit):
