@@ -10,6 +10,7 @@ print). ``tfpose --verbose`` skips all of it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -23,16 +24,25 @@ def import_tensorflow_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with c_stderr_silenced():
         import tensorflow as tf
 
         # Listing physical (not logical) devices runs the CUDA probe now, silenced, without
         # initialising the runtime (multi-worker training must configure it first).
         tf.config.list_physical_devices()
+
+
+@contextlib.contextmanager
+def c_stderr_silenced():
+    """File descriptor 2 pointed at /dev/null inside the block: what C libraries write there
+    (TensorFlow's start-up, libtiff's warnings on a damaged TIFF) is dropped; Python exceptions
+    still propagate. Process-wide while it lasts: keep the block short."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tfpose.core.console import c_stderr_silenced
 from tfpose.core.errors import DataError
 
 # Larger images are refused before any pixel is decoded (a 100-megapixel photo decodes to
@@ -150,7 +151,10 @@ def rgb_pixels(image, name="image") -> np.ndarray:
     """A PIL image's pixels, turned by its EXIF orientation, as H x W x 3 uint8 RGB; DataError
     naming ``name`` when they cannot be decoded (a truncated or damaged file)."""
     try:
-        with _quiet_pillow():
+        # libtiff prints its complaints about a damaged TIFF straight to the C stderr, under
+        # the name "tempfile.tif": lines that name no file; this one's DataError says it.
+        with _quiet_pillow(), (c_stderr_silenced() if image.format == "TIFF"
+                               else contextlib.nullcontext()):
             image.load()
         try:
             # Pillow's own table, and its knowledge of which loaders turn the pixels already
