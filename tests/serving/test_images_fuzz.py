@@ -95,3 +95,29 @@ def test_damaged_photos_never_crash_predict_nor_cost_the_others(models, tmp_path
                                    atol=1.0)
     for line in lines:
         assert np.isfinite(line["keypoints"]).all()
+
+
+@pytest.mark.parametrize("cases", [FAST, pytest.param(SLOW, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_damaged_photos_get_an_error_status_from_the_export(models, suffix, cases):
+    """The SavedModel's ``serving_default`` (as TF Serving runs it): a damaged photo is an
+    ``InvalidArgument`` for its own request or a finite answer, and the next request is
+    answered. (TIFF is not among the graph's formats: always its error status.)"""
+    import tensorflow as tf
+
+    from tfpose.serving import export
+
+    cfg, model, names = export.load_workdir(models["tensorflow"])
+    serving = export.ServingModule(model, cfg, names)
+    original = photo_bytes(*FORMATS[suffix])
+    good = tf.constant([photo_bytes(*FORMATS["png"])])
+    for seed in range(cases):
+        damaged = mutate(original, np.random.default_rng(seed))
+        try:
+            answer = serving.serving_default(images=tf.constant([damaged]))
+            assert np.isfinite(answer["keypoints"].numpy()).all(), seed
+        except tf.errors.InvalidArgumentError:
+            pass
+        answer = serving.serving_default(images=good)
+        np.testing.assert_allclose(answer["keypoints"].numpy()[0], np.tile((12, 30), (16, 1)),
+                                   atol=1.0, err_msg=f"seed {seed}")
