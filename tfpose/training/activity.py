@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from tfpose.core import joint_frame, skeleton
+from tfpose.core import geometry, joint_frame, skeleton
 from tfpose.core.errors import DataError
 from tfpose.input import pose_noise
 
@@ -55,11 +55,13 @@ def load_split(dataset_dir, split: str) -> dict:
     if not parts:
         raise DataError(f"{dataset_dir}: split {split!r} has no records")
     ex = {k: np.concatenate([part[k] for part in parts]) for k in fields}
+    sizes = set(ex["image/width"].tolist()) | set(ex["image/height"].tolist())
+    if len(sizes) != 1:
+        raise DataError(f"{dataset_dir}: expected one square stored size; found {sorted(sizes)}")
     box = ex["person/crop_box"]
     stored = ex["person/keypoints"].reshape(len(box), -1, 3)[..., :2]
-    size = np.stack([ex["image/width"], ex["image/height"]], -1).astype(np.float32)
-    keypoints = box[:, None, :2] + stored * ((box[:, 2:] - box[:, :2]) / size)[:, None]
-    return {"keypoints": keypoints.astype(np.float32), "annotated": ex["person/annotated"] > 0,
+    keypoints = geometry.to_original(stored, box, sizes.pop())
+    return {"keypoints": np.asarray(keypoints, np.float32), "annotated": ex["person/annotated"] > 0,
             "labels": ex["action/label"].astype(np.int64),
             "classes": list(manifest["classes"]),
             "images": [name.decode() for name in ex["image/filename"]]}
