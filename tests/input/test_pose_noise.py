@@ -58,3 +58,21 @@ def test_perturb_follows_the_rates_and_keeps_unannotated_joints_unused():
     moved = np.linalg.norm(out - true, axis=-1) > 1e-3
     assert abs(moved[used[:, 9], 9].mean() - 0.5) < 0.04
     assert not moved[used[:, 3], 3].any()
+
+
+def test_replay_moves_each_person_by_one_measured_pattern_scaled_to_its_box():
+    n = 50
+    true = _people(n, seed=4)
+    annotated = np.ones((n, K), bool)
+    errors = np.zeros((2, K, 2), np.float32)
+    errors[1, 3] = (0.5, 0.0)  # person 1 of the measured set: l_hip half a box side right
+    measured = np.ones((2, K), bool)
+    missed = np.zeros((2, K), bool)
+    missed[1, 0] = True  # and its r_ankle scored too low
+    out, used = pose_noise.replay(true, annotated, errors, measured, missed,
+                                  np.random.default_rng(0))
+    _, side, _ = joint_frame.square_box(true, annotated)
+    moved = ~np.isclose(out[:, 3, 0], true[:, 3, 0])
+    assert 0 < moved.sum() < n
+    np.testing.assert_allclose(out[moved, 3, 0] - true[moved, 3, 0], 0.5 * side[moved], rtol=1e-4)
+    assert (~used[:, 0] == moved).all() and used[:, 1:].all()

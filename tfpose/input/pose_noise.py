@@ -164,3 +164,26 @@ def format_table(noise: dict) -> str:
                  f"{100 * o['swap']:.1f} % | {100 * o['gross']:.1f} % | | "
                  f"{o['median_error']:.3f} |")
     return "\n".join(lines)
+
+
+def replay(keypoints, annotated, errors, measured, missed, rng: np.random.Generator):
+    """Joints with real prediction errors replayed, a whole person's pattern at a time: the
+    check on ``perturb``'s independent parts (correlations within a person kept; a swap or a
+    gross error arrives as the displacement it had on the measured person).
+
+    keypoints: true N x K x 2 px; annotated: N x K bool; errors: M x K x 2 measured errors in
+    units of the true box side (``relative_errors``); measured: M x K, the error is known (the
+    joint was annotated and scored at least ``min_score``); missed: M x K, annotated but scored
+    under it. Person n takes person ``m`` (drawn uniformly)'s errors, scaled by its own box
+    side; joints ``m`` missed are unused; joints without a known error stay as they are.
+    Returns (keypoints N x K x 2, used N x K).
+    """
+    true = np.asarray(keypoints, np.float32)[..., :2]
+    annotated = np.asarray(annotated, bool)
+    _, side, ok = joint_frame.square_box(true, annotated)
+    pick = rng.integers(0, len(errors), len(true))
+    known = np.asarray(measured, bool)[pick]
+    shift = np.where(known[..., None], np.asarray(errors, np.float32)[pick], 0.0)
+    out = true + shift * np.where(ok, side, 0.0)[:, None, None]
+    used = annotated & ~np.asarray(missed, bool)[pick]
+    return np.where(used[..., None], out, 0.0).astype(np.float32), used
