@@ -219,10 +219,22 @@ class LiteRTPredictor:
         self.size = int(self.meta["input_size"])
         self.frame = self.meta["whole_image_frame"]
         self.description = f"LiteRT {path} ({self.meta['quantize']})"
+        self._first_call = True
 
     def infer(self, crops: np.ndarray) -> dict:
         """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
-        outputs = self.runner(crops=np.ascontiguousarray(crops, np.float32))
+        crops = np.ascontiguousarray(crops, np.float32)
+        if self._first_call:
+            # The first call applies XNNPACK, and LiteRT's C++ says so on stderr ("INFO:
+            # Created TensorFlow Lite XNNPACK delegate for CPU."): a line on every predict
+            # that tells a user nothing. Errors still raise.
+            from tfpose.core.console import c_stderr_silenced
+
+            with c_stderr_silenced():
+                outputs = self.runner(crops=crops)
+            self._first_call = False
+        else:
+            outputs = self.runner(crops=crops)
         return {k: np.asarray(v) for k, v in outputs.items()}
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
