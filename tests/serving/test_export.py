@@ -423,6 +423,18 @@ def test_in_graph_crop_resamples_like_the_converter():
     assert np.abs(ref - shifted.numpy())[2:-2, 2:-2].mean() > 2.0
 
 
+@pytest.mark.parametrize("box", [(2000, 100, 2400, 500), (-900, -800, -500, -400),
+                                 (100, 900, 500, 1300)])
+def test_a_box_wholly_outside_the_photo_crops_zeros_not_an_error(box):
+    """Outside the image is zero padding, also when the box misses the image entirely (a
+    negative padding used to fail the request)."""
+    pixels = np.full((720, 1280, 3), 200.0, np.float32)
+    crop = export.crop_and_resize(pixels, box, SIZE).numpy()
+    assert crop.shape == (SIZE, SIZE, 3) and np.all(crop == 0)
+    half = export.crop_and_resize(pixels, (1000, 100, 1560, 660), SIZE).numpy()
+    assert half[:, : SIZE // 4].min() > 150 and half[:, -SIZE // 4:].max() == 0
+
+
 def test_jpeg_dct_scaled_decode_matches_the_converter():
     """Large boxes decode the JPEG at 1/2..1/8 scale, as the converter's ``draft`` does."""
     import math

@@ -155,6 +155,14 @@ def _axis_window(start, length, size: int, extent, reduction=1.0):
     return i0, i1, lo, hi, c0 - tf.cast(i0, tf.float32)
 
 
+def _padding(i0, i1, lo, hi):
+    """Zeros before and after the image's part ``lo .. hi`` of the window ``i0 .. i1`` so that
+    the padded region spans the whole window, also when the window lies wholly outside the
+    image (``lo == hi`` at an edge: all zeros, never a negative padding)."""
+    before = tf.clip_by_value(lo - i0, 0, i1 - i0)
+    return tf.stack([before, (i1 - i0) - (hi - lo) - before])
+
+
 def crop_and_resize(image, box, size: int, reduction=1):
     """H x W x 3 float image, box (x0, y0, x1, y1) original px -> S x S x 3 float32.
 
@@ -175,7 +183,7 @@ def crop_and_resize(image, box, size: int, reduction=1):
     xi0, xi1, xlo, xhi, xoff = _axis_window(box[0], width_box, size, shape[1], reduction)
     yi0, yi1, ylo, yhi, yoff = _axis_window(box[1], height_box, size, shape[0], reduction)
     region = image[ylo:yhi, xlo:xhi]
-    region = tf.pad(region, [[ylo - yi0, yi1 - yhi], [xlo - xi0, xi1 - xhi], [0, 0]])
+    region = tf.pad(region, [_padding(yi0, yi1, ylo, yhi), _padding(xi0, xi1, xlo, xhi), [0, 0]])
     scale = tf.stack([size / height_box, size / width_box]) * reduction
     out = tf.raw_ops.ScaleAndTranslate(
         images=region[None], size=tf.constant([size, size], tf.int32), scale=scale,
