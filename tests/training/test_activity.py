@@ -72,6 +72,11 @@ def test_train_writes_a_work_dir_that_serving_reads_and_scores_it(dataset, tmp_p
                             draws=2)
     assert 0 <= scores["clean"]["accuracy"] <= 1
     assert set(scores["noisy"]["tiny"]["draws"]) == {"accuracy", "balanced_accuracy"}
+    # `tfpose evaluate` would feed it the records' crop frame: it refuses, naming the way.
+    from tfpose.evaluation.evaluate import evaluate_workdir
+
+    with pytest.raises(DataError, match="activity model"):
+        evaluate_workdir(tmp_path, split="val")
 
 
 def test_noise_models_with_different_bars_are_refused(dataset, tmp_path):

@@ -29,6 +29,7 @@ from tfpose.input.pipeline import build_inference_dataset
 from tfpose.metrics import classification, pck, pckh
 from tfpose.tasks import TwoStage, get_task, load_workdir, pose_task
 from tfpose.tasks.workdir import load_pose_workdir
+from tfpose.training.activity import ACTIVITY_FILE
 
 
 def _batches(cfg, split, max_batches):
@@ -207,6 +208,13 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     so runs with different settings never overwrite each other.
     """
     workdir = Path(workdir)
+    if (zoo.resolve(workdir) / ACTIVITY_FILE).is_file():
+        # The records hold joints in MPII's objpos/scale crop; this model reads them in their own
+        # square box, as on a photo: scored here it would get a wrong, lower figure.
+        raise DataError(f"{workdir} is an activity model: it frames joints by their own square "
+                        "box (core.joint_frame), not the records' crop; score it with "
+                        "`python scripts/train_activity.py CONFIG DATASET none WORKDIR "
+                        "--score-only --score-noise NAME=NOISE.json`")
     overrides = [f"data.dir={data_dir}"] if data_dir else []
     cfg, model, names = load_workdir(workdir, checkpoint, overrides)
     data_cfg, model, source = joint_source(cfg, model, joints, pose_workdir)
