@@ -64,9 +64,10 @@ def _inside(points, box, slack=0.0):
     return ((points >= np.asarray(box[:2]) - slack) & (points <= np.asarray(box[2:]) + slack)).all(1)
 
 
-def test_each_skeleton_stays_inside_its_own_person(two_people, pose):
+@pytest.mark.parametrize("refine", [False, True])
+def test_each_skeleton_stays_inside_its_own_person(two_people, pose, refine):
     photo, joints, annotated, boxes = two_people
-    result = people.PeoplePredictor(GivenBoxes(boxes), pose)([photo])[0]
+    result = people.PeoplePredictor(GivenBoxes(boxes), pose, refine=refine)([photo])[0]
     assert len(result) == 2
     np.testing.assert_allclose(result.scores, [0.9, 0.5])  # best first, as the detector said
     for k in range(2):
