@@ -158,7 +158,8 @@ def main(argv=None):
     parser.add_argument("--mpii-sample", default=str(ROOT / "tests" / "data" / "mpii_sample"))
     parser.add_argument("--out", default=str(ROOT / "runs" / "everyday"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--conditions", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--conditions", default="",
+                        help="comma-separated names (default: all; the clean row always runs)")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
@@ -170,7 +171,11 @@ def main(argv=None):
 
     from tfpose.serving.predict import make_predictor
 
-    names = [n.strip() for n in args.conditions.split(",") if n.strip()] or list(CONDITIONS)
+    names = [n.strip() for n in args.conditions.split(",") if n.strip() not in ("", CLEAN)]
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown:  # before an hour of predicting, not after
+        parser.error(f"unknown conditions {unknown}; known: {', '.join(CONDITIONS)}")
+    names = names or list(CONDITIONS)
     thresholds = [float(t) for t in args.thresholds.split(",")]
     paths, joints = held_out_photos(args)
     annotated = joints[..., 2] > 0
