@@ -135,14 +135,21 @@ def pooled_pck(hits, scored, joint_ids):
     return 100.0 * float(hits[:, ids].sum()) / float(scored[:, ids].sum()), int(scored[:, ids].sum())
 
 
-def visibility_rule(scores, out_mask, in_mask, thresholds):
-    """Precision / recall of "score < t: not in the photo" for each t; counts included."""
+def visibility_rule(scores, out_mask, in_mask, misplaced, thresholds):
+    """Precision / recall of "score < t: not in the photo" for each t; counts included.
+
+    Also ``precision_unusable``: the flagged joints that were out of the photo OR in it but
+    misplaced (``misplaced``: in the frame, scored, not within PCK@0.2), which a drawing that
+    leaves flagged joints out loses nothing by hiding.
+    """
     rows = []
     for t in thresholds:
         flagged = scores < t
         hits = int((flagged & out_mask).sum())
         flagged_total = int((flagged & (out_mask | in_mask)).sum())
+        unusable = int((flagged & (out_mask | (in_mask & misplaced))).sum())
         rows.append({"t": t, "precision": hits / flagged_total if flagged_total else None,
+                     "precision_unusable": unusable / flagged_total if flagged_total else None,
                      "recall": hits / int(out_mask.sum()) if out_mask.any() else None,
                      "flagged": flagged_total, "out": int(out_mask.sum()),
                      "in": int(in_mask.sum())})
@@ -232,7 +239,10 @@ def main(argv=None):
         scores = np.concatenate([scores_by[n][0][:, lsp] for n in truncated])
         labelled = np.concatenate([scores_by[n][1][:, lsp, 2] > 0 for n in truncated])
         was = np.concatenate([annotated[:, lsp] for _ in truncated])
-        visibility["truncated"] = visibility_rule(scores, was & ~labelled, labelled, thresholds)
+        misplaced = np.concatenate([scores_by[n][3][:, lsp] & ~scores_by[n][2][:, lsp]
+                                    for n in truncated])
+        visibility["truncated"] = visibility_rule(scores, was & ~labelled, labelled, misplaced,
+                                                  thresholds)
         # What the rule costs on whole photos: in-frame joints it would hide, and how many of
         # those were placed right (a hidden wrong joint is no loss to a drawing).
         clean_scores, _, clean_hits, clean_scored = (a[:, lsp] for a in scores_by[CLEAN])
@@ -257,13 +267,15 @@ def main(argv=None):
         print(f"| {r['condition']} | {r['photos']} | {r['tfpose_limbs']:.2f} | {theirs} | {gap} "
               f"| {r['tfpose_14']:.2f} |")
     if truncated:
-        print("\n| t | precision | recall | flagged | clean photos: in-frame joints hidden "
-              "| of those, placed right |")
-        print("|---|---|---|---|---|---|")
+        print("\n| t | precision | recall | flagged | flagged that were out or misplaced "
+              "| clean photos: in-frame joints hidden | of those, placed right |")
+        print("|---|---|---|---|---|---|---|")
         for row, clean in zip(visibility["truncated"], visibility["clean_in_joints_hidden"]):
             precision = "—" if row["precision"] is None else f"{100 * row['precision']:.1f} %"
             recall = "—" if row["recall"] is None else f"{100 * row['recall']:.1f} %"
-            print(f"| {row['t']:g} | {precision} | {recall} | {row['flagged']} "
+            unusable = ("—" if row["precision_unusable"] is None
+                        else f"{100 * row['precision_unusable']:.1f} %")
+            print(f"| {row['t']:g} | {precision} | {recall} | {row['flagged']} | {unusable} "
                   f"| {100 * clean['hidden']:.1f} % | {100 * clean['hidden_correct']:.1f} % |")
         print(f"out: {visibility['truncated'][0]['out']} joints, in: "
               f"{visibility['truncated'][0]['in']}; score quantiles (10/25/50/75/90 %): "
