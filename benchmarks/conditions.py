@@ -135,6 +135,16 @@ def pooled_pck(hits, scored, joint_ids):
     return 100.0 * float(hits[:, ids].sum()) / float(scored[:, ids].sum()), int(scored[:, ids].sum())
 
 
+def predicted_inside(keypoints, photos):
+    """bool [N, 16]: each predicted joint (keypoints [N, 16, 2]) lies on its photo's pixels."""
+    from PIL import Image
+
+    from tfpose.evaluation.conditions import inside_frame
+
+    sizes = [Image.open(p).size for p in photos]  # (W, H): reads the header only
+    return np.stack([inside_frame(k, h, w) for k, (w, h) in zip(keypoints, sizes)])
+
+
 def visibility_rule(scores, out_mask, in_mask, misplaced, thresholds):
     """Precision / recall of "score < t: not in the photo" for each t; counts included.
 
@@ -193,7 +203,7 @@ def main(argv=None):
     print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "
           f"MediaPipe: {args.mediapipe_python if mediapipe else 'absent'}", flush=True)
 
-    rows, scores_by = [], {}
+    rows, scores_by, frames_by = [], {}, {}
     for name in [CLEAN] + names:
         start = time.perf_counter()
         if name == CLEAN:
@@ -211,6 +221,7 @@ def main(argv=None):
             ours, scores = predict_tfpose(predictor, photos, args.batch)
         hits, scored = joint_hits(ours, moved, annotated)
         scores_by[name] = (scores, moved, hits, scored)
+        frames_by[name] = (ours, photos)
         limbs, limb_count = pooled_pck(hits, scored, LIMB_JOINTS)
         lsp14, lsp_count = pooled_pck(hits, scored, MEAN_JOINTS)
         theirs = np.full_like(ours, np.nan)
@@ -255,6 +266,11 @@ def main(argv=None):
         visibility["score_quantiles"] = {
             kind: np.round(np.quantile(scores[mask], [0.1, 0.25, 0.5, 0.75, 0.9]), 3).tolist()
             for kind, mask in (("out", was & ~labelled), ("in", labelled))}
+        # Does the model say "absent" by where it puts a cut-off joint? Share put inside the photo.
+        visibility["out_joints_predicted_inside_frame"] = {
+            name: float(predicted_inside(*frames_by[name])[:, lsp][
+                annotated[:, lsp] & ~(scores_by[name][1][:, lsp, 2] > 0)].mean())
+            for name in truncated}
 
     print()
     print("| condition | photos | tfpose `lspet`, 12 limb joints | MediaPipe Pose full, 12 limb "
@@ -279,7 +295,8 @@ def main(argv=None):
                   f"| {100 * clean['hidden']:.1f} % | {100 * clean['hidden_correct']:.1f} % |")
         print(f"out: {visibility['truncated'][0]['out']} joints, in: "
               f"{visibility['truncated'][0]['in']}; score quantiles (10/25/50/75/90 %): "
-              f"{visibility['score_quantiles']}")
+              f"{visibility['score_quantiles']}; cut-off joints predicted inside the photo: "
+              f"{visibility['out_joints_predicted_inside_frame']}")
     result = {"model": args.model, "passes": args.passes, "engine": predictor.description,
               "seed": args.seed, "photos": len(paths), "dataset": args.dataset,
               "machine": f"{platform.machine()} {cores} cores", "rows": rows,
