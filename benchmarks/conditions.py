@@ -135,6 +135,16 @@ def pooled_pck(hits, scored, joint_ids):
     return 100.0 * float(hits[:, ids].sum()) / float(scored[:, ids].sum()), int(scored[:, ids].sum())
 
 
+def reusable(saved: Path, joints, predictor_id: str) -> bool:
+    """``saved`` (a row's predictions.npz) holds predictions by ``predictor_id`` on copies with
+    these ``joints``."""
+    if not saved.is_file():
+        return False
+    stored = np.load(saved)
+    return (str(stored["predictor"]) if "predictor" in stored else "") == predictor_id and \
+        np.array_equal(stored["joints"], joints)
+
+
 def predicted_inside(keypoints, photos):
     """bool [N, 16]: each predicted joint (keypoints [N, 16, 2]) lies on its photo's pixels."""
     from PIL import Image
@@ -198,6 +208,8 @@ def main(argv=None):
     annotated = joints[..., 2] > 0
     out_dir = Path(args.out)
     predictor = make_predictor(args.model, passes=args.passes, engine=args.engine)
+    # What made a row's saved predictions: --reuse takes only a row of the same model and passes.
+    predictor_id = f"{args.model} | {predictor.description} | {args.passes} passes"
     mediapipe = Path(args.mediapipe_python).exists()
     cores = os.cpu_count()
     print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "
@@ -213,7 +225,7 @@ def main(argv=None):
         made = time.perf_counter() - start
         folder = out_dir / slug(name)
         saved = folder / "predictions.npz"
-        if args.reuse and saved.is_file() and np.array_equal(np.load(saved)["joints"], moved):
+        if args.reuse and reusable(saved, moved, predictor_id):
             saved = np.load(saved)
             ours, scores = saved["tfpose_keypoints"], saved["tfpose_scores"]
         else:
@@ -240,7 +252,7 @@ def main(argv=None):
         rows.append(row)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "predictions.npz", tfpose_keypoints=ours, tfpose_scores=scores,
-                 mediapipe_keypoints=theirs, joints=moved)
+                 mediapipe_keypoints=theirs, joints=moved, predictor=predictor_id)
         print(json.dumps(row), flush=True)
 
     visibility = {}
