@@ -354,8 +354,14 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "(CHECKPOINT.tflite, exported from its current weights; lspet ships one) "
                    "is there and ai-edge-litert is installed (both passes then run at "
                    "data.input_size); TensorFlow otherwise.")
+@click.option("--activity", default=None, metavar="MODEL",
+              help="Photos: name each person's activity from the pose model's joints with an "
+                   "activity model (a shipped name, e.g. mpii-activity, or a work dir of "
+                   "scripts/train_activity.py); each line gains \"activity\": {\"class\", "
+                   "\"probability\", \"top\": 3 x {\"class\", \"probability\"}}.")
 def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, checkpoint, passes,
-            camera, track, smooth, min_cutoff, beta, lookahead, max_frames, engine):
+            camera, track, smooth, min_cutoff, beta, lookahead, max_frames, engine,
+            activity):
     """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image;
     or in each frame of a video clip (any container and codec FFmpeg reads) or of --camera N.
 
@@ -368,7 +374,8 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
     sub-folders'), drawn under the same relative path in OUT; other files are skipped and
     counted.
 
-    Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"};
+    Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"}
+    (with --activity also "activity": {"class", "probability", "top"});
     keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
     of the original image with pixel centres at integers (the top-left pixel is (0, 0)).
 
@@ -409,13 +416,24 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
     verbose = (click.get_current_context().obj or {}).get("verbose", False)
     predictor = make_predictor(model_path, checkpoint, passes, engine,
                                before_tensorflow=None if verbose else import_tensorflow_quietly)
+    activity_model = None
+    if activity is not None:
+        if videos or camera is not None:
+            raise click.UsageError("--activity is for photos here; for video use Python: "
+                                   "tfpose.load(MODEL, activity=...).video(CLIP)")
+        from tfpose.serving.activity import ActivityModel
+
+        if not verbose:
+            import_tensorflow_quietly()  # the activity model is a Keras model
+        activity_model = ActivityModel.load(activity)
     box = parse_box(box) if box else None
     failed = 0
     if photos:
         for rec in predict_files(model_path, [path for path, _ in photos],
                                  None if no_draw else out_dir, box=box, checkpoint=checkpoint,
                                  batch_size=batch_size, passes=passes, predictor=predictor,
-                                 errors="record", drawing_names=[name for _, name in photos]):
+                                 errors="record", drawing_names=[name for _, name in photos],
+                                 activity=activity_model):
             if "error" in rec:
                 failed += 1
                 click.echo(f"Error: {rec['error']}", err=True)
@@ -482,8 +500,10 @@ def models():
     """List the pretrained models shipped with tfpose (usable wherever a work dir is)."""
     from tfpose.core import zoo
 
-    for name in zoo.names():
-        click.echo(f"{name:12s} {zoo.summary(name)}")
+    names = zoo.names()
+    width = max([12, *map(len, names)])  # mpii-activity is 13 letters: keep the column
+    for name in names:
+        click.echo(f"{name:{width}s} {zoo.summary(name)}")
 
 
 def main(argv=None):

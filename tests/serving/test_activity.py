@@ -92,3 +92,25 @@ def test_attach_adds_the_activity_to_a_predict_line_and_its_persons(tiny_workdir
     assert line["activity"]["class"] in CLASSES and len(line["activity"]["top"]) == 3
     assert line["persons"][0]["activity"] == model(keypoints[1:], scores[1:])[0]
     assert attach({"image": "b.jpg", "keypoints": None, "scores": None}, model)["activity"] is None
+
+
+def test_predict_cli_adds_each_persons_activity_and_draws_it(tmp_path):
+    """`tfpose predict lspet PHOTO --activity mpii-activity`: the line gains class, probability
+    and top 3, from the same attach() the Python API uses; the drawing is written."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    import cli
+
+    if "mpii-activity" not in zoo.names():
+        pytest.skip("mpii-activity is not shipped in this checkout")
+    photo = Path(__file__).resolve().parents[1] / "data" / "mpii_sample" / "005808361.jpg"
+    result = CliRunner().invoke(cli.cli, ["predict", "lspet", str(photo), "--out",
+                                          str(tmp_path), "--activity", "mpii-activity"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.splitlines()[-1])
+    model = ActivityModel.load("mpii-activity")
+    assert line["activity"] == model(np.asarray([line["keypoints"]]),
+                                     np.asarray([line["scores"]]))[0]
+    assert len(line["activity"]["top"]) == 3 and Path(line["drawing"]).is_file()

@@ -156,7 +156,8 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     if box is not None:
         ImageDraw.Draw(image).rectangle([float(v) for v in box], outline=(255, 255, 0),
                                         width=max(1, min(image.size) // 200))
-    label = f"{rec['class']} {rec['probability']:.2f}" if rec["class"] is not None else None
+    named = rec.get("activity") or (rec if rec["class"] is not None else None)
+    label = f"{named['class']} {named['probability']:.2f}" if named else None
     if rec["keypoints"] is None:
         return draw_skeleton(image, np.zeros([16, 2]), annotated=np.zeros(16, bool), label=label)
     return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
@@ -212,7 +213,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH,
                   passes: int = 2, engine: str = "auto", errors: str = "raise",
-                  drawing_names: Optional[Sequence] = None):
+                  drawing_names: Optional[Sequence] = None, activity=None):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
@@ -226,6 +227,10 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     A file that cannot be read or decoded (``images.prepare_image``; a truncated JPEG) costs
     only itself: ``errors="raise"`` raises its DataError (naming it) when its turn comes,
     ``"record"`` yields ``{"image": path, "error": message}`` in its place and goes on.
+
+    ``activity`` (a ``serving.activity.ActivityModel``) adds each line's ``"activity"``
+    (``serving.activity.attach``: class, probability and top 3 from the joints), drawn as its
+    label.
     """
     if errors not in ERROR_HANDLING:
         raise DataError(f"errors must be one of {', '.join(ERROR_HANDLING)}. Received: {errors!r}")
@@ -253,6 +258,10 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
                 yield {"image": str(path), "error": str(answer)}
                 continue
             rec, encoded, drawn_box = answer
+            if activity is not None:
+                from tfpose.serving.activity import attach
+
+                attach(rec, activity)
             if out_dir is not None:
                 target = targets[start + k]
                 try:
