@@ -145,7 +145,7 @@ class PersonDetector:
         task = get_task(cfg)
         if not task.is_detector:
             raise DataError(f"{source}: a person detector is needed (model.kind "
-                            f"efficientnet_lite0_centernet). Received: a {cfg.model.kind} model")
+                            f"efficientnet_lite0_centernet). Received: a {task.kind} model")
         if max_people < 1:
             raise DataError(f"max_people must be >= 1. Received: {max_people}")
         self.size = size or cfg.data.input_size
