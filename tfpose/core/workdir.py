@@ -7,6 +7,11 @@ from pathlib import Path
 
 from tfpose.core.errors import DataError
 
+# An activity model's work dir (``scripts/train_activity.py``): its joint framing, noise model
+# and figures beside best.keras. Here, below every layer that reads it (training writes it,
+# evaluation refuses such a model, serving loads it).
+ACTIVITY_FILE = "activity.json"
+
 
 def checkpoint_path(workdir: Path, checkpoint: str = "best") -> Path:
     """The weights file a work dir answers with: ``CHECKPOINT.keras``, else ``model.keras`` (a

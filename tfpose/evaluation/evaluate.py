@@ -29,7 +29,7 @@ from tfpose.input.pipeline import build_inference_dataset
 from tfpose.metrics import classification, pck, pckh
 from tfpose.tasks import TwoStage, get_task, load_workdir, pose_task
 from tfpose.tasks.workdir import load_pose_workdir
-from tfpose.training.activity import ACTIVITY_FILE
+from tfpose.core.workdir import ACTIVITY_FILE
 
 
 def _batches(cfg, split, max_batches):

@@ -32,7 +32,7 @@ import numpy as np
 
 from tfpose.core import joint_frame, skeleton, zoo
 from tfpose.core.errors import DataError
-from tfpose.training.activity import ACTIVITY_FILE
+from tfpose.core.workdir import ACTIVITY_FILE
 
 TOP_K = 3
 

@@ -24,13 +24,13 @@ import numpy as np
 
 from tfpose.core import geometry, joint_frame, skeleton
 from tfpose.core.errors import DataError
+from tfpose.core.workdir import ACTIVITY_FILE
 from tfpose.input import pose_noise
 
 # Noisy joints are scored over this many independent draws (mean, and the spread across them).
 NOISE_DRAWS = 5
 # Fixed seeds of the draws that score val and test: every model is scored on the same joints.
 EVAL_SEED = 1234
-ACTIVITY_FILE = "activity.json"  # framing, noise model and figures beside best.keras
 
 
 def load_split(dataset_dir, split: str) -> dict:
