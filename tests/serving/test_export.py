@@ -79,7 +79,8 @@ def graph_load(path, images, boxes, floats, out, info):
             for key, value in result.items():
                 out[f"{prefix}/{key}"] = value.astype("S") if value.dtype == object else value
 
-        info["graph_signatures"] = sorted(k for k in meta.signature_def if k != "__saved_model_init_op")
+        info["graph_signatures"] = sorted(k for k in meta.signature_def
+                                          if k != "__saved_model_init_op")
         encoded = np.array(images, dtype=object)
         save("graph_default", run("serving_default", {"images": encoded}))
         save("graph_boxes", run("serving_boxes", {"images": encoded, "boxes": boxes}))

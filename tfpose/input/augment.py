@@ -93,7 +93,8 @@ def draw(seed, batch_size, size, cfg: AugmentConfig, keypoints=None, annotated=N
     flip = tf.logical_and(tf.constant(bool(cfg.flip)), u[:, 4] < 0.5)
     colour = 1.0 + (2.0 * u[:, 5:8] - 1.0) * cfg.color_jitter
     if cfg.wide_rotation > 0:  # a stream of its own, as the person crops below
-        wide = tf.random.stateless_uniform([batch_size, 2], seed=seed + tf.constant([0, 2], tf.int64))
+        wide = tf.random.stateless_uniform([batch_size, 2],
+                                           seed=seed + tf.constant([0, 2], tf.int64))
         angle = tf.where(wide[:, 0] < cfg.wide_rotation,
                          (2.0 * wide[:, 1] - 1.0) * cfg.wide_rotation_range, angle)
     centre = None

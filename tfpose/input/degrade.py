@@ -288,7 +288,8 @@ def jpeg_artefacts(image, quality):
     coef = tf.einsum("ij,...jk,lk->...il", d, x, d)
     scale = tf.where(quality < 50.0, 5000.0 / quality, 200.0 - 2.0 * quality) / 100.0  # B
     tables = tf.constant(np.stack([JPEG_LUMA, JPEG_CHROMA, JPEG_CHROMA]).reshape(3, 8, 8))
-    step = tf.maximum(tf.floor(tables[None] * scale[:, None, None, None] + 0.5), 1.0)  # B x 3 x 8 x 8
+    # B x 3 x 8 x 8 quantisation steps
+    step = tf.maximum(tf.floor(tables[None] * scale[:, None, None, None] + 0.5), 1.0)
     step = step[:, None, None]
     coef = tf.round(coef / step) * step
     x = tf.einsum("ji,...jk,kl->...il", d, coef, d)

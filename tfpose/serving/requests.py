@@ -56,7 +56,8 @@ def rest_body(images: Sequence[bytes], boxes=None, signature: Optional[str] = No
 def _rest_value(value):
     if isinstance(value, dict):
         if set(value) != {"b64"}:
-            raise ValueError(f"a binary value must be {{'b64': ...}}; received keys {sorted(value)}")
+            raise ValueError("a binary value must be {'b64': ...}; "
+                             f"received keys {sorted(value)}")
         return base64.b64decode(value["b64"])
     return value
 
