@@ -230,7 +230,8 @@ def test_frozen_blocks_freeze_exactly_the_stem_and_the_named_blocks():
 def test_a_resumed_run_keeps_its_frozen_blocks(tiny_dataset, tmp_path):
     """Two processes' worth of one run (a zero time budget stops after each epoch; the rerun
     resumes): the frozen layers end with the weights they were initialised with, the rest move.
-    The default run checks the freezing itself (``test_frozen_blocks_freeze_exactly_the_stem_and_the_named_blocks``)."""
+    The default run checks the freezing itself
+    (``test_frozen_blocks_freeze_exactly_the_stem_and_the_named_blocks``)."""
     import keras
     from click.testing import CliRunner
 
