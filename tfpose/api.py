@@ -116,7 +116,12 @@ class Result:
         return decode_rgb(self.source, self.image)
 
     def _image_size(self) -> tuple:
-        """(H, W) of the displayed image."""
+        """(H, W) of the displayed image; a photo's from its header (no decode)."""
+        from tfpose.serving.images import displayed_size
+
+        if isinstance(self.source, (bytes, bytearray)):
+            width, height = displayed_size(self.source, self.image)
+            return height, width
         return self._pixels().shape[:2]
 
     def draw(self) -> np.ndarray:
@@ -173,16 +178,14 @@ class Model:
         return results[0] if single else results
 
     def _batch(self, items: list, offset: int, box) -> list:
+        from tfpose.serving.images import read_photo
         from tfpose.serving.predict import predict_items
 
         names, inputs = [], []
         for i, item in enumerate(items):
             if isinstance(item, (str, Path)):
                 names.append(str(item))
-                try:
-                    inputs.append(Path(item).read_bytes())
-                except OSError as err:
-                    inputs.append(DataError(f"{item}: cannot read ({err.strerror})"))
+                inputs.append(read_photo(item))
             elif isinstance(item, (bytes, bytearray, memoryview, np.ndarray)):
                 names.append(f"image {offset + i}")
                 inputs.append(np.asarray(item) if isinstance(item, np.ndarray) else bytes(item))

@@ -263,3 +263,11 @@ def test_a_folder_without_photos_is_an_error(models, tmp_path):
     assert isinstance(result.exception, DataError)
     assert str(result.exception) == (f"{tmp_path}: no photos in it "
                                      "(JPEG, PNG, WebP, TIFF, BMP or GIF)")
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED))
+def test_displayed_size_reads_the_turn_from_the_header(orientation):
+    """The size a viewer shows, without decoding: what ``decode_rgb`` gives, turned."""
+    encoded = phone_file(orientation, "JPEG")
+    assert images.displayed_size(encoded) == (WIDTH, HEIGHT)
+    assert images.decode_rgb(encoded).shape[:2] == (HEIGHT, WIDTH)

@@ -88,7 +88,7 @@ def draw(seed, batch_size, size: int, cfg: AugmentConfig) -> dict:
         truncation_jitter=2.0 * u[:, 9] - 1.0,
         occlusion_joint=u[:, 10],
         low_resolution_factor=tf.cast(u[:, 11] * len(LOW_RESOLUTION_FACTORS), tf.int32),
-        blur_kernel=tf.cast(u[:, 12] * len(blur_kernels()), tf.int32),
+        blur_kernel=tf.cast(u[:, 12] * len(BLUR_KERNELS), tf.int32),
         noise_sigma=NOISE_SIGMA[0] + u[:, 13] * (NOISE_SIGMA[1] - NOISE_SIGMA[0]),
         jpeg_quality=JPEG_QUALITY[0] + u[:, 14] * (JPEG_QUALITY[1] - JPEG_QUALITY[0]),
     )
@@ -241,10 +241,13 @@ def blur_kernels() -> np.ndarray:
     return np.stack(kernels)
 
 
+BLUR_KERNELS = blur_kernels()
+
+
 def blur(image, kernel_index):
-    """Each image convolved with ``blur_kernels()[kernel_index]`` (B int); edges padded by
+    """Each image convolved with ``BLUR_KERNELS[kernel_index]`` (B int); edges padded by
     reflection, so the frame's border does not darken."""
-    kernels = blur_kernels()  # N x 9 x 9
+    kernels = BLUR_KERNELS  # N x 9 x 9
     n, k = kernels.shape[0], kernels.shape[1]
     # Depthwise over the 3 channels, N kernels each: one conv gives every version.
     filters = tf.constant(np.tile(kernels.transpose(1, 2, 0)[:, :, None, :], (1, 1, 3, 1)))

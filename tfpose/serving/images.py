@@ -90,6 +90,15 @@ def photo_files(arguments: Sequence, recursive: bool = False):
     return photos, skipped
 
 
+def read_photo(path):
+    """A photo file's bytes, or a DataError naming it and why it could not be read (returned,
+    not raised: a batch answers its other photos)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        return DataError(f"{path}: cannot read ({err.strerror})")
+
+
 def prepare_images(encoded: Sequence[bytes], names: Optional[Sequence] = None) -> list:
     """``prepare_image`` of each; a bad one is a DataError naming it (``names[i]``, else
     ``image i``)."""
@@ -117,6 +126,14 @@ def decode_rgb(encoded: bytes, name="image") -> np.ndarray:
     are made on."""
     with open_image(encoded, name) as image:
         return rgb_pixels(image, name)
+
+
+def displayed_size(encoded: bytes, name="image") -> tuple:
+    """(width, height) of the photo as displayed (EXIF orientation 5-8 swaps them), from its
+    header: no pixel is decoded."""
+    with open_image(encoded, name) as image:
+        width, height = image.size
+        return (height, width) if _orientation(image, encoded) >= 5 else (width, height)
 
 
 def open_image(encoded: bytes, name="image"):

@@ -300,7 +300,7 @@ def predict_people_files(predictor: PeoplePredictor, paths: Sequence, out_dir=No
     ``{"image": path, "error": message}`` in its place."""
     from pathlib import Path
 
-    from tfpose.serving.images import decode_rgb
+    from tfpose.serving.images import decode_rgb, read_photo
     from tfpose.serving.predict import ERROR_HANDLING, drawing_paths
 
     if errors not in ERROR_HANDLING:
@@ -313,10 +313,12 @@ def predict_people_files(predictor: PeoplePredictor, paths: Sequence, out_dir=No
         chunk, photos = paths[start:start + batch_size], {}
         failures = {}
         for k, path in enumerate(chunk):
+            data = read_photo(path)
+            if isinstance(data, DataError):
+                failures[k] = data
+                continue
             try:
-                photos[k] = decode_rgb(path.read_bytes(), path)
-            except OSError as err:
-                failures[k] = DataError(f"{path}: cannot read ({err.strerror})")
+                photos[k] = decode_rgb(data, path)
             except DataError as err:
                 failures[k] = err
         answers = dict(zip(photos, predictor(list(photos.values()))))

@@ -293,12 +293,9 @@ def drawing_paths(out_dir: Path, names: Sequence) -> list:
 def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray]):
     """``(path, (record, encoded, drawn box) or DataError)`` for each of ``paths``, in order:
     each file read alone, then ``predict_items``."""
-    items = []
-    for path in paths:
-        try:
-            items.append(path.read_bytes())
-        except OSError as err:
-            items.append(DataError(f"{path}: cannot read ({err.strerror})"))
+    from tfpose.serving.images import read_photo
+
+    items = [read_photo(path) for path in paths]
     answers = predict_items(predictor, paths, items, boxes)
     for path, data, answer in zip(paths, items, answers):
         yield path, answer if isinstance(answer, DataError) else (answer[0], data, answer[1])

@@ -36,6 +36,11 @@ def _boxes(boxes, count: int) -> Optional[np.ndarray]:
     return boxes
 
 
+def _signature_name(signature: Optional[str], boxes) -> str:
+    """``signature``, else the one the inputs call for: ``serving_boxes`` with boxes."""
+    return signature or ("serving_default" if boxes is None else "serving_boxes")
+
+
 def rest_body(images: Sequence[bytes], boxes=None, signature: Optional[str] = None) -> dict:
     """The JSON body of a REST ``:predict`` request for B encoded images.
 
@@ -49,8 +54,7 @@ def rest_body(images: Sequence[bytes], boxes=None, signature: Optional[str] = No
     else:
         instances = [{"images": image, "boxes": box.tolist()}
                      for image, box in zip(encoded, boxes)]
-    name = signature or ("serving_default" if boxes is None else "serving_boxes")
-    return {"signature_name": name, "instances": instances}
+    return {"signature_name": _signature_name(signature, boxes), "instances": instances}
 
 
 def _rest_value(value):
@@ -92,9 +96,8 @@ def grpc_request(images: Sequence[bytes], boxes=None, *, model_name: str,
     from tensorflow_serving.apis import model_pb2, predict_pb2
 
     boxes = _boxes(boxes, len(images))
-    name = signature or ("serving_default" if boxes is None else "serving_boxes")
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
+    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(
+        name=model_name, signature_name=_signature_name(signature, boxes)))
     request.inputs["images"].CopyFrom(tf.make_tensor_proto([bytes(i) for i in images]))
     if boxes is not None:
         request.inputs["boxes"].CopyFrom(tf.make_tensor_proto(boxes))
