@@ -12,7 +12,7 @@ import sys
 import click
 
 from tfpose import __version__
-from tfpose.serving import smoothing  # numpy only: the video options' defaults
+from tfpose.serving import people, smoothing  # numpy only: the options' defaults
 
 
 # Commands that never import TensorFlow start without it (and without its start-up cost).
@@ -274,8 +274,12 @@ def evaluate(workdir, data_dir, split, flip_test, checkpoint, out_dir, joints, p
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of WORKDIR to export.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing export.")
+@click.option("--detector", default=people.DETECTOR, show_default=True, metavar="MODEL",
+              help="savedmodel of a pose model: the person detector whose detect_people "
+                   "signatures join the export, so a TF Serving client finds every person "
+                   "first (docs/serving.md); none leaves it out.")
 def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibration_data,
-               checkpoint, overwrite):
+               checkpoint, overwrite, detector):
     """Write WORKDIR's model as a TF Serving SavedModel (preprocessing inside the graph) or, with
     --format tflite, as a LiteRT model (crop and decode on the host: tfpose predict FILE.tflite).
     WORKDIR is a training work dir or a shipped model's name (tfpose models)."""
@@ -292,12 +296,20 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                if v is None]
     if missing:
         raise click.UsageError(f"--format savedmodel needs {', '.join(missing)}")
-    from tfpose.serving.export import export_workdir
+    from pathlib import Path
 
-    path = export_workdir(workdir, base_dir, name, version, checkpoint=checkpoint,
-                          overwrite=overwrite)
-    click.echo(f"Exported {workdir} to {path} (signatures: serving_default, serving_boxes, "
-               "predict_images, predict_images_boxes)")
+    from tfpose import config as config_lib
+    from tfpose.serving.detect_signatures import DETECT_SIGNATURES, export_with_detector
+    from tfpose.serving.export import SIGNATURES, export_workdir
+    from tfpose.tasks import get_task
+
+    is_pose = get_task(config_lib.load(Path(workdir) / "config.yaml")).is_pose
+    detector = detector if is_pose and detector.lower() != "none" else None
+    options = dict(checkpoint=checkpoint, overwrite=overwrite)
+    path = (export_with_detector(workdir, base_dir, name, version, detector, **options)
+            if detector else export_workdir(workdir, base_dir, name, version, **options))
+    names = SIGNATURES + (DETECT_SIGNATURES if detector else ())
+    click.echo(f"Exported {workdir} to {path} (signatures: {', '.join(names)})")
 
 
 @cli.command()
@@ -317,8 +329,9 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 @click.option("--checkpoint", type=click.Choice(["best", "model"]), default="best",
               show_default=True, help="Which saved model of a work dir to use.")
 @click.option("--passes", type=click.IntRange(1, 2), default=2, show_default=True,
-              help="Pose models on whole images: 2 finds the person on the whole photo, then "
-                   "predicts again on the square around those joints; 1 stops after the first. "
+              help="Pose models on whole images: 2 finds the person on the whole photo (with "
+                   "the detector: on the person's box), then predicts again on the square "
+                   "around those joints; 1 stops after the first (about twice as fast). "
                    "--box skips the first pass. The SavedModel's serving_default is one pass "
                    "(a TF Serving client sends pass 1's box to serving_boxes); a .tflite and "
                    "a work dir do both here.")
@@ -326,9 +339,11 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
               help="Read webcam N (Linux /dev/videoN, macOS AVFoundation device N) instead of "
                    "files, until Ctrl-C or --max-frames; outputs OUT/cameraN.*.")
 @click.option("--track/--no-track", default=True, show_default=True,
-              help="Video: predict each frame on the square around the previous frame's joints "
-                   "(one pass), searching the whole frame only when their mean score drops "
-                   "under 0.2; --no-track runs every frame alone.")
+              help="Video with --detector none (one person): predict each frame on the square "
+                   "around the previous frame's joints (one pass), searching the whole frame "
+                   "only when their mean score drops under 0.2; --no-track runs every frame "
+                   "alone. With a detector every frame is searched for everyone, and each "
+                   "person is a track with its own id.")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Video: hold back one-frame jumps of single joints, One-Euro filters "
                    "on the person's centre and on the pose around it, then a Gaussian mean "
@@ -342,7 +357,8 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
               help="Video: One-Euro cutoff increase per pixel/s of joint speed; higher lags "
                    "less.")
 @click.option("--lookahead", type=click.IntRange(min=0), default=None, metavar="FRAMES",
-              help="Video: frames each output waits, to smooth over the frames either side "
+              help="Video with --detector none: frames each output waits, to smooth over the "
+                   "frames either side "
                    f"too [default: {smoothing.LOOKAHEAD} for a file, 0 for --camera]; 0 is "
                    "causal (the One-Euro filters alone).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
@@ -359,11 +375,22 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "activity model (a shipped name, e.g. mpii-activity, or a work dir of "
                    "scripts/train_activity.py); each line gains \"activity\": {\"class\", "
                    "\"probability\", \"top\": 3 x {\"class\", \"probability\"}}.")
+@click.option("--detector", default=people.DETECTOR, show_default=True, metavar="MODEL",
+              help="The person detector that finds everyone (in a photo, or in each video "
+                   "frame) before the pose model looks at each (a shipped name, a work dir or "
+                   "a .tflite); none: one skeleton per photo from the whole photo, as for a "
+                   "photo of one person cut to them.")
+@click.option("--max-people", type=click.IntRange(min=1), default=people.MAX_PEOPLE,
+              show_default=True, help="At most this many persons per photo or frame, best "
+                                      "first.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=people.MIN_SCORE,
+              show_default=True, help="The detector score a person needs.")
 def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, checkpoint, passes,
             camera, track, smooth, min_cutoff, beta, lookahead, max_frames, engine,
-            activity):
-    """Predict the skeleton (and activity) of the person in each IMAGE: one JSON line per image;
-    or in each frame of a video clip (any container and codec FFmpeg reads) or of --camera N.
+            activity, detector, max_people, min_score):
+    """Predict the skeleton (and activity) of every person in each IMAGE: one JSON line per
+    image; or in each frame of a video clip (any container and codec FFmpeg reads) or of
+    --camera N.
 
     MODEL is a shipped model's name (tfpose models, e.g. lspet), a training work dir, an
     exported SavedModel, a TF Serving model folder (its highest version), or a LiteRT .tflite
@@ -374,14 +401,19 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
     sub-folders'), drawn under the same relative path in OUT; other files are skipped and
     counted.
 
-    Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability"}
-    (with --activity also "activity": {"class", "probability", "top"});
-    keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
+    Each line: {"image": path, "keypoints": 16 x [x, y], "scores": 16, "class", "probability",
+    "persons": [{"box": [x0, y0, x1, y1], "score", "keypoints", "scores"}, ...]} with every
+    person the detector found, best first ([] for nobody; the top-level keypoints and scores
+    are the first person's, null for nobody; no "persons" with --box or --detector none);
+    with --activity also "activity": {"class", "probability", "top"} (in each person too).
+    Keypoints in MPII joint order (0 r ankle ... 9 head top ... 15 l wrist), in 0-based pixels
     of the original image with pixel centres at integers (the top-left pixel is (0, 0)).
 
-    A video writes OUT/NAME.jsonl, a line per frame ({"frame", "time_s", the fields above,
-    "tracked"}), and OUT/NAME.mp4, the clip with the skeletons drawn (same size and frame rate;
-    H.264). Without --out (and with --no-draw) the lines go to stdout.
+    A video writes OUT/NAME.jsonl, a line per frame ({"frame", "time_s", the fields above, each
+    person with its "track_id", which stays with them from frame to frame}; with --detector
+    none one person and "tracked"), and OUT/NAME.mp4, the clip with the skeletons drawn, each
+    track in its own colour (same size and frame rate; H.264). Without --out (and with
+    --no-draw) the lines go to stdout.
 
     A photo that cannot be used (damaged, truncated, not an image, an unsupported format) is
     one line on stderr naming it; every other photo is answered and drawn, a last line counts
@@ -427,13 +459,18 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
             import_tensorflow_quietly()  # the activity model is a Keras model
         activity_model = ActivityModel.load(activity)
     box = parse_box(box) if box else None
+    finder = None
+    if box is None and detector.lower() != "none" and predictor.is_pose:
+        finder = people.PeoplePredictor(
+            people.PersonDetector(detector, max_people=max_people, min_score=min_score,
+                                  engine=engine), predictor, refine=passes == 2, alone=passes == 2)
     failed = 0
     if photos:
         for rec in predict_files(model_path, [path for path, _ in photos],
                                  None if no_draw else out_dir, box=box, checkpoint=checkpoint,
                                  batch_size=batch_size, passes=passes, predictor=predictor,
                                  errors="record", drawing_names=[name for _, name in photos],
-                                 activity=activity_model):
+                                 activity=activity_model, people=finder):
             if "error" in rec:
                 failed += 1
                 click.echo(f"Error: {rec['error']}", err=True)
@@ -447,7 +484,7 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
         sources.append((source, fmt, f"camera{camera}"))
     for source, fmt, name in sources:
         _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                       beta, lookahead, batch_size, max_frames)
+                       beta, lookahead, batch_size, max_frames, finder)
     if failed:
         click.echo(f"{len(photos) - failed} of {len(photos)} images answered, {failed} failed "
                    f"(each named above); exit status {SOME_IMAGES_FAILED}", err=True)
@@ -459,11 +496,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                   beta, lookahead, batch_size, max_frames):
-    """One clip or camera through ``video.predict_video``: a progress line (frames/s) on a
-    terminal, a summary line at the end."""
+                   beta, lookahead, batch_size, max_frames, finder=None):
+    """One clip or camera through ``video.predict_video`` (or, with ``finder``, every person
+    through ``people_video.predict_people_video``): a progress line (frames/s) on a terminal,
+    a summary line at the end."""
     import json
 
+    from tfpose.serving.people_video import predict_people_video
     from tfpose.serving.video import predict_video
 
     interactive = sys.stderr.isatty()
@@ -477,12 +516,15 @@ def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth
                        "frames/s", nl=False, err=True)
 
     to_stdout = out_dir is None
+    common = dict(name=name, format=fmt, draw=not no_draw, smooth=smooth, min_cutoff=min_cutoff,
+                  beta=beta, batch_size=batch_size, max_frames=max_frames, progress=progress,
+                  on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None)
     try:
-        summary = predict_video(
-            predictor, source, out_dir, name=name, format=fmt, draw=not no_draw, track=track,
-            smooth=smooth, min_cutoff=min_cutoff, beta=beta, lookahead=lookahead,
-            batch_size=batch_size, max_frames=max_frames, progress=progress,
-            on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None)
+        if finder is not None:
+            summary = predict_people_video(finder, source, out_dir, **common)
+        else:
+            summary = predict_video(predictor, source, out_dir, track=track,
+                                    lookahead=lookahead, **common)
     finally:
         if interactive:
             click.echo("", err=True)
@@ -490,7 +532,8 @@ def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth
     click.echo(f"{name or source}: {summary['frames']} frames ({summary['width']} x "
                f"{summary['height']}, {summary['video_fps']:g} fps) in {summary['seconds']:.1f} "
                f"s, {summary['fps']} frames/s, {summary['tracked_frames']} tracked, "
-               f"{summary['cuts']} cuts; "
+               + (f"{summary['tracks']} people tracks, " if "tracks" in summary else "")
+               + f"{summary['cuts']} cuts; "
                f"wrote {outputs}" + (f" ({summary['codec']})" if summary["codec"] else ""),
                err=to_stdout)
 

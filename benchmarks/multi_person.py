@@ -6,7 +6,7 @@ passes).
     .venv/bin/python scripts/make_multi_person_set.py runs/multi-person-set   # the check set
     .venv/bin/python benchmarks/multi_person.py runs/multi-person-set \
         --detector runs/person-detector-l1 [--pose lspet] [--detector-size 192] \
-        [--refine] [--true-boxes] [--baseline]
+        [--no-refine] [--grow 1.0] [--no-alone] [--true-boxes] [--baseline]
 
 Scoring, per image, over its annotated persons (``persons.json``; ``ignore`` persons, mostly
 covered by others, are neither to be found nor false finds):
@@ -29,6 +29,10 @@ dataset, whole, PCK@0.2 of the torso over the 14 LSP joints in original pixels) 
 (best-scoring) person's skeleton, a photo where no one is found scoring as all misses, beside
 today's two passes: adding the detector must not regress it.
 
+MediaPipe Pose (``mediapipe==0.10.21`` in its own environment, ``--mediapipe-python``, as
+``benchmarks/predict.py`` runs it: the person detector and the full landmark model, one person
+per image) is scored beside it on the same images when that environment exists.
+
 The set's ``nobody`` images (no annotated person) list, per threshold, those where someone was
 found: a strip of a sports photo may show a bystander, so they are listed, not scored.
 
@@ -49,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)
 MATCH_PCK = 0.5
 BATCH = 8
@@ -226,6 +232,19 @@ def whole_photo_scores(people, single, dataset: str, joints: str, images: str,
     return row
 
 
+def mediapipe_row(python: str, checkset: Path, entries: list) -> dict:
+    """MediaPipe Pose on every image of the set (``benchmarks/predict.py``'s worker, one
+    process per core), its 12 limb joints scored as tfpose's skeletons are."""
+    from predict import run_mediapipe
+
+    paths = [checkset / e["file"] for e in entries]
+    rate, theirs, _ = run_mediapipe(python, paths, os.cpu_count() or 1)
+    scored = [score_image(theirs[i][None] if np.isfinite(theirs[i]).any() else
+                          np.zeros((0, 16, 2)), e["persons"], e["complete"])
+              for i, e in enumerate(entries)]
+    return {**summarise(scored, entries), "images_per_s": round(rate, 2)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkset", type=Path)
@@ -233,8 +252,16 @@ def main(argv=None) -> int:
     parser.add_argument("--pose", default="lspet")
     parser.add_argument("--detector-size", type=int, default=None)
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
-    parser.add_argument("--refine", action="store_true",
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                         help="predict each person again on the square around its first joints")
+    parser.add_argument("--grow", type=float, default=None,
+                        help="the first crop: the square about the detector's box x this "
+                             "[default: people.FIRST_CROP_GROW]")
+    parser.add_argument("--alone", action=argparse.BooleanOptionalAction, default=True,
+                        help="one person found: the pose model's whole-photo two passes when "
+                             "they agree with the detector's box")
+    parser.add_argument("--engine", default="auto", choices=["auto", "tensorflow", "litert"],
+                        help="both models' engine (as tfpose predict --engine)")
     parser.add_argument("--true-boxes", action="store_true",
                         help="also the pose stage on the annotated boxes (its ceiling)")
     parser.add_argument("--whole-photos", nargs=3, action="append", default=[],
@@ -242,18 +269,29 @@ def main(argv=None) -> int:
                         help="also the single-person whole-photo protocol on DATASET's val split")
     parser.add_argument("--baseline", action="store_true",
                         help="also today's one-skeleton tfpose predict (two passes, no box)")
+    parser.add_argument("--mediapipe-python", default=str(ROOT / ".bench-mediapipe" / "bin" /
+                                                          "python"),
+                        help="MediaPipe Pose beside it (one person per image, as "
+                             "benchmarks/predict.py runs it) when this interpreter exists")
     args = parser.parse_args(argv)
     from tfpose.serving.people import PeoplePredictor, PersonDetector
     from tfpose.serving.predict import make_predictor
 
     entries, photos = load_set(args.checkset)
     thresholds = sorted(float(t) for t in args.thresholds.split(","))
-    detector = PersonDetector(args.detector, size=args.detector_size, min_score=thresholds[0])
-    pose = make_predictor(args.pose, passes=1)
-    results, seconds = run_people(PeoplePredictor(detector, pose, refine=args.refine), photos)
+    detector = PersonDetector(args.detector, size=args.detector_size, min_score=thresholds[0],
+                              engine=args.engine)
+    from tfpose.serving.people import FIRST_CROP_GROW
+
+    args.grow = FIRST_CROP_GROW if args.grow is None else args.grow
+    pose = make_predictor(args.pose, passes=2, engine=args.engine)
+    people = PeoplePredictor(detector, pose, refine=args.refine, grow=args.grow,
+                             alone=args.alone)
+    results, seconds = run_people(people, photos)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-              "detector": args.detector, "detector_size": detector.size, "pose": args.pose,
-              "refine": args.refine,
+              "detector": detector.description, "detector_size": detector.size,
+              "pose": args.pose, "refine": args.refine, "grow": args.grow,
+              "alone": args.alone,
               "checkset": str(args.checkset), **speed(seconds, entries)}
     print(f"{args.detector} (at {detector.size} px) + {args.pose} on {len(photos)} images of "
           f"{args.checkset}; {report['images_per_s']} images/s "
@@ -285,7 +323,8 @@ def main(argv=None) -> int:
         report[f"min_score_{threshold:g}"] = row
     if args.true_boxes:
         truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose,
-                                              refine=args.refine), photos)
+                                              refine=args.refine, grow=args.grow,
+                                              alone=False), photos)
         scored = [score_image(r.keypoints, e["persons"], e["complete"])
                   for r, e in zip(truth, entries)]
         row = summarise(scored, entries)
@@ -293,7 +332,7 @@ def main(argv=None) -> int:
               f"{row['per_person_pck@0.2']}, best/photo {row['best_person_pck@0.2']}")
         report["true_boxes"] = row
     if args.baseline:
-        single = make_predictor(args.pose, passes=2)
+        single = make_predictor(args.pose, passes=2, engine=args.engine)
         one = []
         single.predict_frames(photos[0][None])  # warm-up
         t0 = time.perf_counter()
@@ -308,9 +347,14 @@ def main(argv=None) -> int:
               f"{row['best_person_pck@0.2']}, to nobody {row['matched_to_nobody']}, "
               f"{row['images_per_s']} images/s")
         report["baseline"] = row
+    if Path(args.mediapipe_python).exists():
+        report["mediapipe"] = mediapipe_row(args.mediapipe_python, args.checkset, entries)
+        row = report["mediapipe"]
+        print(f"MediaPipe Pose (one person): recovered {row['recovered_%']} %, per-person "
+              f"{row['per_person_pck@0.2']}, best/photo {row['best_person_pck@0.2']}, to nobody "
+              f"{row['matched_to_nobody']}, {row['images_per_s']} images/s")
     if args.whole_photos:
-        people = PeoplePredictor(detector, pose, refine=args.refine)
-        single = make_predictor(args.pose, passes=2)
+        single = make_predictor(args.pose, passes=2, engine=args.engine)
         report["whole_photos"] = [whole_photo_scores(people, single, *triple, thresholds)
                                   for triple in args.whole_photos]
         for row in report["whole_photos"]:

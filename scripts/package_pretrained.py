@@ -64,7 +64,8 @@ def main(argv=None):
             print(f"{out / name}: copied")
     from tfpose.tasks import get_task
 
-    if get_task(cfg).is_pose:
+    task = get_task(cfg)
+    if task.is_pose or task.is_detector:
         write_twin(out, args.name)
 
 

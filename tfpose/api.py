@@ -16,8 +16,10 @@
     for res in model.video("clip.mp4"): # or a camera index; tracking and smoothing as the CLI
         ...
 
-``P`` is the number of people found: 1 for a pose model today, 0 when a photo could not be
-answered. Calls go through the same predictors as ``tfpose predict`` (``serving.predict``), so
+``P`` is the number of people found (the person detector, then the pose model on each:
+``serving.people``), best first; 0 for nobody or when a photo could not be answered; 1 with a
+``box`` or ``detector=None`` (one skeleton from the whole photo) and for video, which follows
+one person. Calls go through the same predictors as ``tfpose predict`` (``serving.predict``), so
 the Python answer and the CLI's are the same numbers.
 
 Errors: a single input that cannot be read or decoded raises ``DataError`` naming it; in a
@@ -38,6 +40,7 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 from tfpose.core.skeleton import JOINT_NAMES, NUM_JOINTS
+from tfpose.serving import people
 
 Image = Union[str, Path, bytes, np.ndarray]
 
@@ -95,6 +98,12 @@ class Result:
         return np.array([[0, 0, width, height]], np.float32)
 
     @property
+    def track_ids(self) -> np.ndarray:
+        """(P,) int64: each person's track id in a video (stable from frame to frame); -1
+        where there is none (a photo)."""
+        return np.asarray([p.get("track_id", -1) for p in self._persons()], np.int64)
+
+    @property
     def activity(self) -> list:
         """Per person: ``{"class", "probability", "top"}`` (None for a person with too few
         joints to read) when an activity model is attached, ``{"class", "probability"}`` from a
@@ -141,12 +150,19 @@ class Model:
     """A loaded model; see the module docstring. Build it with ``tfpose.load``."""
 
     def __init__(self, source="lspet", *, activity=None, engine: str = "auto", passes: int = 2,
-                 checkpoint: str = "best", batch_size: int = 8):
+                 checkpoint: str = "best", batch_size: int = 8, detector=people.DETECTOR,
+                 max_people: int = people.MAX_PEOPLE, min_score: float = people.MIN_SCORE):
         from tfpose.serving.predict import make_predictor
 
         self.source = str(source)
         self.batch_size = int(batch_size)
         self._predictor = make_predictor(source, checkpoint, passes, engine)
+        self._people = None
+        if detector is not None and str(detector).lower() != "none" and self._predictor.is_pose:
+            self._people = people.PeoplePredictor(
+                people.PersonDetector(detector, max_people=max_people, min_score=min_score,
+                                      engine=engine), self._predictor,
+                refine=passes == 2, alone=passes == 2)
         self._activity = None
         if activity is not None:
             from tfpose.serving.activity import ActivityModel
@@ -195,8 +211,8 @@ class Model:
                                         f"H x W x 3 uint8 array; received {type(item).__name__}"))
         boxes = None if box is None else np.tile(np.asarray(box, np.float32), (len(items), 1))
         results = []
-        for name, item, answer in zip(names, inputs, predict_items(self._predictor, names,
-                                                                  inputs, boxes)):
+        answers = predict_items(self._predictor, names, inputs, boxes, self._people)
+        for name, item, answer in zip(names, inputs, answers):
             if isinstance(answer, DataError):
                 results.append(Result({"image": name, "error": str(answer)}))
             else:
@@ -217,10 +233,13 @@ class Model:
               lookahead: Optional[int] = None, max_frames: Optional[int] = None
               ) -> Iterator[Result]:
         """A ``Result`` per frame of a video file, or of camera ``source`` (an int), in order,
-        as ``tfpose predict CLIP`` computes them (tracking, smoothing, ``lookahead`` frames of
-        delay: default 2 for a file, 0 for a camera). Each result's ``record`` has ``frame``,
-        ``time_s`` and ``tracked``; ``draw()`` draws on the frame. Breaking out of the loop
-        stops reading."""
+        as ``tfpose predict CLIP`` computes them. With a detector (the default) every person
+        of each frame, each with its ``track_id`` in ``record["persons"]`` (``Result.track_ids``)
+        and its joints smoothed along its track; with ``detector=None`` one person, tracked
+        from frame to frame (``track``) and smoothed with ``lookahead`` frames of delay
+        (default 2 for a file, 0 for a camera). Each result's ``record`` has ``frame`` and
+        ``time_s``; ``draw()`` draws on the frame. Breaking out of the loop stops reading."""
+        from tfpose.serving.people_video import predict_people_video
         from tfpose.serving.video import camera_source, predict_video
 
         fmt = None
@@ -239,9 +258,14 @@ class Model:
 
         def run():
             try:
-                predict_video(self._predictor, source, None, format=fmt, draw=False,
-                              track=track, smooth=smooth, lookahead=lookahead,
-                              max_frames=max_frames, on_frame=on_frame)
+                if self._people is not None:  # every person, each a track
+                    predict_people_video(self._people, source, None, format=fmt, draw=False,
+                                         smooth=smooth, max_frames=max_frames,
+                                         on_frame=on_frame)
+                else:
+                    predict_video(self._predictor, source, None, format=fmt, draw=False,
+                                  track=track, smooth=smooth, lookahead=lookahead,
+                                  max_frames=max_frames, on_frame=on_frame)
                 answers.put(("done", None))
             except Stopped:
                 answers.put(("done", None))
@@ -270,7 +294,8 @@ class Model:
 
 
 def load(source="lspet", *, activity=None, engine: str = "auto", passes: int = 2,
-         checkpoint: str = "best", batch_size: int = 8) -> Model:
+         checkpoint: str = "best", batch_size: int = 8, detector=people.DETECTOR,
+         max_people: int = people.MAX_PEOPLE, min_score: float = people.MIN_SCORE) -> Model:
     """A ``Model`` for ``source``: a shipped model's name (``tfpose models``), a training work
     dir, a SavedModel (or a TF Serving model folder) or a ``.tflite``.
 
@@ -279,8 +304,14 @@ def load(source="lspet", *, activity=None, engine: str = "auto", passes: int = 2
     ``Result.activity`` then holds ``{"class", "probability", "top"}`` per person.
 
     ``engine``: ``auto`` (LiteRT where the model has a LiteRT twin, else TensorFlow),
-    ``tensorflow`` or ``litert``; ``passes``: 2 finds the person on the whole image then looks
-    again at the square around them, 1 stops after the first; ``batch_size``: inputs per call.
+    ``tensorflow`` or ``litert``; ``passes``: 2 finds each person (on the whole image, or on
+    the detector's box) then looks again at the square around their joints, 1 stops after the
+    first (about twice as fast); ``batch_size``: inputs per call.
+
+    ``detector``: the person detector that finds every person of a photo first (a shipped
+    name, a work dir or a ``.tflite``; None: one skeleton from the whole photo);
+    ``max_people`` persons at most, each with a detector score >= ``min_score``.
     """
     return Model(source, activity=activity, engine=engine, passes=passes,
-                 checkpoint=checkpoint, batch_size=batch_size)
+                 checkpoint=checkpoint, batch_size=batch_size, detector=detector,
+                 max_people=max_people, min_score=min_score)

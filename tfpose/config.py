@@ -144,6 +144,14 @@ class ModelConfig:
     # Sub-pixel rule of the heatmap decoding (``heatmaps.decode``): quarter (the hourglass's
     # quarter-pixel shift) | gaussian (per-axis log-parabola) | dark (distribution-aware).
     heatmap_decode: str = "quarter"
+    # Person detector (efficientnet_lite0_centernet): each head's 3 x 3 layer at stride 4, conv
+    # (CenterNet's: at 192 px its three heads cost ~3x the backbone's multiply-adds) |
+    # separable (depthwise 3 x 3 + pointwise: ~8x fewer).
+    detection_head: str = "conv"
+    # Person detector: keep the pose model's whole trunk, pyramid and heatmap head
+    # (``train.init_weights``) frozen and answer its heatmaps too (``heatmaps_1``): one network
+    # gives the whole-photo pose pass 1 and the people in it; only the detection heads train.
+    shared_trunk: bool = False
     # Action classifier.
     image_branch: bool = True  # False: joints-only classifier
     joint_embedding: str = "none"  # none | linear | conv | pairwise | transformer

@@ -105,3 +105,33 @@ def test_tfpose_train_writes_the_curve_and_the_best_model(tmp_path):
     assert result["steps"] == 2 and np.isfinite(result["history"]["val_loss"]).all()
     assert (tmp_path / "run" / "best.keras").exists()
     assert len(json.loads((tmp_path / "run" / "history.json").read_text())["val_loss"]) == 2
+
+
+def test_a_shared_trunk_is_the_pose_model_with_three_heads_that_alone_train():
+    """``model.shared_trunk``: the pose model's layers (same names, so ``init_weights`` copies
+    them), its ``heatmaps_1`` answered beside the three maps and decoded as the pose task
+    decodes it; every layer but the detection heads frozen. ``detection_head: separable``."""
+    cfg = config_lib.from_dict({
+        "data": {"input_size": SIZE, "normalization": "signed"},
+        "model": {"kind": "efficientnet_lite0_centernet", "num_channels": 8,
+                  "shared_trunk": True, "detection_head": "separable",
+                  "heatmap_decode": "dark"}})
+    task = get_task(cfg)
+    model = task.build()
+    pose_cfg = config_lib.from_dict({"data": {"input_size": SIZE},
+                                     "model": {"kind": "efficientnet_lite0", "num_channels": 8,
+                                               "heatmap_decode": "dark"}})
+    pose_task = get_task(pose_cfg)
+    pose = pose_task.build()
+    for layer in pose.layers:  # the pose model, weights and all, inside the detector
+        if layer.weights:
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    trainable = sorted({layer.name for layer in model.layers if layer.trainable_weights})
+    assert trainable == sorted(f"{head}{suffix}" for head in ("centers", "box_size", "box_offset")
+                               for suffix in ("", "_sep"))
+    images = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype(np.float32)
+    out = model({"image": images}, training=False)
+    assert task.output_names == ["centers", "box_size", "box_offset", "heatmaps_1"]
+    for ours, theirs in zip(task.decode_pose(out),
+                            pose_task.decode_outputs(pose({"image": images}, training=False))):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -105,12 +105,15 @@ def test_predict_cli_adds_each_persons_activity_and_draws_it(tmp_path):
 
     if "mpii-activity" not in zoo.names():
         pytest.skip("mpii-activity is not shipped in this checkout")
-    photo = Path(__file__).resolve().parents[1] / "data" / "mpii_sample" / "005808361.jpg"
+    photo = Path(__file__).resolve().parents[1] / "data" / "mpii_sample" / "060754485.jpg"
     result = CliRunner().invoke(cli.cli, ["predict", "lspet", str(photo), "--out",
                                           str(tmp_path), "--activity", "mpii-activity"])
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.splitlines()[-1])
     model = ActivityModel.load("mpii-activity")
-    assert line["activity"] == model(np.asarray([line["keypoints"]]),
-                                     np.asarray([line["scores"]]))[0]
+    assert line["persons"], "the man beside the truck is found"
+    for person in line["persons"]:  # each person its own, the line's the first person's
+        assert person["activity"] == model(np.asarray([person["keypoints"]]),
+                                           np.asarray([person["scores"]]))[0]
+    assert line["activity"] == line["persons"][0]["activity"]
     assert len(line["activity"]["top"]) == 3 and Path(line["drawing"]).is_file()

@@ -24,6 +24,8 @@ tf = pytest.importorskip("tensorflow")
 
 from tfpose import config as config_lib  # noqa: E402
 from tfpose.serving import export  # noqa: E402
+from tfpose.serving.detect_signatures import (DETECT_SIGNATURES,  # noqa: E402
+                                              export_with_detector)
 from tfpose.core.errors import DataError  # noqa: E402
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
@@ -35,6 +37,8 @@ HOURGLASS = {"name": "tiny_hourglass", "data": {"input_size": SIZE},
                        "hourglass_depth": 1}}
 CLASSIFIER = {"name": "tiny_classifier", "data": {"input_size": SIZE},
               "model": {"kind": "classifier", "num_classes": len(CLASSES)}}
+DETECTOR = {"name": "tiny_detector", "data": {"input_size": 64, "normalization": "signed"},
+            "model": {"kind": "efficientnet_lite0_centernet", "num_channels": 8}}
 # Boxes (x0, y0, x1, y1 original px): inside, partly outside, and non-square.
 BOXES = np.array([[300, 100, 700, 500], [-100, -50, 400, 450], [900.5, 200.25, 1400, 700],
                   [100, 50, 500, 300], [0, 0, 1280, 720]], np.float32)
@@ -46,12 +50,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 from tfpose.serving import export
+from tfpose.serving.warmup import read_warmup_requests
 
 args = json.loads(sys.argv[1])
 images = [open(p, "rb").read() for p in args["images"]]
 boxes = tf.constant(np.asarray(args["boxes"], np.float32))
 floats = tf.constant(np.load(args["floats"]))
 extra = open(args["extra"], "rb").read()
+square = np.load(args["square"])
 
 def save(prefix, result, out):
     for key, value in result.items():
@@ -64,7 +70,7 @@ def graph_load(path, images, boxes, floats, out, info):
     # signature's tensors by name; also replays the warmup file and client requests.
     from tfpose.serving import requests
 
-    warmup = export.read_warmup_requests(
+    warmup = read_warmup_requests(
         os.path.join(path, "assets.extra", "tf_serving_warmup_requests"))
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as sess:
         meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
@@ -98,6 +104,9 @@ def graph_load(path, images, boxes, floats, out, info):
         request = requests.grpc_request(images[:2], boxes[:2], model_name="m")
         request = type(request).FromString(request.SerializeToString())
         save("grpc_boxes", run(request.model_spec.signature_name, requests.grpc_inputs(request)))
+        if "detect_people" in meta.signature_def:
+            save("graph_detect", run("detect_people", {"images": encoded}))
+            save("graph_detect_square", run("detect_people_images", {"images": square}))
 
 
 for job in args["jobs"]:
@@ -108,6 +117,9 @@ for job in args["jobs"]:
     save("boxes", sig["serving_boxes"](images=tf.constant(images), boxes=boxes), out)
     save("floats", sig["predict_images"](images=floats), out)
     save("floats_boxes", sig["predict_images_boxes"](images=floats, boxes=boxes[:2]), out)
+    if "detect_people" in sig:
+        save("detect", sig["detect_people"](images=tf.constant(images)), out)
+        save("detect_square", sig["detect_people_images"](images=tf.constant(square)), out)
     save("mixed", sig["serving_default"](images=tf.constant([extra, images[3], images[0]])), out)
     save("single", sig["serving_default"](images=tf.constant([extra])), out)
     try:
@@ -177,7 +189,13 @@ def exported(tmp_path_factory):
     two_stage = make_workdir(root / "two_stage", two_stage_values, CLASSES)
     workdirs = {"hourglass": hourglass, "classifier": classifier, "two_stage": two_stage}
     base = root / "serving"
-    exports = {name: export.export_workdir(wd, base, name, 1) for name, wd in workdirs.items()}
+    detector = make_workdir(root / "detector", DETECTOR)
+    exports = {name: export.export_workdir(wd, base, name, 1) for name, wd in workdirs.items()
+               if name != "hourglass"}
+    exports["hourglass"] = export_with_detector(hourglass, base, "hourglass", 1, detector)
+    square = np.random.default_rng(2).integers(0, 255, (1, DETECTOR["data"]["input_size"],
+                                                        DETECTOR["data"]["input_size"], 3))
+    np.save(root / "square.npy", square.astype(np.float32))
 
     (root / "extra.png").write_bytes(png_bytes())
     floats = np.stack([export.decode_image(SAMPLES[i].read_bytes()).numpy() for i in (0, 1)])
@@ -185,7 +203,8 @@ def exported(tmp_path_factory):
     jobs = [{"export": str(path), "out": str(root / f"result-{name}")}
             for name, path in exports.items()]
     args = {"images": [str(p) for p in SAMPLES], "boxes": BOXES.tolist(),
-            "floats": str(root / "floats.npy"), "extra": str(root / "extra.png"), "jobs": jobs}
+            "floats": str(root / "floats.npy"), "extra": str(root / "extra.png"),
+            "square": str(root / "square.npy"), "jobs": jobs}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True,
                           text=True, env=env, timeout=600)
@@ -197,7 +216,7 @@ def exported(tmp_path_factory):
         info = json.loads((root / f"result-{name}.json").read_text())
         results[name] = (arrays, info)
     return {"root": root, "base": base, "workdirs": workdirs, "exports": exports,
-            "results": results}
+            "results": results, "detector": detector, "square": square}
 
 
 @functools.lru_cache(maxsize=None)
@@ -327,7 +346,8 @@ def test_serving_layout_assets_and_warmup(exported, name):
     else:
         assert json.loads(classes.read_text()) == CLASSES
     _, info = exported["results"][name]
-    assert sorted(info["signatures"]) == sorted(export.SIGNATURES)
+    extra = DETECT_SIGNATURES if name == "hourglass" else ()  # exported with a detector
+    assert sorted(info["signatures"]) == sorted(export.SIGNATURES + extra)
     # Every warmup request replays against the reloaded model (as TF Serving does at load).
     assert [w[:2] for w in info["warmup"]] == [[name, "serving_default"], [name, "serving_boxes"]]
     assert info["warmup"][1][2][next(iter(info["warmup"][1][2]))][0] == 2
@@ -340,7 +360,8 @@ def test_graph_session_load_as_tf_serving_answers_like_the_eager_load(exported, 
     ``tf.Module`` failed here with "Could not find variable ...")."""
     arrays, info = exported["results"][name]
     assert info["graph_error"] is None, info["graph_error"]
-    assert info["graph_signatures"] == sorted(export.SIGNATURES)
+    extra = DETECT_SIGNATURES if name == "hourglass" else ()
+    assert info["graph_signatures"] == sorted(export.SIGNATURES + extra)
     for prefix in ("default", "boxes", "floats", "floats_boxes"):
         eager = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
         assert_outputs_close(arrays, "graph_" + prefix, eager)
@@ -373,6 +394,10 @@ def test_export_stores_each_variable_once(exported):
     cfg, model, _ = _load(exported["workdirs"]["hourglass"])
     stored = [name for name, _ in tf.train.list_variables(str(path / "variables" / "variables"))
               if name.endswith("/.ATTRIBUTES/VARIABLE_VALUE")]
+    detector = [name for name in stored if name.startswith("detector_variables/")]
+    _, detector_model, _ = _load(exported["detector"])
+    assert len(detector) == len(detector_model.variables)  # the detector's, once too
+    stored = [name for name in stored if name not in detector]
     assert len(stored) == len(export.serving_variables(model)) == len(model.variables)
 
 
@@ -477,3 +502,55 @@ def test_letterbox_frame_pads_the_short_side_like_the_converter():
         stretched, box = export.crop_batch(tf.constant(images), None, 32, encoded=encoded)
         np.testing.assert_allclose(box.numpy()[0], [0, 0, 160, 48])
         assert stretched.numpy()[0][2:-2, 2:-2].min() > 150
+
+
+def test_the_detector_signatures_load_in_a_graph_session_and_answer_as_the_host(exported):
+    """``detect_people`` (a pose export with ``detector=``) in TF Serving's graph load equals the
+    eager load, and on a photo the detector's own size (letterbox = identity) finds the boxes
+    and scores ``people.PersonDetector`` finds on the host."""
+    from tfpose.serving.detect_signatures import DETECT_SIGNATURES
+    from tfpose.serving.litert import DETECTOR_CANDIDATES
+    from tfpose.serving.people import PersonDetector
+
+    arrays, info = exported["results"]["hourglass"]
+    assert info["graph_error"] is None, info["graph_error"]
+    assert set(DETECT_SIGNATURES) <= set(info["graph_signatures"])
+    assert not set(DETECT_SIGNATURES) & set(exported["results"]["classifier"][1]["signatures"])
+    for name in ("detect", "detect_square"):
+        assert arrays[f"{name}/boxes"].shape[1:] == (DETECTOR_CANDIDATES, 4)
+        for key in ("boxes", "scores"):
+            np.testing.assert_allclose(arrays[f"graph_{name}/{key}"], arrays[f"{name}/{key}"],
+                                       atol=1e-4)
+        scores = arrays[f"{name}/scores"]
+        assert (np.diff(scores, axis=1) <= 0).all()  # best first, suppressed (0) last
+    host_boxes, host_scores = PersonDetector(exported["detector"], min_score=0.0,
+                                             engine="tensorflow")([exported["square"][0]])[0]
+    served = arrays["detect_square/scores"][0] > 0
+    top = min(5, len(host_scores))
+    np.testing.assert_allclose(arrays["detect_square/scores"][0][served][:top], host_scores[:top],
+                               atol=1e-4)
+    np.testing.assert_allclose(arrays["detect_square/boxes"][0][served][:top], host_boxes[:top],
+                               atol=0.05)
+
+
+def test_suppression_in_the_graph_keeps_what_the_host_keeps():
+    from tfpose.serving.detect_signatures import suppress_duplicates
+    from tfpose.serving.litert import DETECTOR_CANDIDATES
+    from tfpose.serving.people import drop_duplicates
+
+    rng = np.random.default_rng(0)
+    half = DETECTOR_CANDIDATES // 2
+    corner = rng.uniform(0, 60, (3, half, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(10, 40, corner.shape)], -1)
+    # Each box and a near copy of it (IoU about 0.8), shuffled: duplicates among the 40.
+    boxes = np.concatenate([boxes, boxes + rng.uniform(-1, 1, boxes.shape)], 1)
+    boxes = np.stack([b[rng.permutation(DETECTOR_CANDIDATES)] for b in boxes])
+    scores = -np.sort(-rng.uniform(0, 1, (3, DETECTOR_CANDIDATES)), axis=1)
+    kept_boxes, kept_scores = suppress_duplicates(tf.constant(boxes, tf.float32),
+                                                  tf.constant(scores, tf.float32))
+    for b in range(3):
+        keep = drop_duplicates(boxes[b], scores[b])
+        assert 0 < len(keep) < DETECTOR_CANDIDATES  # some of 40 random boxes overlap
+        count = int((kept_scores[b].numpy() > 0).sum())
+        np.testing.assert_allclose(kept_scores[b, :count], scores[b, keep], rtol=1e-6)
+        np.testing.assert_allclose(kept_boxes[b, :count], boxes[b, keep], rtol=1e-5)

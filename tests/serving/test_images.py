@@ -164,7 +164,8 @@ def cli_predict(args):
 
     import cli
 
-    result = CliRunner().invoke(cli.cli, ["predict", *map(str, args)])
+    # The dot finder finds dots, not people: one answer per photo, without the person detector.
+    result = CliRunner().invoke(cli.cli, ["predict", *map(str, args), "--detector", "none"])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     lines = [json.loads(line) for line in result.stdout.splitlines()]

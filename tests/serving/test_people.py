@@ -80,18 +80,43 @@ def test_each_skeleton_stays_inside_its_own_person(two_people, pose, refine):
         assert near[annotated[k]].mean() >= 0.6
 
 
-def test_square_crops_map_back_to_the_photo():
-    """A bright dot drawn in a 300 x 200 photo is found again through each crop's mapping."""
+class BrightestPixel:
+    """A stand-in pose model: every joint at the brightest pixel of its crop (crop pixels,
+    pixel centres at integers), score 1; checks the crop and the mapping back alone."""
+
+    input_size = 48
+
+    def predict_frames(self, frames, boxes):
+        np.testing.assert_array_equal(boxes, np.tile([0, 0, 48, 48], (len(frames), 1)))
+        flat = np.asarray(frames, np.float64).sum(-1).reshape(len(frames), -1)
+        v, u = np.unravel_index(flat.argmax(1), (48, 48))
+        points = np.stack([u, v], -1).astype(np.float32)
+        return {"keypoints": np.repeat(points[:, None], 16, 1),
+                "keypoint_scores": np.ones((len(frames), 16), np.float32)}
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_person_crops_map_back_to_the_photo(refine):
+    """A bright dot in a 300 x 200 photo is found again through each person's crop, whatever
+    the box's size, shape, or overlap with the photo's edge."""
     photo = np.zeros((200, 300, 3), np.uint8)
     photo[120, 70] = 255  # pixel centre (70, 120)
-    boxes = np.array([[40.0, 90.0, 100.0, 170.0], [-30.0, 60.0, 150.0, 250.0]], np.float32)
-    crops, origin, scale = people.square_crops(photo, boxes, side=96)
-    for crop, o, s in zip(crops, origin, scale):
-        v, u = np.unravel_index(np.argmax(crop.astype(float).sum(-1)), crop.shape[:2])
-        np.testing.assert_allclose(o + (np.array([u, v]) + 0.5) * s, [70, 120], atol=s + 0.5)
+    boxes = np.array([[40.0, 90.0, 100.0, 170.0], [-30.0, 60.0, 150.0, 250.0],
+                      [60.0, 100.0, 76.0, 132.0]], np.float32)
+    result = people.PeoplePredictor(GivenBoxes(boxes), BrightestPixel(), refine=refine)([photo])[0]
+    np.testing.assert_array_equal(result.boxes[1], [0, 60, 150, 200])  # shown inside the photo
+    for k, box in enumerate(boxes):
+        side = np.ptp(box.reshape(2, 2), 0).max()
+        np.testing.assert_allclose(result.keypoints[k], np.tile([70, 120], (16, 1)),
+                                   atol=side / 48 / 2 + 0.01)
+
+
+def test_letterbox_maps_the_detector_input_back_to_the_photo():
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[120, 70] = 255
     framed, box = people.letterbox(photo, 96)
     assert framed.shape == (96, 96, 3) and framed[:16].max() == 0  # padded above and below
-    np.testing.assert_allclose(box, [0, -50, 300, 250])
+    np.testing.assert_allclose(box, [0, -50, 300, 250], atol=300 / 96 / 2 + 0.01)  # the square
     # The dot seen in the letterboxed input maps back to it through the same frame.
     v, u = np.unravel_index(np.argmax(framed.astype(float).sum(-1)), framed.shape[:2])
     back = people.to_photo(np.array([[u, v, u, v]], np.float32), box, 96)[0]
@@ -130,27 +155,16 @@ def test_a_detector_work_dir_below_its_threshold_finds_no_one(tmp_path, pose):
     assert boxes.shape == (3, 4) and (np.diff(scores) <= 0).all()
 
 
-@pytest.mark.skipif(DETECTOR not in zoo.names(), reason="no shipped person detector")
-def test_shipped_detector_finds_both_people_and_no_one_in_noise(two_people, pose):
-    photo, joints, annotated, boxes = two_people
-    predictor = people.PeoplePredictor(people.PersonDetector(DETECTOR), pose)
-    found, empty = predictor([photo, np.full((240, 320, 3), 127, np.uint8)])
-    assert len(empty) == 0
-    assert len(found) >= 2
-    for k in range(2):  # each true person has one skeleton inside its box
-        inside = [_inside(found.keypoints[i][found.keypoint_scores[i] > 0.2], boxes[k], 10).all()
-                  for i in range(len(found))]
-        assert any(inside)
-
-
 def test_files_give_json_lines_with_every_person_and_drawings(two_people, pose, tmp_path):
+    from tfpose.serving.predict import predict_files
+
     photo, _, _, boxes = two_people
     Image.fromarray(photo).save(tmp_path / "two.png")
     (tmp_path / "bad.jpg").write_bytes(b"not a photo")
     predictor = people.PeoplePredictor(GivenBoxes(boxes), pose)
-    records = list(people.predict_people_files(
-        predictor, [tmp_path / "two.png", tmp_path / "bad.jpg"], tmp_path / "out",
-        errors="record"))
+    records = list(predict_files("lspet", [tmp_path / "two.png", tmp_path / "bad.jpg"],
+                                 tmp_path / "out", predictor=pose, people=predictor,
+                                 errors="record"))
     good, bad = records
     assert "error" in bad and "bad.jpg" in bad["error"]
     assert [p["score"] for p in good["persons"]] == [0.9, 0.5]
@@ -160,3 +174,100 @@ def test_files_give_json_lines_with_every_person_and_drawings(two_people, pose, 
     colours = [people.person_colours(i)[3] for i in range(2)]
     for (x0, y0, x1, y1), colour in zip(boxes, colours):  # each box outlined in its colour
         assert (drawn[int(y0), int(x0) + 5:int(x1) - 5] == colour).all(-1).mean() > 0.5
+
+
+shipped_detector = pytest.mark.skipif(DETECTOR not in zoo.names(),
+                                      reason="no shipped person detector")
+
+
+@shipped_detector
+def test_shipped_detector_twin_finds_what_tensorflow_finds(two_people):
+    photo = two_people[0]
+    photos = [photo, np.full((240, 320, 3), 127, np.uint8)]
+    litert = people.PersonDetector(DETECTOR, min_score=0.1, engine="litert")(photos)
+    graph = people.PersonDetector(DETECTOR, min_score=0.1, engine="tensorflow")(photos)
+    for (boxes, scores), (graph_boxes, graph_scores) in zip(litert, graph):
+        assert len(scores) == len(graph_scores)
+        np.testing.assert_allclose(boxes, graph_boxes, atol=1.0)
+        np.testing.assert_allclose(scores, graph_scores, atol=1e-3)
+
+
+@shipped_detector
+def test_cli_and_api_answer_every_person(two_people, tmp_path):
+    """``tfpose predict lspet`` and ``tfpose.load("lspet")`` find both people (a skeleton inside
+    each), nobody in a flat grey photo (no skeleton drawn), and agree; ``--detector none`` and
+    ``--box`` answer one skeleton as before."""
+    import json
+    import sys
+
+    from click.testing import CliRunner
+
+    import tfpose
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import cli
+
+    photo, _, _, boxes = two_people
+    Image.fromarray(photo).save(tmp_path / "two.png")
+    grey = np.full((240, 320, 3), 127, np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    run = CliRunner().invoke(cli.cli, ["predict", "lspet", str(tmp_path / "two.png"),
+                                       str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    two, nobody = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(two["persons"]) >= 2 and two["keypoints"] == two["persons"][0]["keypoints"]
+    for box in boxes:  # each true person has one skeleton inside it
+        assert any(_inside(np.asarray(p["keypoints"])[np.asarray(p["scores"]) > 0.2], box,
+                           10).all() for p in two["persons"])
+    assert nobody["persons"] == [] and nobody["keypoints"] is None
+    np.testing.assert_array_equal(np.asarray(Image.open(nobody["drawing"])), grey)
+
+    model = tfpose.load("lspet")
+    res = model(photo)
+    assert res.keypoints.shape == (len(two["persons"]), 16, 2)
+    np.testing.assert_allclose(res.keypoints, [p["keypoints"] for p in two["persons"]],
+                               atol=0.01)
+    assert model(grey).keypoints.shape == (0, 16, 2)
+
+    for extra in (["--detector", "none"], ["--box", "0,0,320,240"]):
+        run = CliRunner().invoke(cli.cli, ["predict", "lspet", str(tmp_path / "grey.png"),
+                                           "--no-draw", *extra])
+        line = json.loads(run.stdout.splitlines()[-1])
+        assert "persons" not in line and len(line["keypoints"]) == 16
+
+
+class CountingPose(BrightestPixel):
+    """``BrightestPixel`` with the joints spread on a ring about that pixel (10 crop px: a
+    person a second pass can frame), counting the crops it is asked about."""
+
+    def __init__(self):
+        self.crops = 0
+
+    def predict_frames(self, frames, boxes):
+        self.crops += len(frames)
+        out = super().predict_frames(frames, boxes)
+        angle = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+        out["keypoints"] = out["keypoints"] + 10 * np.stack([np.cos(angle), np.sin(angle)], -1)
+        return out
+
+
+@pytest.mark.parametrize("agrees", [True, False])
+def test_a_shared_trunks_pass_one_leaves_one_pose_pass_for_a_lone_person(agrees):
+    """One person found, with the pose model's pass 1 from the same network: when its second
+    box is about that person, the person is answered by one pose pass on that box (the
+    one-person answer at the one-person cost); when it is about something else (a chimera's
+    box, elsewhere), the person's own square is used, then refined (two passes)."""
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[120, 70] = 255
+    box = np.array([[40.0, 60.0, 100.0, 180.0]], np.float32)
+    ring = np.array([[45, 70], [95, 70], [45, 170], [95, 170]], np.float32)  # joints in the box
+    joints = np.resize(ring, (16, 2)) if agrees else np.resize(ring + [180, 0], (16, 2))
+    pass1 = people.WholePhotoPose(joints, np.ones(16, np.float32), 300.0)
+
+    def detector(photos):
+        return [(box, np.array([0.9], np.float32), pass1) for _ in photos]
+
+    pose = CountingPose()
+    result = people.PeoplePredictor(detector, pose)([photo])[0]
+    assert pose.crops == (1 if agrees else 2)
+    np.testing.assert_allclose(result.keypoints[0].mean(0), [70, 120], atol=2.0)

@@ -59,10 +59,13 @@ def test_simcc_exports_and_predicts_in_two_passes_like_its_work_dir(workdir, tmp
 
     original = passes.second_pass_boxes
     monkeypatch.setattr(passes, "second_pass_boxes", every_joint)
-    run(["export", workdir, "--base", tmp_path / "serving", "--name", "simcc", "--version", 1])
+    # One person per photo, the whole photo's two passes: no person detector.
+    run(["export", workdir, "--base", tmp_path / "serving", "--name", "simcc", "--version", 1,
+         "--detector", "none"])
     records = {}
     for source, model in (("workdir", workdir), ("export", tmp_path / "serving" / "simcc")):
-        output = run(["predict", model, *SAMPLES, "--no-draw", "--passes", 2])
+        output = run(["predict", model, *SAMPLES, "--no-draw", "--passes", 2, "--detector",
+                      "none"])
         records[source] = [json.loads(line) for line in output.splitlines()
                            if line.startswith("{")]
     assert len(records["workdir"]) == len(records["export"]) == len(SAMPLES)

@@ -57,10 +57,10 @@ from tfpose import config as config_lib
 from tfpose.core import geometry
 from tfpose.core.errors import ConfigError, DataError
 from tfpose.input.normalize import normalize_images
+from tfpose.serving.warmup import WARMUP_FILE, write_warmup_requests
 from tfpose.tasks import get_task, load_workdir
 
 SIGNATURES = ("serving_default", "serving_boxes", "predict_images", "predict_images_boxes")
-WARMUP_FILE = "tf_serving_warmup_requests"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -367,8 +367,9 @@ class ServingModule(tf.Module):
                                ("predict_images_boxes", boxed(False), [floats, boxes])):
             setattr(self, name, tf.function(fn, input_signature=spec, autograph=False))
 
-    def signatures(self) -> dict:
-        return {name: getattr(self, name) for name in SIGNATURES}
+    def signatures(self) -> dict:  # plus a detector's (``detect_signatures.attach_detector``)
+        names = SIGNATURES + tuple(getattr(self, "extra_signatures", ()))
+        return {name: getattr(self, name) for name in names}
 
     def infer(self, crops, boxes):
         """Un-normalised crops B x S x S x 3 (0..255) and their boxes -> output dict."""
@@ -394,51 +395,7 @@ class ServingModule(tf.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Warmup requests and the export itself.
-
-
-def sample_jpeg(width: int = 96, height: int = 72) -> bytes:
-    """A small generated JPEG (colour gradient) for warmup requests."""
-    y, x = np.mgrid[0:height, 0:width]
-    image = np.stack([255 * x / width, 255 * y / height, np.full_like(x, 128.0)], axis=-1)
-    return tf.io.encode_jpeg(tf.constant(image.astype(np.uint8))).numpy()
-
-
-def write_warmup_requests(path, model_name: str) -> int:
-    """Writes PredictionLog records (``serving_default`` and ``serving_boxes``) to ``path``.
-
-    TF Serving replays them at load time so the first real request does not pay for graph
-    initialisation. Returns the number of records.
-    """
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    from tfpose.serving.requests import grpc_request
-
-    jpeg = sample_jpeg()
-    requests = [
-        grpc_request([jpeg], model_name=model_name),
-        grpc_request([jpeg, jpeg], [[0, 0, 96, 72], [10, 5, 60, 70]], model_name=model_name),
-    ]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for request in requests:
-            log = prediction_log_pb2.PredictionLog(
-                predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log.SerializeToString())
-    return len(requests)
-
-
-def read_warmup_requests(path) -> list:
-    """``[(signature_name, {input name: numpy array})]`` from a warmup file (tests, checks)."""
-    from tensorflow_serving.apis import prediction_log_pb2
-
-    from tfpose.serving.requests import grpc_inputs
-
-    out = []
-    for record in tf.data.TFRecordDataset(str(path)):
-        request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
-        out.append((request.model_spec.signature_name, grpc_inputs(request)))
-    return out
+# The export itself.
 
 
 def export_dir(base, name: str, version: int) -> Path:
@@ -451,8 +408,9 @@ def export_dir(base, name: str, version: int) -> Path:
 
 
 def export_workdir(workdir, base, name: str, version: int, *, checkpoint: str = "best",
-                   overwrite: bool = False) -> Path:
-    """Exports the model of ``workdir`` to ``BASE/NAME/VERSION``; returns that path."""
+                   overwrite: bool = False, extend=None) -> Path:
+    """Exports the model of ``workdir`` to ``BASE/NAME/VERSION``; returns that path.
+    ``extend(module)`` adds to the ``ServingModule`` first (``detect_signatures``)."""
     target = export_dir(base, name, version)
     if target.exists() and not overwrite:
         raise DataError(f"{target}: version {version} already exists; pass --overwrite or "
@@ -470,6 +428,8 @@ def export_workdir(workdir, base, name: str, version: int, *, checkpoint: str = 
                 assets.append(staging / "classes.json")
                 assets[1].write_text(json.dumps(class_names, indent=1))
             module = ServingModule(model, cfg, class_names, assets)
+            if extend is not None:
+                extend(module)
             tf.saved_model.save(module, str(tmp), signatures=module.signatures())
         write_warmup_requests(tmp / "assets.extra" / WARMUP_FILE, name)
         if target.exists():

@@ -39,7 +39,11 @@ import numpy as np
 from tfpose.core.errors import ConfigError, DataError
 
 QUANTIZATIONS = ("none", "float16", "int8")
+ENGINES = ("auto", "tensorflow", "litert")  # what runs a model (tfpose predict --engine)
 CALIBRATION_CROPS = 200
+# A detector's .tflite decodes this many boxes per image (``tasks.detect.MAX_PEOPLE`` twice:
+# some of the best are dropped as duplicates on the host); callers keep those above a score.
+DETECTOR_CANDIDATES = 40
 
 
 def sidecar_path(path) -> Path:
@@ -119,9 +123,9 @@ def convert(model, cfg, quantize: str = "none", calibration_data: Optional[str] 
     from tfpose.tasks import get_task
 
     task = get_task(cfg)
-    if not task.is_pose:
-        raise DataError(f"LiteRT export is for pose models ({', '.join(POSE_KINDS)}); "
-                        f"model.kind {task.kind!r} exports as a SavedModel")
+    if not (task.is_pose or task.is_detector):
+        raise DataError(f"LiteRT export is for pose models ({', '.join(POSE_KINDS)}) and person "
+                        f"detectors; model.kind {task.kind!r} exports as a SavedModel")
     if quantize not in QUANTIZATIONS:
         raise ConfigError(f"--quantize must be one of {', '.join(QUANTIZATIONS)}; "
                           f"received {quantize!r}")
@@ -129,6 +133,13 @@ def convert(model, cfg, quantize: str = "none", calibration_data: Optional[str] 
 
     def serve(crops):
         images = normalize_images(crops, method)
+        if task.is_detector:  # the centre peaks, top-k and box reads are builtins: in the graph
+            outputs = _call(model, images)
+            boxes, scores = task.decode_outputs(outputs, DETECTOR_CANDIDATES)
+            answer = {"boxes": boxes, "scores": scores}
+            if task.has_pose:  # a shared trunk: the pose model's pass 1 as well
+                answer["keypoints"], answer["keypoint_scores"] = task.decode_pose(outputs)
+            return answer
         keypoints, scores = task.decode_outputs(_call(model, images))
         return {"keypoints": keypoints, "keypoint_scores": scores}
 
@@ -176,13 +187,18 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
         raise DataError(f"{out} already exists; pass --overwrite")
     cfg, model, _ = load_workdir(workdir, checkpoint)
     flatbuffer = convert(model, cfg, quantize, calibration_data)
+    task = get_task(cfg)
     meta = {
         "format": "tfpose-litert/1", "source": str(workdir), "checkpoint": checkpoint,
         "checkpoint_sha256": file_sha256(checkpoint_path(workdir, checkpoint)),
-        "model_kind": get_task(cfg).kind, "input_size": cfg.data.input_size,
+        "model_kind": task.kind, "input_size": cfg.data.input_size,
         "whole_image_frame": cfg.data.whole_image_frame, "quantize": quantize,
-        "joint_names": list(JOINT_NAMES), "outputs": ["keypoints", "keypoint_scores"],
     }
+    if task.is_detector:
+        pose = ["keypoints", "keypoint_scores"] if task.has_pose else []
+        meta.update(outputs=["boxes", "scores", *pose], candidates=DETECTOR_CANDIDATES)
+    else:
+        meta.update(joint_names=list(JOINT_NAMES), outputs=["keypoints", "keypoint_scores"])
     out.parent.mkdir(parents=True, exist_ok=True)
     for path, data in ((sidecar_path(out), json.dumps(meta, indent=1).encode()), (out, flatbuffer)):
         partial = path.with_name(f".{path.name}.partial")
@@ -191,21 +207,20 @@ def export_tflite(workdir, out, *, quantize: str = "none", checkpoint: str = "be
     return out
 
 
-class LiteRTPredictor:
-    """``tfpose predict`` through ``ai_edge_litert``: encoded images (+ boxes) -> numpy outputs
-    with the SavedModel's keys (``keypoints`` in original pixels, ``keypoint_scores``)."""
+def read_sidecar(path) -> dict:
+    """The sidecar of ``FILE.tflite`` (``export_tflite``'s ``FILE.json``)."""
+    meta_path = sidecar_path(path)
+    try:
+        return json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"{meta_path}: the sidecar of {path} is missing or unreadable "
+                        f"({err}); re-run `tfpose export --format tflite`") from err
 
-    def __init__(self, path, num_threads: Optional[int] = None, passes: int = 2):
-        from tfpose.serving.passes import check_passes
 
-        self.passes = check_passes(passes)
-        path = Path(path)
-        meta_path = sidecar_path(path)
-        try:
-            self.meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise DataError(f"{meta_path}: the sidecar of {path} is missing or unreadable "
-                            f"({err}); re-run `tfpose export --format tflite`") from err
+class SignatureRunner:
+    """A ``.tflite``'s ``serving_default`` on all cores: ``run(crops)`` -> its outputs as numpy."""
+
+    def __init__(self, path, num_threads: Optional[int] = None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as err:
@@ -216,13 +231,10 @@ class LiteRTPredictor:
         self.interpreter = Interpreter(model_path=str(path),
                                        num_threads=num_threads or os.cpu_count() or 1)
         self.runner = self.interpreter.get_signature_runner()
-        self.size = int(self.meta["input_size"])
-        self.frame = self.meta["whole_image_frame"]
-        self.description = f"LiteRT {path} ({self.meta['quantize']})"
         self._first_call = True
 
-    def infer(self, crops: np.ndarray) -> dict:
-        """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
+    def run(self, crops: np.ndarray) -> dict:
+        """Crops B x S x S x 3 float32 (0..255) -> the graph's outputs."""
         crops = np.ascontiguousarray(crops, np.float32)
         if self._first_call:
             # The first call applies XNNPACK, and LiteRT's C++ says so on stderr ("INFO:
@@ -236,6 +248,49 @@ class LiteRTPredictor:
         else:
             outputs = self.runner(crops=crops)
         return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+class LiteRTDetector:
+    """A person detector's ``.tflite``: letterboxed photos ``B x S x S x 3`` (0..255) ->
+    {``boxes`` B x N x 4 input px, ``scores`` B x N}, best first, ``N`` = the sidecar's
+    ``candidates`` (``tasks.detect``'s decoding is in the graph); a shared trunk's also
+    ``keypoints`` B x K x 2 input px and ``keypoint_scores`` B x K (its pose pass 1)."""
+
+    def __init__(self, path, num_threads: Optional[int] = None):
+        self.meta = read_sidecar(path)
+        if self.meta.get("outputs", [])[:2] != ["boxes", "scores"]:
+            raise DataError(f"{path}: not a person detector's .tflite (outputs "
+                            f"{self.meta.get('outputs')})")
+        self.size = int(self.meta["input_size"])
+        self.candidates = int(self.meta["candidates"])
+        self._runner = SignatureRunner(path, num_threads)
+
+    def __call__(self, images: np.ndarray) -> dict:
+        return self._runner.run(images)
+
+
+class LiteRTPredictor:
+    """``tfpose predict`` through ``ai_edge_litert``: encoded images (+ boxes) -> numpy outputs
+    with the SavedModel's keys (``keypoints`` in original pixels, ``keypoint_scores``)."""
+
+    def __init__(self, path, num_threads: Optional[int] = None, passes: int = 2):
+        from tfpose.serving.passes import check_passes
+
+        self.passes = check_passes(passes)
+        path = Path(path)
+        self.meta = read_sidecar(path)
+        if "keypoints" not in self.meta.get("outputs", ["keypoints"]):
+            raise DataError(f"{path}: a person detector, not a pose model; pass it as the "
+                            "detector (tfpose predict --detector)")
+        self._runner = SignatureRunner(path, num_threads)
+        self.size = self.input_size = int(self.meta["input_size"])
+        self.is_pose = True
+        self.frame = self.meta["whole_image_frame"]
+        self.description = f"LiteRT {path} ({self.meta['quantize']})"
+
+    def infer(self, crops: np.ndarray) -> dict:
+        """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
+        return self._runner.run(crops)
 
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
                  names: Optional[Sequence] = None) -> dict:

@@ -5,8 +5,9 @@ model's person-centred pass on each box, all of a call's boxes batched together.
       -> the best ``max_people`` boxes at or above ``min_score`` (3 x 3 max-pool peaks in the
       graph, then near-duplicates dropped) -> each box's square (``side = max(w, h)``: the boxes
       are the joints' box x ``person_box.MARGIN``, so the square is the pose crops' box) cut
-      from the photo at ``CROP_SIDE`` px -> the pose model on those crops (one pass: the
-      detector stands in for pass 1) -> joints mapped back to the photo.
+      from the photo at the pose model's input size -> the pose model on those crops (the
+      detector stands in for the whole-photo pass 1) -> pass 2 on the square around each
+      person's joints -> joints mapped back to the photo.
 
 Each skeleton comes from its own crop, so its joints cannot come from different people the way
 one whole-photo skeleton's did (issue 33's "chimera"). ``PeopleResult`` holds one photo's
@@ -26,16 +27,23 @@ import numpy as np
 from tfpose.core.errors import DataError
 from tfpose.core.geometry import letterbox_box
 
-DETECTOR = "person_detector"  # the shipped detector's name (``tfpose models``), once shipped
+DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
-# Detector score a person needs (the centre peak's probability): docs/multi_person.md gives
-# people recovered and skeletons matched to nobody on the check set at several thresholds.
-MIN_SCORE = 0.3
+# Detector score a person needs (the centre peak's probability). docs/multi_person.md gives
+# people recovered and skeletons matched to nobody on the check set at 0.1-0.4 (shipped
+# detector, leg 2): 0.2 finds someone in 882 of the 900 held-out one-person LSPET photos (0.3:
+# 852) and still no one in the 50 person-free images (0.1: one).
+MIN_SCORE = 0.2
 # Two boxes overlapping beyond this IoU are one person seen twice (two centre peaks of one
 # large person); people side by side or crossing overlap less than this.
 DUPLICATE_IOU = 0.7
-# Crops for the pose pass: twice the shipped pose input (192), so its own resize is a downscale.
-CROP_SIDE = 384
+# The first crop of a person: the square about the detector's box, grown by this (the detector
+# only has to find the person; pass 2 frames the joints).
+FIRST_CROP_GROW = 1.0
+# A photo with one person found: the pose model's whole-photo answer (its pass 1, from a shared
+# trunk's detector or run again) is followed when its second box overlaps the person's square by
+# this IoU (the same person, no one else's joints).
+ALONE_IOU = 0.5
 
 
 @dataclasses.dataclass
@@ -79,7 +87,12 @@ def _iou(a, b) -> float:
 def letterbox(photo: np.ndarray, size: int):
     """``photo`` H x W x 3 uint8 -> (``size`` x ``size`` x 3 uint8 letterboxed: the longer
     side fitted, the other padded with zeros on both sides, as ``convert --crop letterbox``;
-    its box ``(x0, y0, x1, y1)`` in photo pixels: input x maps to ``x0 + x (x1 - x0) / size``)."""
+    its frame ``(x0, y0, x1, y1)`` in photo pixels: input x maps to ``x0 + x (x1 - x0) / size``,
+    pixel centres at integers on both sides).
+
+    Pillow's antialiased resize (fast on a large photo) places output pixel centre ``u + 0.5``
+    on input ``(u + 0.5) / s`` (edges at integers) at scale ``s`` per axis, and the resized
+    photo lands at whole pixels ``(left, top)``: the frame is that map, exactly."""
     from PIL import Image
 
     height, width = photo.shape[:2]
@@ -90,7 +103,9 @@ def letterbox(photo: np.ndarray, size: int):
     resized = np.asarray(Image.fromarray(photo).resize(inner, Image.BILINEAR))
     left, top = round(-box[0] * scale), round(-box[1] * scale)
     canvas[top:top + inner[1], left:left + inner[0]] = resized[:size - top, :size - left]
-    return canvas, np.asarray(box, np.float32)
+    steps = np.array([width / inner[0], height / inner[1]])  # photo px per input px
+    start = (0.5 - np.array([left, top])) * steps - 0.5
+    return canvas, np.concatenate([start, start + size * steps]).astype(np.float32)
 
 
 def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
@@ -100,142 +115,235 @@ def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
     return np.tile(frame[:2], 2) + np.asarray(boxes, np.float32) * scale
 
 
-def square_crops(photo: np.ndarray, boxes: np.ndarray, side: int = CROP_SIDE):
-    """Each box's square (side ``max(w, h)`` about its centre) cut from ``photo`` and resized to
-    ``side`` px (zeros outside the photo). Returns ``(crops N x side x side x 3 uint8, origin
-    N x 2, scale N)``: crop pixel ``u`` (pixel centres at integers) is photo pixel
-    ``origin + (u + 0.5) * scale``."""
-    from PIL import Image
-
-    image = Image.fromarray(photo)
-    crops, origin, scale = [], [], []
-    for x0, y0, x1, y1 in np.asarray(boxes, np.float64):
-        width = max(1, int(round(max(x1 - x0, y1 - y0))))
-        # PIL's pixel i spans [i, i + 1): the square's left edge x - side / 2 (pixel-centre
-        # coordinates) is PIL's x - side / 2 + 0.5, rounded to whole pixels.
-        left = int(round((x0 + x1) / 2 - width / 2 + 0.5))
-        top = int(round((y0 + y1) / 2 - width / 2 + 0.5))
-        crop = image.crop((left, top, left + width, top + width)).resize((side, side),
-                                                                         Image.BILINEAR)
-        crops.append(np.asarray(crop))
-        origin.append((left - 0.5, top - 0.5))
-        scale.append(width / side)
-    if not crops:
-        return np.zeros((0, side, side, 3), np.uint8), np.zeros((0, 2)), np.zeros(0)
-    return np.stack(crops), np.asarray(origin), np.asarray(scale)
-
-
 class PersonDetector:
-    """A detector work dir (or shipped name) -> per photo ``(boxes N x 4 photo px, scores N)``,
-    best first, at most ``max_people`` with score >= ``min_score``, duplicates dropped.
+    """A detector work dir, shipped name or ``.tflite`` -> per photo ``(boxes N x 4 photo px,
+    scores N)``, best first, at most ``max_people`` with score >= ``min_score``, duplicates
+    dropped; a shared-trunk detector (``model.shared_trunk``) adds a third item, the pose
+    model's pass 1 on the whole photo (``WholePhotoPose``).
 
+    ``engine`` as ``predict.make_predictor``'s: ``auto`` runs a work dir's LiteRT twin
+    (``best.tflite``, decoding in its graph) when it matches the weights, else TensorFlow.
     ``size``: the side photos are letterboxed to (default the detector's ``data.input_size``;
-    any multiple of 32: the network is fully convolutional).
+    TensorFlow takes any multiple of 32, the network being fully convolutional; a ``.tflite``
+    only its own).
     """
 
-    def __init__(self, source, checkpoint: str = "best", size: Optional[int] = None,
-                 max_people: int = MAX_PEOPLE, min_score: float = MIN_SCORE):
-        import tensorflow as tf
-
+    def __init__(self, source=None, checkpoint: str = "best", size: Optional[int] = None,
+                 max_people: int = MAX_PEOPLE, min_score: float = MIN_SCORE,
+                 engine: str = "auto"):
         from tfpose.core import zoo
-        from tfpose.input.normalize import normalize_images
-        from tfpose.tasks import get_task, load_workdir
+        from tfpose.serving import litert
 
-        cfg, model, _ = load_workdir(zoo.resolve(source), checkpoint)
-        task = get_task(cfg)
-        if not task.is_detector:
-            raise DataError(f"{source}: a person detector is needed (model.kind "
-                            f"efficientnet_lite0_centernet). Received: a {task.kind} model")
+        source = DETECTOR if source is None else source
         if max_people < 1:
             raise DataError(f"max_people must be >= 1. Received: {max_people}")
-        self.size = size or cfg.data.input_size
+        if engine not in litert.ENGINES:
+            raise DataError(f"engine must be one of {', '.join(litert.ENGINES)}. "
+                            f"Received: {engine!r}")
         self.max_people, self.min_score = max_people, min_score
-        network = task.network_at_size(model, self.size)
-        # Candidates beyond max_people: some are dropped as duplicates afterwards.
-        candidates = 2 * max_people
-
-        @tf.function(reduce_retracing=True)
-        def detect(images):
-            inputs = normalize_images(images, cfg.data.normalization)
-            return task.decode_outputs(network({"image": inputs}, training=False), candidates)
-
-        self._detect = detect
+        path = zoo.resolve(source)
+        twin, why = None, f"{source} is not a work dir"
+        if path.suffix == ".tflite":
+            if engine == "tensorflow":
+                raise DataError(f"{source}: a .tflite runs on LiteRT, not TensorFlow (--engine)")
+            twin = path
+        elif engine != "tensorflow" and path.is_dir():
+            twin, why = litert.matching_twin(path, checkpoint)
+            if engine == "auto" and not litert.runtime_available():
+                twin = None
+        if twin is not None:
+            runner = litert.LiteRTDetector(twin)
+            if size in (None, runner.size):
+                self.size, self._detect = runner.size, runner
+                self.description = f"LiteRT {twin}"
+                return
+            if engine == "litert" or path.suffix == ".tflite":
+                raise DataError(f"{twin} takes {runner.size} px photos. Received: size {size}")
+        elif engine == "litert":
+            raise DataError(f"--engine litert: {why}; tfpose export {source} --format tflite "
+                            f"--out {litert.twin_path(path, checkpoint)} writes one")
+        self._detect = _TensorFlowDetector(path, checkpoint, size, 2 * max_people)
+        self.size, self.description = self._detect.size, f"work dir {path}"
 
     def __call__(self, photos: Sequence[np.ndarray]):
         if not len(photos):
             return []
         framed = [letterbox(np.asarray(p, np.uint8), self.size) for p in photos]
-        boxes, scores = self._detect(np.stack([image for image, _ in framed]))
+        out = self._detect(np.stack([image for image, _ in framed]).astype(np.float32))
         found = []
-        for (_, frame), image_boxes, image_scores in zip(framed, boxes.numpy(), scores.numpy()):
+        for i, (_, frame) in enumerate(framed):
+            image_scores = np.asarray(out["scores"][i])
             keep = image_scores >= self.min_score
-            image_boxes = to_photo(image_boxes[keep], frame, self.size)
+            image_boxes = to_photo(np.asarray(out["boxes"][i])[keep], frame, self.size)
             image_scores = image_scores[keep]
             kept = drop_duplicates(image_boxes, image_scores)[: self.max_people]
-            found.append((image_boxes[kept].astype(np.float32), image_scores[kept]))
+            answer = (image_boxes[kept].astype(np.float32), image_scores[kept])
+            if "keypoints" in out:  # a shared trunk: the pose model's pass 1 on the photo
+                points = np.asarray(out["keypoints"][i], np.float32)
+                points = to_photo(np.tile(points, 2), frame, self.size)[:, :2]
+                answer += (WholePhotoPose(points, np.asarray(out["keypoint_scores"][i]),
+                                          float(frame[2] - frame[0])),)
+            found.append(answer)
         return found
+
+
+@dataclasses.dataclass
+class WholePhotoPose:
+    """A shared-trunk detector's pose pass 1 on the whole photo: ``keypoints`` K x 2 photo px,
+    ``scores`` K, ``side`` the photo px the input's side spans (its second box grows by
+    ``passes.SECOND_PASS_PAD`` of it)."""
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    side: float
+
+
+class _TensorFlowDetector:
+    """A detector work dir through TensorFlow: letterboxed photos B x S x S x 3 (0..255) ->
+    {``boxes`` B x N x 4 input px, ``scores`` B x N} (N = ``candidates``), and for a shared
+    trunk ``keypoints`` B x K x 2 input px and ``keypoint_scores`` B x K."""
+
+    def __init__(self, path, checkpoint: str, size: Optional[int], candidates: int):
+        import tensorflow as tf
+
+        from tfpose.input.normalize import normalize_images
+        from tfpose.tasks import get_task, load_workdir
+
+        cfg, model, _ = load_workdir(path, checkpoint)
+        task = get_task(cfg)
+        if not task.is_detector:
+            raise DataError(f"{path}: a person detector is needed (model.kind "
+                            f"efficientnet_lite0_centernet). Received: a {task.kind} model")
+        self.size = size or cfg.data.input_size
+        network = task.network_at_size(model, self.size)
+
+        @tf.function(reduce_retracing=True)
+        def detect(images):
+            inputs = normalize_images(images, cfg.data.normalization)
+            outputs = network({"image": inputs}, training=False)
+            boxes, scores = task.decode_outputs(outputs, candidates)
+            answer = {"boxes": boxes, "scores": scores}
+            if task.has_pose:
+                answer["keypoints"], answer["keypoint_scores"] = task.decode_pose(outputs)
+            return answer
+
+        self._detect = detect
+
+    def __call__(self, images: np.ndarray) -> dict:
+        return {k: v.numpy() for k, v in self._detect(images).items()}
+
+
+def square_of(boxes: np.ndarray, grow: float = 1.0) -> np.ndarray:
+    """Boxes N x 4 -> the squares about their centres, side ``grow`` x max(w, h): N x 4."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = grow * np.max(boxes[:, 2:] - boxes[:, :2], axis=1, keepdims=True) / 2
+    return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
 
 
 class PeoplePredictor:
     """Photos -> one ``PeopleResult`` each: ``detector`` (a ``PersonDetector``, or any callable
-    with its call) then ``pose`` (``predict.make_predictor``'s predictor: its box signature).
+    with its call) then ``pose`` (``predict.make_predictor``'s predictor, through its
+    ``predict_frames`` on person crops).
 
-    ``refine``: predict each person again on the square around its first answer's confident
-    joints (``passes.second_pass_boxes``, grown by one heatmap cell of the first crop), as the
-    one-person two passes do after the whole photo: the detector's box only has to find the
-    person. A person without two confident joints keeps its first answer.
+    Each person is cut from the photo at the pose model's input size (``pose.input_size``) as
+    its own pass 2 would be (``host_crop.crop_and_resize``, the graph's crop in numpy), from
+    the square about the detector's box grown by ``grow``: the detector's box only has to find
+    the person. ``refine`` (default): predict each person again on the square around its first
+    answer's confident joints (``passes.second_pass_boxes``, grown by one heatmap cell of the
+    first crop), as the one-person two passes do after the whole photo. A person without two
+    confident joints keeps its first answer.
     """
 
-    def __init__(self, detector, pose, batch_size: int = 16, refine: bool = False):
+    def __init__(self, detector, pose, batch_size: int = 16, refine: bool = True,
+                 grow: float = FIRST_CROP_GROW, alone: bool = True):
         self.detector, self.pose, self.batch_size = detector, pose, batch_size
-        self.refine = refine
+        self.refine, self.grow, self.alone = refine, grow, alone
+        self.size = int(pose.input_size)
 
     def __call__(self, photos: Sequence[np.ndarray]) -> list:
         from tfpose.serving.passes import SECOND_PASS_PAD, second_pass_boxes
 
         photos = [np.asarray(p, np.uint8) for p in photos]
         detections = self.detector(photos)
+        squares = [square_of(found[0], self.grow) for found in detections]
+        whole, settled = {}, set()  # settled: one person, whose square is pass 2's already
+        for i, found in enumerate(detections):
+            if not self.alone or len(squares[i]) != 1:
+                continue
+            if len(found) > 2:  # a shared trunk: the pose model's pass 1 came with the people
+                box = self._second_box(found[2])
+                if box is not None and _iou(box, squares[i][0]) >= ALONE_IOU:
+                    squares[i], settled = box[None], settled | {i}
+            else:
+                answer = self._whole_photo_answer(photos[i], squares[i][0])
+                if answer is not None:
+                    whole[i] = answer
+        squares = [np.zeros((0, 4), np.float32) if i in whole else boxes
+                   for i, boxes in enumerate(squares)]
         owners = np.concatenate([np.full(len(boxes), i, np.int64)
-                                 for i, (boxes, _) in enumerate(detections)] or [np.zeros(0)])
-        boxes = [boxes for boxes, _ in detections]
-        keypoints, joint_scores = self._pose_on_boxes(photos, boxes)
+                                 for i, boxes in enumerate(squares)] or [np.zeros(0, np.int64)])
+        first = np.concatenate(squares) if squares else np.zeros((0, 4), np.float32)
+        keypoints, joint_scores = self._pose_on_boxes(photos, owners, first)
         if self.refine and len(keypoints):
-            sides = np.concatenate([np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-                                    for b in boxes])
+            sides = first[:, 2] - first[:, 0]
             second, valid = second_pass_boxes(keypoints, joint_scores, pad=SECOND_PASS_PAD * sides)
-            again = [np.where(valid[owners == i, None], second[owners == i], first)
-                     for i, first in enumerate(boxes)]
-            keypoints, joint_scores = self._pose_on_boxes(photos, again)
+            again = np.flatnonzero(valid & ~np.isin(owners, list(settled)))
+            if len(again):
+                keypoints[again], joint_scores[again] = self._pose_on_boxes(
+                    photos, owners[again], second[again])
         results = []
-        for i, (found, scores) in enumerate(detections):
+        for i, found in enumerate(detections):
             mine = owners == i
+            image_keypoints, image_scores = whole.get(i, (keypoints[mine], joint_scores[mine]))
             height, width = photos[i].shape[:2]
-            shown = np.clip(found, 0, [width, height, width, height]).astype(np.float32)
-            results.append(PeopleResult(shown, scores.astype(np.float32),
-                                        keypoints[mine].astype(np.float32),
-                                        joint_scores[mine].astype(np.float32)))
+            shown = np.clip(found[0], 0, [width, height, width, height]).astype(np.float32)
+            results.append(PeopleResult(shown, found[1].astype(np.float32),
+                                        image_keypoints.astype(np.float32),
+                                        image_scores.astype(np.float32)))
         return results
 
-    def _pose_on_boxes(self, photos: list, boxes: list):
-        """The pose model on each box's square crop (``boxes[i]`` N_i x 4 of ``photos[i]``):
-        keypoints (sum N_i) x K x 2 in photo pixels and their scores (sum N_i) x K."""
-        crops, origins, scales = [], [], []
-        for photo, image_boxes in zip(photos, boxes):
-            image_crops, origin, scale = square_crops(photo, image_boxes)
-            crops.append(image_crops)
-            origins.append(origin.reshape(-1, 2))
-            scales.append(scale)
-        crops = np.concatenate(crops) if crops else np.zeros((0, CROP_SIDE, CROP_SIDE, 3))
-        keypoints, joint_scores = self._pose(crops)
-        if len(crops):
-            keypoints = ((keypoints + 0.5) * np.concatenate(scales)[:, None, None]
-                         + np.concatenate(origins)[:, None, :])
-        return keypoints, joint_scores
+    @staticmethod
+    def _second_box(pass1: "WholePhotoPose"):
+        """Pass 2's box (4) from a shared trunk's pass 1, as ``passes.run_passes`` makes it;
+        None without two confident joints."""
+        from tfpose.serving.passes import SECOND_PASS_PAD, second_pass_boxes
+
+        boxes, valid = second_pass_boxes(pass1.keypoints[None], pass1.scores[None],
+                                         pad=SECOND_PASS_PAD * pass1.side)
+        return boxes[0] if valid[0] else None
+
+    def _whole_photo_answer(self, photo: np.ndarray, square: np.ndarray):
+        """``(keypoints 1 x K x 2, scores 1 x K)``: the pose model's own two passes on a photo
+        where one person was found (a detector without the pose model's trunk), kept when
+        their second box overlaps that person's square by ``ALONE_IOU``: then no one else can
+        have lent it joints, and the answer is the one-person answer to the joint. Else
+        None."""
+        out = self.pose.predict_frames(photo[None])
+        box = out.get("boxes", np.full((1, 4), np.nan))[0]
+        if np.isfinite(box).all() and _iou(box, square) >= ALONE_IOU:
+            return out["keypoints"][:1], out["keypoint_scores"][:1]
+        return None
+
+    def _pose_on_boxes(self, photos: list, owners: np.ndarray, boxes: np.ndarray):
+        """The pose model on each square ``boxes[n]`` (N x 4, pixel centres at integers) of
+        ``photos[owners[n]]``: keypoints N x K x 2 in photo pixels, scores N x K.
+
+        Crop pixel u samples photo point ``x0 + u * side / S`` (``host_crop``); the pose model
+        sees the crop whole (box ``(0, 0, S, S)``: its own crop is then the identity), so its
+        keypoints come back in crop pixels."""
+        from tfpose.serving.host_crop import crop_and_resize
+
+        size = self.size
+        crops = [crop_and_resize(photos[i], box, size) for i, box in zip(owners, boxes)]
+        keypoints, scores = self._pose(np.stack(crops) if crops else np.zeros((0, size, size, 3)))
+        scale = (boxes[:, 2] - boxes[:, 0]) / size
+        return boxes[:, None, :2] + keypoints * scale[:, None, None], scores
 
     def _pose(self, crops: np.ndarray):
         """The pose model on every crop (its whole square), in batches: keypoints N x K x 2 in
         crop pixels and their scores N x K."""
-        whole = np.array([-0.5, -0.5, CROP_SIDE - 0.5, CROP_SIDE - 0.5], np.float32)
+        whole = np.array([0, 0, self.size, self.size], np.float32)
         keypoints, scores = [], []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start:start + self.batch_size]
@@ -261,10 +369,13 @@ def person_colours(index: int):
     return light, dark, tuple(int(v) for v in base), tuple(int(v) for v in base)
 
 
-def draw_people(image, result: PeopleResult):
-    """The photo (PIL or H x W x 3 uint8) with every person's box and skeleton, each in its own
-    colour (``person_colours``); nobody found: the photo as it is. Returns a PIL image."""
-    from PIL import Image, ImageDraw
+def draw_people(image, persons: Sequence[dict]):
+    """The photo (PIL or H x W x 3 uint8) with every person of a line's ``persons`` (``box``,
+    ``keypoints``, optional ``activity`` and ``track_id``) drawn in its own colour
+    (``person_colours``, by track id when there is one, else by rank): box,
+    skeleton, and the activity with its probability above the box. Nobody: the photo as it
+    is. Returns a PIL image."""
+    from PIL import Image, ImageDraw, ImageFont
 
     from tfpose.viz.visualize import draw_skeleton
 
@@ -272,11 +383,19 @@ def draw_people(image, result: PeopleResult):
         np.asarray(image, np.uint8))
     canvas = canvas.convert("RGB")
     width = max(1, min(canvas.size) // 200)
-    for i in range(len(result)):
-        right, left, centre, box = person_colours(i)
-        ImageDraw.Draw(canvas).rectangle([float(v) for v in result.boxes[i]], outline=box,
-                                         width=width)
-        canvas = draw_skeleton(canvas, result.keypoints[i], colors=(right, left, centre))
+    font = ImageFont.load_default(size=max(10, canvas.size[1] // 30))
+    for i, person in enumerate(persons):  # a video's track keeps its colour in every frame
+        right, left, centre, box = person_colours(person.get("track_id", i + 1) - 1)
+        x0, y0, x1, y1 = (float(v) for v in person["box"])
+        ImageDraw.Draw(canvas).rectangle([x0, y0, x1, y1], outline=box, width=width)
+        canvas = draw_skeleton(canvas, np.asarray(person["keypoints"], np.float32),
+                               colors=(right, left, centre))
+        if person.get("activity"):
+            text = f"{person['activity']['class']} {person['activity']['probability']:.2f}"
+            draw = ImageDraw.Draw(canvas)
+            bounds = draw.textbbox((x0, y0), text, font=font, anchor="lb")
+            draw.rectangle(bounds, fill=box)
+            draw.text((x0, y0), text, fill=(255, 255, 255), font=font, anchor="lb")
     return canvas
 
 
@@ -288,50 +407,3 @@ def people_record(name, result: PeopleResult) -> dict:
     first = persons[0] if persons else {"keypoints": None, "scores": None}
     return {"image": str(name), "keypoints": first["keypoints"], "scores": first["scores"],
             "class": None, "probability": None, "persons": persons}
-
-
-def predict_people_files(predictor: PeoplePredictor, paths: Sequence, out_dir=None, *,
-                         batch_size: int = 8, errors: str = "raise",
-                         drawing_names: Optional[Sequence] = None):
-    """``tfpose predict``'s every-person answer for photo files: one ``people_record`` per
-    photo, in order, with ``drawing`` (``OUT/<name>.png``, every person drawn) when ``out_dir``
-    is given. A photo that cannot be read or decoded costs only itself, as in
-    ``predict.predict_files``: ``errors="raise"`` raises its DataError, ``"record"`` yields
-    ``{"image": path, "error": message}`` in its place."""
-    from pathlib import Path
-
-    from tfpose.serving.images import decode_rgb, read_photo
-    from tfpose.serving.predict import ERROR_HANDLING, drawing_paths
-
-    if errors not in ERROR_HANDLING:
-        raise DataError(f"errors must be one of {', '.join(ERROR_HANDLING)}. Received: {errors!r}")
-    paths = [Path(p) for p in paths]
-    targets = None
-    if out_dir is not None:
-        targets = drawing_paths(Path(out_dir), drawing_names or [Path(p.stem) for p in paths])
-    for start in range(0, len(paths), batch_size):
-        chunk, photos = paths[start:start + batch_size], {}
-        failures = {}
-        for k, path in enumerate(chunk):
-            data = read_photo(path)
-            if isinstance(data, DataError):
-                failures[k] = data
-                continue
-            try:
-                photos[k] = decode_rgb(data, path)
-            except DataError as err:
-                failures[k] = err
-        answers = dict(zip(photos, predictor(list(photos.values()))))
-        for k, path in enumerate(chunk):
-            if k in failures:
-                if errors == "raise":
-                    raise failures[k]
-                yield {"image": str(path), "error": str(failures[k])}
-                continue
-            rec = people_record(path, answers[k])
-            if targets is not None:
-                target = targets[start + k]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                draw_people(photos[k], answers[k]).save(target)
-                rec["drawing"] = str(target)
-            yield rec

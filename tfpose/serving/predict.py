@@ -38,17 +38,19 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 from tfpose.serving.images import check_frames, decode_rgb, prepare_images, undecodable
+from tfpose.serving.litert import ENGINES
 from tfpose.serving.passes import check_passes, run_passes
 
 BATCH = 8
-ENGINES = ("auto", "tensorflow", "litert")
 
 
 class Predictor:
     """Encoded images (+ optional boxes) -> numpy outputs of the export's signatures.
 
     ``source``: a work dir (``config.yaml`` inside), a SavedModel folder, or a TF Serving model
-    folder ``BASE/NAME`` (its highest version is used).
+    folder ``BASE/NAME`` (its highest version is used). ``input_size``: the side its boxes are
+    cropped to; ``is_pose``: it answers joints and no activity (the model every person's
+    crop goes through, ``people.PeoplePredictor``).
     """
 
     def __init__(self, source, checkpoint: str = "best", passes: int = 2):
@@ -61,10 +63,15 @@ class Predictor:
         source = zoo.resolve(source)
         if (source / "config.yaml").exists() and not export.is_export(source):
             cfg, model, class_names = export.load_workdir(source, checkpoint)
+            if export.get_task(cfg).is_detector:
+                raise DataError(f"{source}: a person detector, not a pose model; pass it as "
+                                "the detector (tfpose predict --detector)")
             module = export.ServingModule(model, cfg, class_names)
             self._whole, self._fn = module.serving_default, module.serving_boxes
             self._whole_frames, self._frames_fn = module.predict_images, module.predict_images_boxes
             self.description = f"work dir {source} ({module.task.kind})"
+            self.input_size = cfg.data.input_size
+            self.is_pose = module.has_keypoints and not module.has_classes
         elif source.is_dir():
             path = export.latest_version(source)
             self._loaded = tf.saved_model.load(str(path))
@@ -73,6 +80,13 @@ class Predictor:
             self._whole_frames = self._loaded.signatures["predict_images"]
             self._frames_fn = self._loaded.signatures["predict_images_boxes"]
             self.description = f"export {path}"
+            # The boxes' crop size (what the every-person pass cuts persons at): the export
+            # keeps the training config among its assets.
+            from tfpose import config as config_lib
+
+            self.input_size = config_lib.load(path / "assets" / "config.yaml").data.input_size
+            outputs = self._whole.structured_outputs
+            self.is_pose = "keypoints" in outputs and "class_probs" not in outputs
         else:
             raise DataError(f"{source}: neither a work dir (config.yaml) nor a SavedModel")
         self._tf = tf
@@ -153,6 +167,10 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
 
     if not isinstance(image, Image.Image):
         image = Image.fromarray(np.asarray(image, np.uint8))
+    if "persons" in rec:
+        from tfpose.serving.people import draw_people
+
+        return draw_people(image, rec["persons"])
     if box is not None:
         ImageDraw.Draw(image).rectangle([float(v) for v in box], outline=(255, 255, 0),
                                         width=max(1, min(image.size) // 200))
@@ -213,7 +231,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
                   boxes: Optional[Sequence] = None, checkpoint: str = "best",
                   predictor: Optional[Predictor] = None, batch_size: int = BATCH,
                   passes: int = 2, engine: str = "auto", errors: str = "raise",
-                  drawing_names: Optional[Sequence] = None, activity=None):
+                  drawing_names: Optional[Sequence] = None, activity=None, people=None):
     """Predicts the image files in batches; yields one JSON record per image, in order.
 
     ``box`` (x0, y0, x1, y1 original px) applies to every image, ``boxes`` (N x 4) gives one per
@@ -231,6 +249,10 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     ``activity`` (a ``serving.activity.ActivityModel``) adds each line's ``"activity"``
     (``serving.activity.attach``: class, probability and top 3 from the joints), drawn as its
     label.
+
+    ``people`` (a ``people.PeoplePredictor`` on ``predictor``): every person of each photo
+    without a box, best first in the line's ``persons`` (the top-level keypoints are the first
+    person's), each drawn in its own colour.
     """
     if errors not in ERROR_HANDLING:
         raise DataError(f"errors must be one of {', '.join(ERROR_HANDLING)}. Received: {errors!r}")
@@ -251,7 +273,7 @@ def predict_files(source, images: Iterable, out_dir=None, *, box: Optional[np.nd
     for start in range(0, len(paths), batch_size):
         chunk = paths[start:start + batch_size]
         chunk_boxes = None if boxes is None else boxes[start:start + batch_size]
-        for k, (path, answer) in enumerate(_predict_chunk(predictor, chunk, chunk_boxes)):
+        for k, (path, answer) in enumerate(_predict_chunk(predictor, chunk, chunk_boxes, people)):
             if isinstance(answer, DataError):
                 if errors == "raise":
                     raise answer
@@ -290,20 +312,23 @@ def drawing_paths(out_dir: Path, names: Sequence) -> list:
     return paths
 
 
-def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray]):
+def _predict_chunk(predictor, paths: list, boxes: Optional[np.ndarray], people=None):
     """``(path, (record, encoded, drawn box) or DataError)`` for each of ``paths``, in order:
     each file read alone, then ``predict_items``."""
     from tfpose.serving.images import read_photo
 
     items = [read_photo(path) for path in paths]
-    answers = predict_items(predictor, paths, items, boxes)
+    answers = predict_items(predictor, paths, items, boxes, people)
     for path, data, answer in zip(paths, items, answers):
         yield path, answer if isinstance(answer, DataError) else (answer[0], data, answer[1])
 
 
 def predict_items(predictor, names: Sequence, items: Sequence,
-                  boxes: Optional[np.ndarray] = None) -> list:
+                  boxes: Optional[np.ndarray] = None, people=None) -> list:
     """``(record, drawn box)`` or a DataError naming the item, for each of ``items``, in order.
+
+    ``people`` (a ``people.PeoplePredictor``): every person of each photo, its record with
+    ``persons`` (``people.people_record``); a given box still skips the search (``boxes``).
 
     ``items``: encoded photos (bytes), decoded H x W x 3 RGB arrays, or a DataError already
     (a file that could not be read); ``names`` name them in the records and errors; ``boxes``
@@ -314,14 +339,15 @@ def predict_items(predictor, names: Sequence, items: Sequence,
     """
     from tfpose.serving.images import prepare_image
 
+    if people is not None and boxes is None:
+        return _people_items(people, names, items)
     answers, photos = {}, []
     for i, item in enumerate(items):
         if isinstance(item, DataError):
             answers[i] = item
         elif isinstance(item, np.ndarray):
-            if item.ndim != 3 or item.shape[-1] != 3 or 0 in item.shape:
-                answers[i] = DataError(f"{names[i]}: an image array must be H x W x 3 RGB; "
-                                       f"received shape {item.shape}")
+            if not_an_image(item, names[i]):
+                answers[i] = not_an_image(item, names[i])
                 continue
             outputs = predictor.predict_frames(item[None], None if boxes is None else boxes[[i]])
             answers[i] = (record(names[i], outputs, 0), _drawn_box(outputs, 0, boxes, i))
@@ -346,6 +372,39 @@ def predict_items(predictor, names: Sequence, items: Sequence,
             continue
         for k, i in enumerate(indices):
             answers[i] = (record(names[i], outputs, k), _drawn_box(outputs, k, boxes, i))
+    return [answers[i] for i in range(len(items))]
+
+
+def not_an_image(array: np.ndarray, name) -> Optional[DataError]:
+    """The error naming ``name`` when ``array`` is no H x W x 3 RGB image, else None."""
+    if array.ndim != 3 or array.shape[-1] != 3 or 0 in array.shape:
+        return DataError(f"{name}: an image array must be H x W x 3 RGB; received shape "
+                         f"{array.shape}")
+    return None
+
+
+def _people_items(people, names: Sequence, items: Sequence) -> list:
+    """``predict_items`` for every person: each photo decoded alone (EXIF orientation applied,
+    a bad one named), then all of them through ``people`` in one call."""
+    from tfpose.serving.images import decode_rgb
+    from tfpose.serving.people import people_record
+
+    answers, photos = {}, {}
+    for i, item in enumerate(items):
+        if isinstance(item, DataError):
+            answers[i] = item
+        elif isinstance(item, np.ndarray):
+            if not_an_image(item, names[i]):
+                answers[i] = not_an_image(item, names[i])
+            else:
+                photos[i] = np.asarray(item, np.uint8)
+        else:
+            try:
+                photos[i] = decode_rgb(item, names[i])
+            except DataError as err:
+                answers[i] = err
+    for i, result in zip(photos, people(list(photos.values()))):
+        answers[i] = (people_record(names[i], result), None)
     return [answers[i] for i in range(len(items))]
 
 

@@ -308,7 +308,7 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
 
     name = name or Path(str(source)).stem
     with VideoReader(source, format=format, name=name if format else source) as reader:
-        outputs = _Outputs(out_dir, name, reader, draw, source)
+        outputs = Outputs(out_dir, name, reader, draw, source)
         filt = smoothing.PoseSmoother(
             smoothing.MIN_CUTOFF if min_cutoff is None else min_cutoff,
             smoothing.BETA if beta is None else beta)
@@ -319,7 +319,7 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
         # person was lost (its joints' mean score under track_min_score), so smoothing restarts.
         state = {"box": None, "lost": True, "tracked": 0, "cuts": 0}
         start = time.perf_counter()
-        done = taken = 0
+        done = 0
         interrupted = False
 
         def write(released):
@@ -360,16 +360,9 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
                 state["box"] = box if track else None
 
         def read_and_predict():
-            nonlocal taken
             batch = []
-            previous = None
-            for index, time_s, frame in reader:
-                if max_frames is not None and taken >= max_frames:
-                    break
-                taken += 1
-                thumb = thumbnail(frame)
-                cut = previous is not None and is_cut(previous, thumb)
-                previous, item = thumb, (index, time_s, frame, cut)
+            for item in frames_and_cuts(reader, max_frames):
+                cut = item[3]
                 state["cuts"] += cut
                 if track:  # sequential: each frame's box comes from the one before
                     box = None if cut else state["box"]  # a new shot: search the whole frame
@@ -394,21 +387,41 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
             write(window.flush())  # the frames still waiting for their window
         finally:
             paths = outputs.close()
-        seconds = time.perf_counter() - start
-        summary = {"source": str(source), "frames": done, "seconds": round(seconds, 3),
-                   "fps": round(done / seconds, 2) if seconds > 0 else None,
-                   "tracked_frames": state["tracked"], "cuts": state["cuts"],
-                   "video_fps": float(reader.fps),
-                   "width": reader.width, "height": reader.height, "codec": outputs.codec,
-                   "interrupted": interrupted, **paths}
-        if done == 0 and not interrupted and max_frames != 0:
-            raise DataError(f"{reader.name}: no video frames decoded"
-                            + (f" ({reader.damage})" if reader.damage else ""))
-        if reader.damage and not (max_frames is not None and done >= max_frames):
-            kept = ", ".join(str(p) for p in paths.values() if p) or "the JSON lines"
-            raise DataError(f"{reader.name}: {reader.damage}; kept the {done} frames before the "
-                            f"damage in {kept}")
-        return summary
+        return summarise(reader, outputs, paths, source, done, state["tracked"], state["cuts"],
+                         time.perf_counter() - start, interrupted, max_frames)
+
+
+def frames_and_cuts(reader: VideoReader, max_frames: Optional[int] = None):
+    """``(index, time_s, frame, cut)`` for the first ``max_frames`` frames of ``reader`` (all
+    without it); ``cut``: a hard cut before this frame (``is_cut`` on thumbnails)."""
+    previous = None
+    for taken, (index, time_s, frame) in enumerate(reader):
+        if max_frames is not None and taken >= max_frames:
+            return
+        thumb = thumbnail(frame)
+        yield index, time_s, frame, previous is not None and is_cut(previous, thumb)
+        previous = thumb
+
+
+def summarise(reader: VideoReader, outputs: "Outputs", paths: dict, source, done: int,
+              tracked: int, cuts: int, seconds: float, interrupted: bool,
+              max_frames: Optional[int]) -> dict:
+    """A clip's summary dict (frames, seconds, fps, tracked frames, cuts, outputs, codec);
+    raises DataError for a clip with no frames decoded, and, after its frames were written,
+    for a damaged one."""
+    summary = {"source": str(source), "frames": done, "seconds": round(seconds, 3),
+               "fps": round(done / seconds, 2) if seconds > 0 else None,
+               "tracked_frames": tracked, "cuts": cuts, "video_fps": float(reader.fps),
+               "width": reader.width, "height": reader.height, "codec": outputs.codec,
+               "interrupted": interrupted, **paths}
+    if done == 0 and not interrupted and max_frames != 0:
+        raise DataError(f"{reader.name}: no video frames decoded"
+                        + (f" ({reader.damage})" if reader.damage else ""))
+    if reader.damage and not (max_frames is not None and done >= max_frames):
+        kept = ", ".join(str(p) for p in paths.values() if p) or "the JSON lines"
+        raise DataError(f"{reader.name}: {reader.damage}; kept the {done} frames before the "
+                        f"damage in {kept}")
+    return summary
 
 
 def _used_boxes(answer: dict, count: int) -> list:
@@ -419,7 +432,7 @@ def _used_boxes(answer: dict, count: int) -> list:
     return [b if np.isfinite(b).all() else None for b in boxes]
 
 
-class _Outputs:
+class Outputs:
     """``OUT/<name>.jsonl`` and ``OUT/<name>.mp4``, opened at the first frame (a clip with no
     frames leaves nothing behind), flushed line by line."""
 

@@ -26,7 +26,13 @@ class PersonDetection(Task):
 
     @property
     def output_names(self) -> list[str]:
-        return ["centers", "box_size", "box_offset"]
+        return ["centers", "box_size", "box_offset"] + (["heatmaps_1"] if self.has_pose else [])
+
+    @property
+    def has_pose(self) -> bool:
+        """``model.shared_trunk``: the network also answers the pose model's heatmaps (pass 1
+        of a whole photo); they are frozen, so no loss trains them."""
+        return bool(self.cfg.model.shared_trunk)
 
     @property
     def monitor(self) -> tuple[str, str]:
@@ -88,3 +94,16 @@ class PersonDetection(Task):
         """Outputs -> (boxes B x N x 4 input px, scores B x N), best first, N = max_people."""
         return centers_codec.decode(outputs["centers"], outputs["box_size"],
                                     outputs["box_offset"], self.stride, max_people)
+
+    def decode_pose(self, outputs):
+        """A shared trunk's ``heatmaps_1`` -> (keypoints B x K x 2 input px, scores B x K),
+        decoded as the pose model it came from decodes them (``data.heatmap_sigma``,
+        ``model.heatmap_loss`` and ``model.heatmap_decode`` are that model's)."""
+        from tfpose.models.decode import keypoints_from_outputs
+
+        data, model = self.cfg.data, self.cfg.model
+        return keypoints_from_outputs({"heatmaps_1": outputs["heatmaps_1"]}, codec="heatmap",
+                                      input_size=data.input_size, heatmap_stride=self.stride,
+                                      heatmap_loss=model.heatmap_loss,
+                                      heatmap_sigma=data.heatmap_sigma,
+                                      subpixel=model.heatmap_decode)
