@@ -271,3 +271,16 @@ def test_a_shared_trunks_pass_one_leaves_one_pose_pass_for_a_lone_person(agrees)
     result = people.PeoplePredictor(detector, pose)([photo])[0]
     assert pose.crops == (1 if agrees else 2)
     np.testing.assert_allclose(result.keypoints[0].mean(0), [70, 120], atol=2.0)
+
+
+@shipped_detector
+def test_a_lone_person_gets_the_one_person_answer_to_the_pixel():
+    """A photo where the detector finds one person, about whom ``lspet``'s own whole-photo
+    answer is: the every-person answer is that answer, as ``--detector none`` gives it."""
+    import tfpose
+
+    photo = SAMPLES / "060754485.jpg"
+    every, one = tfpose.load("lspet")(photo), tfpose.load("lspet", detector=None)(photo)
+    assert len(every.keypoints) == 1
+    np.testing.assert_array_equal(every.keypoints, one.keypoints)
+    np.testing.assert_array_equal(every.scores, one.scores)

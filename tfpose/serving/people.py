@@ -261,24 +261,26 @@ class PeoplePredictor:
         self.refine, self.grow, self.alone = refine, grow, alone
         self.size = int(pose.input_size)
 
-    def __call__(self, photos: Sequence[np.ndarray]) -> list:
+    def __call__(self, photos: Sequence[np.ndarray], sources: Optional[Sequence] = None) -> list:
+        """``photos``: decoded H x W x 3 uint8 RGB (EXIF orientation applied). ``sources``: the
+        same photos as the caller had them (encoded bytes, or the arrays), for the pose model's
+        own whole-photo passes on a lone person: from bytes they decode as ``--detector none``
+        decodes them, so a lone person's answer is that one to the pixel."""
         from tfpose.serving.passes import SECOND_PASS_PAD, second_pass_boxes
 
         photos = [np.asarray(p, np.uint8) for p in photos]
         detections = self.detector(photos)
         squares = [square_of(found[0], self.grow) for found in detections]
-        whole, settled = {}, set()  # settled: one person, whose square is pass 2's already
-        for i, found in enumerate(detections):
-            if not self.alone or len(squares[i]) != 1:
-                continue
-            if len(found) > 2:  # a shared trunk: the pose model's pass 1 came with the people
-                box = self._second_box(found[2])
-                if box is not None and _iou(box, squares[i][0]) >= ALONE_IOU:
-                    squares[i], settled = box[None], settled | {i}
-            else:
-                answer = self._whole_photo_answer(photos[i], squares[i][0])
-                if answer is not None:
-                    whole[i] = answer
+        settled = set()  # one person, whose square is pass 2's already
+        lone = [i for i in range(len(photos)) if self.alone and len(squares[i]) == 1]
+        for i in [i for i in lone if len(detections[i]) > 2]:
+            # A shared trunk: the pose model's pass 1 came with the people.
+            box = self._second_box(detections[i][2])
+            if box is not None and _iou(box, squares[i][0]) >= ALONE_IOU:
+                squares[i], settled = box[None], settled | {i}
+        whole = self._whole_photo_answers(
+            photos, photos if sources is None else sources, squares,
+            [i for i in lone if len(detections[i]) == 2])
         squares = [np.zeros((0, 4), np.float32) if i in whole else boxes
                    for i, boxes in enumerate(squares)]
         owners = np.concatenate([np.full(len(boxes), i, np.int64)
@@ -313,17 +315,32 @@ class PeoplePredictor:
                                          pad=SECOND_PASS_PAD * pass1.side)
         return boxes[0] if valid[0] else None
 
-    def _whole_photo_answer(self, photo: np.ndarray, square: np.ndarray):
-        """``(keypoints 1 x K x 2, scores 1 x K)``: the pose model's own two passes on a photo
-        where one person was found (a detector without the pose model's trunk), kept when
-        their second box overlaps that person's square by ``ALONE_IOU``: then no one else can
-        have lent it joints, and the answer is the one-person answer to the joint. Else
-        None."""
-        out = self.pose.predict_frames(photo[None])
-        box = out.get("boxes", np.full((1, 4), np.nan))[0]
-        if np.isfinite(box).all() and _iou(box, square) >= ALONE_IOU:
-            return out["keypoints"][:1], out["keypoint_scores"][:1]
-        return None
+    def _whole_photo_answers(self, photos: list, sources: Sequence, squares: list,
+                             lone: list) -> dict:
+        """``{i: (keypoints 1 x K x 2, scores 1 x K)}``: the pose model's own two passes on
+        each photo ``i`` of ``lone`` (one person found by a detector without the pose model's
+        trunk), kept when their second box overlaps that person's square (``squares[i]``)
+        by ``ALONE_IOU``: then no one else can have lent it joints, and the answer is the
+        one-person answer to the joint. Encoded sources go in one call; arrays one each."""
+        encoded = [i for i in lone if isinstance(sources[i], (bytes, bytearray))]
+        answers = {}
+        if encoded:
+            try:
+                out = self.pose([bytes(sources[i]) for i in encoded])
+            except DataError:  # pixels Pillow read and the pose model's decoder did not
+                out = None
+            if out is not None:
+                answers.update({i: {k: v[[n]] for k, v in out.items()}
+                                for n, i in enumerate(encoded)})
+        for i in lone:
+            if i not in answers:
+                answers[i] = self.pose.predict_frames(photos[i][None])
+        kept = {}
+        for i, out in answers.items():
+            box = out.get("boxes", np.full((1, 4), np.nan))[0]
+            if np.isfinite(box).all() and _iou(box, squares[i][0]) >= ALONE_IOU:
+                kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
+        return kept
 
     def _pose_on_boxes(self, photos: list, owners: np.ndarray, boxes: np.ndarray):
         """The pose model on each square ``boxes[n]`` (N x 4, pixel centres at integers) of

@@ -403,7 +403,8 @@ def _people_items(people, names: Sequence, items: Sequence) -> list:
                 photos[i] = decode_rgb(item, names[i])
             except DataError as err:
                 answers[i] = err
-    for i, result in zip(photos, people(list(photos.values()))):
+    sources = [items[i] for i in photos]  # bytes: a lone person's answer decodes as today's
+    for i, result in zip(photos, people(list(photos.values()), sources)):
         answers[i] = (people_record(names[i], result), None)
     return [answers[i] for i in range(len(items))]
 

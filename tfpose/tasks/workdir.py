@@ -42,12 +42,22 @@ def load_config(workdir, overrides=()) -> config_lib.Config:
 
 def other_kind_of_weights(cfg, path) -> str | None:
     """The model kind that wrote the weights file ``path`` (its folder's ``config.yaml``: a work
-    dir or a shipped model) when it is not ``cfg``'s; None when it is, or for a bare file."""
+    dir or a shipped model) when its layers are not ``cfg``'s (another kind, or a detector's
+    other heads: then weights are copied by layer name); None when they are, or for a bare
+    file."""
     config = Path(path).parent / "config.yaml"
     if not config.exists():
         return None
-    kind = config_lib.load(config).model.kind
-    return None if kind == cfg.model.kind else kind
+    source = config_lib.load(config).model
+
+    def layout(model):
+        return model.kind, model.detection_head, model.shared_trunk
+
+    if layout(source) == layout(cfg.model):
+        return None
+    if source.kind != cfg.model.kind:
+        return source.kind
+    return f"{source.kind}, {source.detection_head} heads, shared trunk {source.shared_trunk}"
 
 
 def load_pose_workdir(workdir):
