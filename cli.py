@@ -371,8 +371,8 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                    "is there and ai-edge-litert is installed (both passes then run at "
                    "data.input_size); TensorFlow otherwise.")
 @click.option("--activity", default=None, metavar="MODEL",
-              help="Photos: name each person's activity from the pose model's joints with an "
-                   "activity model (a shipped name, e.g. mpii-activity, or a work dir of "
+              help="Name each person's activity (in a photo, or in each video frame) from the "
+                   "pose model's joints with an activity model (a shipped name, e.g. mpii-activity, or a work dir of "
                    "scripts/train_activity.py); each line gains \"activity\": {\"class\", "
                    "\"probability\", \"top\": 3 x {\"class\", \"probability\"}}.")
 @click.option("--detector", default=people.DETECTOR, show_default=True, metavar="MODEL",
@@ -450,9 +450,6 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
                                before_tensorflow=None if verbose else import_tensorflow_quietly)
     activity_model = None
     if activity is not None:
-        if videos or camera is not None:
-            raise click.UsageError("--activity is for photos here; for video use Python: "
-                                   "tfpose.load(MODEL, activity=...).video(CLIP)")
         from tfpose.serving.activity import ActivityModel
 
         if not verbose:
@@ -484,7 +481,7 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
         sources.append((source, fmt, f"camera{camera}"))
     for source, fmt, name in sources:
         _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                       beta, lookahead, batch_size, max_frames, finder)
+                       beta, lookahead, batch_size, max_frames, finder, activity_model)
     if failed:
         click.echo(f"{len(photos) - failed} of {len(photos)} images answered, {failed} failed "
                    f"(each named above); exit status {SOME_IMAGES_FAILED}", err=True)
@@ -496,7 +493,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth, min_cutoff,
-                   beta, lookahead, batch_size, max_frames, finder=None):
+                   beta, lookahead, batch_size, max_frames, finder=None, activity=None):
     """One clip or camera through ``video.predict_video`` (or, with ``finder``, every person
     through ``people_video.predict_people_video``): a progress line (frames/s) on a terminal,
     a summary line at the end."""
@@ -516,9 +513,15 @@ def _predict_video(predictor, source, fmt, name, out_dir, no_draw, track, smooth
                        "frames/s", nl=False, err=True)
 
     to_stdout = out_dir is None
+    annotate = None
+    if activity is not None:  # each frame's people named, as a photo's
+        from tfpose.serving.activity import attach
+
+        annotate = lambda rec: attach(rec, activity)  # noqa: E731
     common = dict(name=name, format=fmt, draw=not no_draw, smooth=smooth, min_cutoff=min_cutoff,
                   beta=beta, batch_size=batch_size, max_frames=max_frames, progress=progress,
-                  on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None)
+                  on_record=(lambda rec: click.echo(json.dumps(rec))) if to_stdout else None,
+                  annotate=annotate)
     try:
         if finder is not None:
             summary = predict_people_video(finder, source, out_dir, **common)

@@ -117,3 +117,28 @@ def test_predict_cli_adds_each_persons_activity_and_draws_it(tmp_path):
                                            np.asarray([person["scores"]]))[0]
     assert line["activity"] == line["persons"][0]["activity"]
     assert len(line["activity"]["top"]) == 3 and Path(line["drawing"]).is_file()
+
+
+def test_predict_cli_names_the_activity_in_every_video_frame(tmp_path):
+    """`tfpose predict MODEL CLIP --activity mpii-activity`: each frame's line carries the
+    activity of its joints (attach() on the line as written), the drawn clip is written."""
+    from click.testing import CliRunner
+    from test_video import FRAMES, colour_finder_workdir, write_clip
+
+    import cli
+
+    if "mpii-activity" not in zoo.names():
+        pytest.skip("mpii-activity is not shipped in this checkout")
+    model = colour_finder_workdir(tmp_path / "colours")
+    clip = write_clip(tmp_path / "clip.mp4")
+    result = CliRunner().invoke(cli.cli, ["predict", str(model), str(clip), "--out",
+                                          str(tmp_path / "out"), "--activity", "mpii-activity",
+                                          "--detector", "none"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in open(tmp_path / "out" / "clip.jsonl")]
+    assert len(lines) == FRAMES
+    activity = ActivityModel.load("mpii-activity")
+    for line in lines:
+        assert line["activity"] == activity(np.asarray([line["keypoints"]]),
+                                            np.asarray([line["scores"]]))[0]
+    assert (tmp_path / "out" / "clip.mp4").stat().st_size > 0

@@ -31,8 +31,8 @@ def predict_people_video(people, source, out_dir=None, *, name: Optional[str] = 
                          batch_size: int = 8, max_frames: Optional[int] = None,
                          on_record: Optional[Callable[[dict], None]] = None,
                          on_frame: Optional[Callable[[dict, np.ndarray, object], None]] = None,
-                         progress: Optional[Callable[[int, Optional[int], float], None]] = None
-                         ) -> dict:
+                         progress: Optional[Callable[[int, Optional[int], float], None]] = None,
+                         annotate: Optional[Callable[[dict], dict]] = None) -> dict:
     """``people`` (a ``people.PeoplePredictor``) over the frames of ``source``; the arguments,
     callbacks, errors and returned summary are ``video.predict_video``'s (its ``tracked_frames``
     here: the frames where someone continued a track), plus ``tracks``: the ids given."""
@@ -65,6 +65,7 @@ def predict_people_video(people, source, out_dir=None, *, name: Optional[str] = 
                 if rec["persons"]:
                     rec["keypoints"] = rec["persons"][0]["keypoints"]
                 state["tracked"] += bool(known & set(ids.tolist()))
+                rec = rec if annotate is None else annotate(rec)
                 outputs.write(rec, frame, None)
                 for callback in (on_record, on_frame):
                     if callback is not None:

@@ -287,7 +287,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
                   batch_size: int = 8, max_frames: Optional[int] = None,
                   on_record: Optional[Callable[[dict], None]] = None,
                   on_frame: Optional[Callable[[dict, np.ndarray, object], None]] = None,
-                  progress: Optional[Callable[[int, Optional[int], float], None]] = None) -> dict:
+                  progress: Optional[Callable[[int, Optional[int], float], None]] = None,
+                  annotate: Optional[Callable[[dict], dict]] = None) -> dict:
     """Runs ``predictor`` (``predict.make_predictor``) over the frames of ``source`` (a file, or a
     camera input with its ``format``, see ``camera_source``).
 
@@ -297,7 +298,8 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
     camera; ignored without ``smooth``). ``on_record(rec)`` sees
     each JSON record as it is written, ``on_frame(rec, frame, box)`` also its H x W x 3 frame
     and the box drawn (or None); ``progress(frames_done, frames_expected_or_None,
-    seconds)`` after each frame written. Stops after ``max_frames`` read or on Ctrl-C (the
+    seconds)`` after each frame written; ``annotate(rec)`` returns each record to write (an
+    activity model's ``serving.activity.attach``). Stops after ``max_frames`` read or on Ctrl-C (the
     frames waiting for their window are written, and the outputs finished, either way). Returns
     a summary dict (frames, seconds, fps, tracked frames, outputs, codec). Raises DataError for
     a source that is not a video or has no frames, and, after writing what was decoded, for a
@@ -329,6 +331,7 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
             for keypoints, (rec, frame, box) in released:
                 if keypoints is not None:
                     rec["keypoints"] = np.round(keypoints, 2).tolist()
+                rec = rec if annotate is None else annotate(rec)
                 outputs.write(rec, frame, box)
                 if on_record is not None:
                     on_record(rec)
