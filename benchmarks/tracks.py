@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     summary = predict_people_video(finder, args.clip, None, draw=False, smooth=args.smooth,
                                    on_record=records.append)
     last, switches, found, scored, pck_sum = {}, 0, 0, 0, 0.0
+    ids_seen = {}  # person -> the track ids matched to it, in the order they came
     for rec, gt in zip(records, truth):
         # Scored: a person with MIN_VISIBLE limb joints in view and a torso (its scale).
         persons = [p for p in gt["persons"]
@@ -81,12 +82,15 @@ def main(argv=None) -> int:
             pck_sum += float(pck[r, c])
             switches += who in last and last[who] != track_id
             last[who] = track_id
+            if track_id not in ids_seen.setdefault(who, []):
+                ids_seen[who].append(track_id)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "clip": str(args.clip),
               "frames": summary["frames"], "fps": summary["fps"], "tracks": summary["tracks"],
               "people": len({p["id"] for gt in truth for p in gt["persons"]}),
               "identity_switches": int(switches),
               "found_%": round(100.0 * found / max(scored, 1), 2),
-              "pck@0.2": round(100.0 * pck_sum / max(scored, 1), 2), "smooth": args.smooth}
+              "pck@0.2": round(100.0 * pck_sum / max(scored, 1), 2), "smooth": args.smooth,
+              "track_ids_per_person": {str(k): v for k, v in sorted(ids_seen.items())}}
     print(f"{args.clip}: {report['people']} people, {report['tracks']} tracks, "
           f"{report['identity_switches']} identity switches, found in {report['found_%']} % of "
           f"person-frames, PCK@0.2 {report['pck@0.2']}, {report['fps']} frames/s")

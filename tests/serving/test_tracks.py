@@ -66,7 +66,7 @@ def test_a_person_unseen_a_few_frames_keeps_the_id_and_longer_gets_a_new_one():
     first, _ = tracker.update(box[None], points[None], np.ones((1, 16)), 0.0)
     for t in range(1, MAX_MISSED + 1):  # behind someone for MAX_MISSED frames
         tracker.update(*empty, t / 25)
-    box, points = person(100 + 3 * (MAX_MISSED + 1))
+    box, points = person(110)  # a step aside, seen again
     again, _ = tracker.update(box[None], points[None], np.ones((1, 16)), 0.3)
     assert again[0] == first[0]
     for t in range(MAX_MISSED + 1):  # gone for longer: the track ends
