@@ -12,6 +12,7 @@ from PIL import Image
 from tfpose import config as config_lib
 from tfpose.core import zoo
 from tfpose.serving import people
+from test_tracks import FIGURE
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
 DETECTOR = people.DETECTOR
@@ -284,3 +285,20 @@ def test_a_lone_person_gets_the_one_person_answer_to_the_pixel():
     assert len(every.keypoints) == 1
     np.testing.assert_array_equal(every.keypoints, one.keypoints)
     np.testing.assert_array_equal(every.scores, one.scores)
+
+
+@pytest.mark.parametrize("score", [0.1, 0.9])
+def test_a_drawing_leaves_out_joints_scoring_under_the_drawing_threshold(score):
+    """A joint under ``DRAW_MIN_SCORE`` (mostly cut off by the frame, or misplaced:
+    docs/everyday.md) is not drawn, nor its bones; at 0.9 it is."""
+    from tfpose.viz.visualize import DRAW_MIN_SCORE
+
+    points = np.array(FIGURE) + [100, 100]
+    points[9] = [100, 20]  # the head top, far above the rest
+    scores = np.ones(16)
+    scores[9] = score
+    person = {"box": [60, 10, 140, 170], "keypoints": points.tolist(), "scores": scores.tolist()}
+    drawn = np.asarray(people.draw_people(np.zeros((200, 200, 3), np.uint8), [person]))
+    near_head = drawn[14:27, 94:107].max()
+    assert (near_head > 0) == (score >= DRAW_MIN_SCORE)
+    assert drawn[80:120, 80:120].max() > 0  # the rest of the person is drawn either way

@@ -394,7 +394,7 @@ def draw_people(image, persons: Sequence[dict]):
     is. Returns a PIL image."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from tfpose.viz.visualize import draw_skeleton
+    from tfpose.viz.visualize import draw_skeleton, shown_joints
 
     canvas = image.copy() if isinstance(image, Image.Image) else Image.fromarray(
         np.asarray(image, np.uint8))
@@ -406,7 +406,8 @@ def draw_people(image, persons: Sequence[dict]):
         x0, y0, x1, y1 = (float(v) for v in person["box"])
         ImageDraw.Draw(canvas).rectangle([x0, y0, x1, y1], outline=box, width=width)
         canvas = draw_skeleton(canvas, np.asarray(person["keypoints"], np.float32),
-                               colors=(right, left, centre))
+                               colors=(right, left, centre),
+                               annotated=shown_joints(person.get("scores")))
         if person.get("activity"):
             text = f"{person['activity']['class']} {person['activity']['probability']:.2f}"
             draw = ImageDraw.Draw(canvas)

@@ -163,7 +163,7 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     """``draw`` on a decoded RGB image (PIL, or H x W x 3 uint8: a video frame); returns PIL."""
     from PIL import Image, ImageDraw
 
-    from tfpose.viz.visualize import draw_skeleton
+    from tfpose.viz.visualize import draw_skeleton, shown_joints
 
     if not isinstance(image, Image.Image):
         image = Image.fromarray(np.asarray(image, np.uint8))
@@ -178,7 +178,8 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     label = f"{named['class']} {named['probability']:.2f}" if named else None
     if rec["keypoints"] is None:
         return draw_skeleton(image, np.zeros([16, 2]), annotated=np.zeros(16, bool), label=label)
-    return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label)
+    return draw_skeleton(image, np.asarray(rec["keypoints"]), label=label,
+                         annotated=shown_joints(rec.get("scores")))
 
 
 def make_predictor(source, checkpoint: str = "best", passes: int = 2, engine: str = "auto",
