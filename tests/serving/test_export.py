@@ -554,3 +554,22 @@ def test_suppression_in_the_graph_keeps_what_the_host_keeps():
         count = int((kept_scores[b].numpy() > 0).sum())
         np.testing.assert_allclose(kept_scores[b, :count], scores[b, keep], rtol=1e-6)
         np.testing.assert_allclose(kept_boxes[b, :count], boxes[b, keep], rtol=1e-5)
+
+
+def test_an_export_answers_every_person_through_its_box_signature(exported):
+    """A pose export as the pose model of ``people.PeoplePredictor``: it knows its crop size
+    (from its assets' config) and that it is a pose model, and answers each given person."""
+    from tfpose.serving.people import PeoplePredictor
+    from tfpose.serving.predict import Predictor
+
+    pose = Predictor(exported["exports"]["hourglass"])
+    assert pose.is_pose and pose.input_size == SIZE
+    assert not Predictor(exported["exports"]["classifier"]).is_pose
+    boxes = np.array([[10, 10, 60, 90], [70, 20, 110, 80]], np.float32)
+
+    def two_people(photos):
+        return [(boxes, np.array([0.9, 0.8], np.float32)) for _ in photos]
+
+    photo = np.random.default_rng(0).integers(0, 255, (100, 120, 3), dtype=np.uint8)
+    result = PeoplePredictor(two_people, pose)([photo])[0]
+    assert result.keypoints.shape == (2, 16, 2) and np.isfinite(result.keypoints).all()

@@ -286,14 +286,14 @@ class PeoplePredictor:
         owners = np.concatenate([np.full(len(boxes), i, np.int64)
                                  for i, boxes in enumerate(squares)] or [np.zeros(0, np.int64)])
         first = np.concatenate(squares) if squares else np.zeros((0, 4), np.float32)
-        keypoints, joint_scores = self._pose_on_boxes(photos, owners, first)
+        keypoints, joint_scores = self._pose_on_boxes(photos, owners, first, sources)
         if self.refine and len(keypoints):
             sides = first[:, 2] - first[:, 0]
             second, valid = second_pass_boxes(keypoints, joint_scores, pad=SECOND_PASS_PAD * sides)
             again = np.flatnonzero(valid & ~np.isin(owners, list(settled)))
             if len(again):
                 keypoints[again], joint_scores[again] = self._pose_on_boxes(
-                    photos, owners[again], second[again])
+                    photos, owners[again], second[again], sources)
         results = []
         for i, found in enumerate(detections):
             mine = owners == i
@@ -342,20 +342,41 @@ class PeoplePredictor:
                 kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
         return kept
 
-    def _pose_on_boxes(self, photos: list, owners: np.ndarray, boxes: np.ndarray):
+    def _pose_on_boxes(self, photos: list, owners: np.ndarray, boxes: np.ndarray,
+                       sources: Optional[Sequence] = None):
         """The pose model on each square ``boxes[n]`` (N x 4, pixel centres at integers) of
         ``photos[owners[n]]``: keypoints N x K x 2 in photo pixels, scores N x K.
 
-        Crop pixel u samples photo point ``x0 + u * side / S`` (``host_crop``); the pose model
-        sees the crop whole (box ``(0, 0, S, S)``: its own crop is then the identity), so its
-        keypoints come back in crop pixels."""
+        Photos given as encoded ``sources`` go to the pose model with their boxes, as ``--box``
+        does: each crop is decoded at the reduced DCT scale its box allows (a person a tenth
+        of a large JPEG needs none of its full-resolution pixels). Otherwise the crops are cut
+        here: crop pixel u samples photo point ``x0 + u * side / S`` (``host_crop``, the same
+        crop), the pose model sees each crop whole (box ``(0, 0, S, S)``: its own crop is then
+        the identity), so its keypoints come back in crop pixels."""
         from tfpose.serving.host_crop import crop_and_resize
 
+        if sources is not None and len(boxes) and all(
+                isinstance(sources[i], (bytes, bytearray)) for i in set(owners.tolist())):
+            try:
+                return self._pose_on_encoded([bytes(sources[i]) for i in owners], boxes)
+            except DataError:  # pixels Pillow read and the pose model's decoder did not
+                pass
         size = self.size
         crops = [crop_and_resize(photos[i], box, size) for i, box in zip(owners, boxes)]
         keypoints, scores = self._pose(np.stack(crops) if crops else np.zeros((0, size, size, 3)))
         scale = (boxes[:, 2] - boxes[:, 0]) / size
         return boxes[:, None, :2] + keypoints * scale[:, None, None], scores
+
+    def _pose_on_encoded(self, encoded: list, boxes: np.ndarray):
+        """The pose model on ``boxes`` (N x 4) of the ``encoded`` photos (N), in batches:
+        keypoints N x K x 2 in photo pixels, scores N x K."""
+        keypoints, scores = [], []
+        for start in range(0, len(boxes), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            out = self.pose(encoded[part], boxes[part])
+            keypoints.append(out["keypoints"])
+            scores.append(out["keypoint_scores"])
+        return np.concatenate(keypoints), np.concatenate(scores)
 
     def _pose(self, crops: np.ndarray):
         """The pose model on every crop (its whole square), in batches: keypoints N x K x 2 in
