@@ -456,11 +456,8 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
             import_tensorflow_quietly()  # the activity model is a Keras model
         activity_model = ActivityModel.load(activity)
     box = parse_box(box) if box else None
-    finder = None
-    if box is None and detector.lower() != "none" and predictor.is_pose:
-        finder = people.PeoplePredictor(
-            people.PersonDetector(detector, max_people=max_people, min_score=min_score,
-                                  engine=engine), predictor, refine=passes == 2, alone=passes == 2)
+    finder = None if box is not None else people.every_person(
+        predictor, detector, max_people=max_people, min_score=min_score, engine=engine)
     failed = 0
     if photos:
         for rec in predict_files(model_path, [path for path, _ in photos],

@@ -157,12 +157,8 @@ class Model:
         self.source = str(source)
         self.batch_size = int(batch_size)
         self._predictor = make_predictor(source, checkpoint, passes, engine)
-        self._people = None
-        if detector is not None and str(detector).lower() != "none" and self._predictor.is_pose:
-            self._people = people.PeoplePredictor(
-                people.PersonDetector(detector, max_people=max_people, min_score=min_score,
-                                      engine=engine), self._predictor,
-                refine=passes == 2, alone=passes == 2)
+        self._people = people.every_person(self._predictor, detector, max_people=max_people,
+                                           min_score=min_score, engine=engine)
         self._activity = None
         if activity is not None:
             from tfpose.serving.activity import ActivityModel

@@ -71,17 +71,22 @@ class PeopleResult:
 def drop_duplicates(boxes: np.ndarray, scores: np.ndarray, iou: float = DUPLICATE_IOU):
     """Indices of ``boxes`` (N x 4, best first) kept: each box unless it overlaps an already
     kept one by more than ``iou`` (greedy, in score order)."""
+    overlap = box_iou(boxes, boxes) > iou
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if all(_iou(boxes[i], boxes[j]) <= iou for j in kept):
+        if not overlap[i, kept].any():
             kept.append(int(i))
     return np.asarray(kept, np.int64)
 
 
-def _iou(a, b) -> float:
-    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
-    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
-    return float(inter / union) if union > 0 else 0.0
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` (A x 4) with every box of ``b`` (B x 4): A x B."""
+    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
+    low, high = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(high - low, 0, None), -1)
+    area = lambda r: np.prod(np.clip(r[..., 2:] - r[..., :2], 0, None), -1)  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def letterbox(photo: np.ndarray, size: int):
@@ -241,6 +246,19 @@ def square_of(boxes: np.ndarray, grow: float = 1.0) -> np.ndarray:
     return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
 
 
+def every_person(pose, detector=DETECTOR, *, max_people: int = MAX_PEOPLE,
+                 min_score: float = MIN_SCORE, engine: str = "auto"):
+    """The ``PeoplePredictor`` ``tfpose predict`` and ``tfpose.load`` put before ``pose``
+    (``predict.make_predictor``'s predictor): ``detector`` with its options, the second pass
+    and the one-person answer when ``pose`` runs two passes. None when there is to be no
+    search: ``detector`` None or ``"none"``, or ``pose`` no pose model (a classifier)."""
+    if detector is None or str(detector).lower() == "none" or not pose.is_pose:
+        return None
+    two = pose.passes == 2
+    return PeoplePredictor(PersonDetector(detector, max_people=max_people, min_score=min_score,
+                                          engine=engine), pose, refine=two, alone=two)
+
+
 class PeoplePredictor:
     """Photos -> one ``PeopleResult`` each: ``detector`` (a ``PersonDetector``, or any callable
     with its call) then ``pose`` (``predict.make_predictor``'s predictor, through its
@@ -276,7 +294,7 @@ class PeoplePredictor:
         for i in [i for i in lone if len(detections[i]) > 2]:
             # A shared trunk: the pose model's pass 1 came with the people.
             box = self._second_box(detections[i][2])
-            if box is not None and _iou(box, squares[i][0]) >= ALONE_IOU:
+            if box is not None and box_iou(box[None], squares[i])[0, 0] >= ALONE_IOU:
                 squares[i], settled = box[None], settled | {i}
         whole = self._whole_photo_answers(
             photos, photos if sources is None else sources, squares,
@@ -338,7 +356,7 @@ class PeoplePredictor:
         kept = {}
         for i, out in answers.items():
             box = out.get("boxes", np.full((1, 4), np.nan))[0]
-            if np.isfinite(box).all() and _iou(box, squares[i][0]) >= ALONE_IOU:
+            if np.isfinite(box).all() and box_iou(box[None], squares[i])[0, 0] >= ALONE_IOU:
                 kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
         return kept
 

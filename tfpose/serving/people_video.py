@@ -67,9 +67,10 @@ def predict_people_video(people, source, out_dir=None, *, name: Optional[str] = 
                 state["tracked"] += bool(known & set(ids.tolist()))
                 rec = rec if annotate is None else annotate(rec)
                 outputs.write(rec, frame, None)
-                for callback in (on_record, on_frame):
-                    if callback is not None:
-                        callback(*((rec,) if callback is on_record else (rec, frame, None)))
+                if on_record is not None:
+                    on_record(rec)
+                if on_frame is not None:
+                    on_frame(rec, frame, None)
                 state["done"] += 1
                 if progress is not None:
                     progress(state["done"], reader.expected_frames, time.perf_counter() - start)

@@ -344,12 +344,10 @@ def predict_items(predictor, names: Sequence, items: Sequence,
         return _people_items(people, names, items)
     answers, photos = {}, []
     for i, item in enumerate(items):
-        if isinstance(item, DataError):
-            answers[i] = item
+        error = item_error(item, names[i])
+        if error is not None:
+            answers[i] = error
         elif isinstance(item, np.ndarray):
-            if not_an_image(item, names[i]):
-                answers[i] = not_an_image(item, names[i])
-                continue
             outputs = predictor.predict_frames(item[None], None if boxes is None else boxes[[i]])
             answers[i] = (record(names[i], outputs, 0), _drawn_box(outputs, 0, boxes, i))
         else:
@@ -376,11 +374,15 @@ def predict_items(predictor, names: Sequence, items: Sequence,
     return [answers[i] for i in range(len(items))]
 
 
-def not_an_image(array: np.ndarray, name) -> Optional[DataError]:
-    """The error naming ``name`` when ``array`` is no H x W x 3 RGB image, else None."""
-    if array.ndim != 3 or array.shape[-1] != 3 or 0 in array.shape:
+def item_error(item, name) -> Optional[DataError]:
+    """The error of an item that cannot be answered: a DataError already (a file that could not
+    be read), or an array that is no H x W x 3 RGB image (named ``name``); else None."""
+    if isinstance(item, DataError):
+        return item
+    if isinstance(item, np.ndarray) and (item.ndim != 3 or item.shape[-1] != 3
+                                         or 0 in item.shape):
         return DataError(f"{name}: an image array must be H x W x 3 RGB; received shape "
-                         f"{array.shape}")
+                         f"{item.shape}")
     return None
 
 
@@ -392,13 +394,11 @@ def _people_items(people, names: Sequence, items: Sequence) -> list:
 
     answers, photos = {}, {}
     for i, item in enumerate(items):
-        if isinstance(item, DataError):
-            answers[i] = item
+        error = item_error(item, names[i])
+        if error is not None:
+            answers[i] = error
         elif isinstance(item, np.ndarray):
-            if not_an_image(item, names[i]):
-                answers[i] = not_an_image(item, names[i])
-            else:
-                photos[i] = np.asarray(item, np.uint8)
+            photos[i] = np.asarray(item, np.uint8)
         else:
             try:
                 photos[i] = decode_rgb(item, names[i])

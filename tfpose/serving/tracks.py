@@ -26,6 +26,7 @@ import numpy as np
 
 from tfpose.core.skeleton import NUM_JOINTS
 from tfpose.serving import smoothing
+from tfpose.serving.people import box_iou
 
 # Frames a track survives unseen (a person behind another, a missed detection): ByteTrack's
 # buffer, 1.2 s at 25 frames/s. On the crossing clip (benchmarks/tracks.py) 5 frames lost a
@@ -54,16 +55,6 @@ class Track:
 
     def predicted_keypoints(self) -> np.ndarray:
         return self.keypoints + self.velocity * (1 + self.missed)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` (A x 4) with every box of ``b`` (B x 4): A x B."""
-    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
-    low, high = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(high - low, 0, None), -1)
-    area = lambda r: np.prod(np.clip(r[..., 2:] - r[..., :2], 0, None), -1)  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def keypoint_similarity(track_points, track_scores, points, scores, boxes) -> np.ndarray:
