@@ -52,6 +52,15 @@ def test_rerunning_a_finished_run_trains_nothing_more(pose_workdir, tiny_dataset
     assert "already trained" in output
 
 
+def test_a_resumed_run_may_bring_a_new_time_budget(pose_workdir, tiny_dataset, empty_config):
+    output = run(["train", str(empty_config), "--workdir", str(pose_workdir),
+                  "--set", f"data.dir={tiny_dataset}", *sum((["--set", s] for s in TINY_POSE), []),
+                  "--set", "train.time_budget_minutes=7", "--set", "train.time_budget_clock=cpu"])
+    assert "already trained" in output
+    written = (pose_workdir / "config.yaml").read_text()
+    assert "time_budget_minutes: 7" in written and "time_budget_clock: cpu" in written
+
+
 def test_a_different_config_in_the_same_work_dir_is_refused(pose_workdir, tiny_dataset,
                                                               empty_config):
     from tfpose.core.errors import ConfigError

@@ -263,17 +263,32 @@ RUN_OUTPUTS = ("state", "tb", "best.keras", "model.keras", "log.csv", "history.j
                "classes.json")
 
 
+# How long this process may train: a resumed run (the next session's leg of a long schedule)
+# gets its own budget, so these keys do not make it a different run.
+RUN_CONTROL = ("time_budget_minutes", "time_budget_clock")
+
+
+def _run_identity(cfg: config_lib.Config) -> str:
+    """``cfg`` dumped without its ``RUN_CONTROL`` keys: what two runs must share to be one."""
+    train = config_lib.replace(cfg.train, **{key: None for key in RUN_CONTROL})
+    return config_lib.dump(config_lib.replace(cfg, train=train))
+
+
 def prepare_workdir(cfg: config_lib.Config, workdir: Path, overwrite: bool) -> bool:
-    """Writes config.yaml; returns True when ``workdir`` already holds this run (resume)."""
+    """Writes config.yaml; returns True when ``workdir`` already holds this run (resume).
+
+    A resumed run may bring a new ``train.time_budget_minutes`` / ``time_budget_clock``
+    (written to config.yaml); any other difference is refused."""
     workdir.mkdir(parents=True, exist_ok=True)
     resolved = config_lib.dump(cfg)
     path = workdir / "config.yaml"
     if path.exists() and not overwrite:
-        if path.read_text() != resolved:
+        if _run_identity(config_lib.load(path)) != _run_identity(cfg):
             raise ConfigError(
                 f"{workdir}: holds a run with a different config.yaml; use another --workdir "
                 "or --overwrite to start afresh there"
             )
+        path.write_text(resolved)
         return True
     if overwrite:  # nothing of the earlier run may be mistaken for this one's
         for name in RUN_OUTPUTS:
