@@ -5,8 +5,8 @@ passes).
 
     .venv/bin/python scripts/make_multi_person_set.py runs/multi-person-set   # the check set
     .venv/bin/python benchmarks/multi_person.py runs/multi-person-set \
-        --detector runs/person-detector-l1 [--pose lspet] [--detector-size 192] \
-        [--no-refine] [--grow 1.0] [--no-alone] [--true-boxes] [--baseline]
+        --detector person-detector [--pose lspet] [--detector-size 192] \
+        [--no-refine] [--refine-below 0.8] [--grow 1.0] [--alone] [--true-boxes] [--baseline]
 
 Scoring, per image, over its annotated persons (``persons.json``; ``ignore`` persons, mostly
 covered by others, are neither to be found nor false finds):
@@ -178,7 +178,7 @@ class TrueBoxes:
                                            np.float32).reshape(-1, 4)
                        for e, photo in zip(entries, photos)}
 
-    def __call__(self, photos):
+    def __call__(self, photos, names=None):
         return [(self._boxes[id(p)], np.ones(len(self._boxes[id(p)]), np.float32))
                 for p in photos]
 
@@ -257,12 +257,16 @@ def main(argv=None) -> int:
     parser.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5")
     parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                         help="predict each person again on the square around its first joints")
+    parser.add_argument("--refine-below", type=float, default=None,
+                        help="refine only persons whose joints' square overlaps their first "
+                             "crop below this IoU [default: people.REFINE_BELOW_IOU]")
     parser.add_argument("--grow", type=float, default=None,
                         help="the first crop: the square about the detector's box x this "
                              "[default: people.FIRST_CROP_GROW]")
-    parser.add_argument("--alone", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--alone", action=argparse.BooleanOptionalAction, default=False,
                         help="one person found: the pose model's whole-photo two passes when "
-                             "they agree with the detector's box")
+                             "they agree with the detector's box (people.PeoplePredictor's "
+                             "alone; off in tfpose predict)")
     parser.add_argument("--engine", default="auto", choices=["auto", "tensorflow", "litert"],
                         help="both models' engine (as tfpose predict --engine)")
     parser.add_argument("--true-boxes", action="store_true",
@@ -284,16 +288,18 @@ def main(argv=None) -> int:
     thresholds = sorted(float(t) for t in args.thresholds.split(","))
     detector = PersonDetector(args.detector, size=args.detector_size, min_score=thresholds[0],
                               engine=args.engine)
-    from tfpose.serving.people import FIRST_CROP_GROW
+    from tfpose.serving.people import FIRST_CROP_GROW, REFINE_BELOW_IOU
 
     args.grow = FIRST_CROP_GROW if args.grow is None else args.grow
+    args.refine_below = REFINE_BELOW_IOU if args.refine_below is None else args.refine_below
     pose = make_predictor(args.pose, passes=2, engine=args.engine)
     people = PeoplePredictor(detector, pose, refine=args.refine, grow=args.grow,
-                             alone=args.alone)
+                             alone=args.alone, refine_below=args.refine_below)
     results, seconds = run_people(people, photos)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "detector": detector.description, "detector_size": detector.size,
-              "pose": args.pose, "refine": args.refine, "grow": args.grow,
+              "pose": args.pose, "refine": args.refine, "refine_below": args.refine_below,
+              "grow": args.grow,
               "alone": args.alone,
               "checkset": str(args.checkset), **speed(seconds, entries)}
     print(f"{args.detector} (at {detector.size} px) + {args.pose} on {len(photos)} images of "

@@ -12,6 +12,7 @@ from PIL import Image
 from tfpose import config as config_lib
 from tfpose.core import zoo
 from tfpose.serving import people
+from tfpose.viz import people as draw
 from test_tracks import FIGURE
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
@@ -24,7 +25,7 @@ class GivenBoxes:
     def __init__(self, boxes):
         self.boxes = np.asarray(boxes, np.float32)
 
-    def __call__(self, photos):
+    def __call__(self, photos, names=None):
         return [(self.boxes, np.linspace(0.9, 0.5, len(self.boxes)).astype(np.float32))
                 for _ in photos]
 
@@ -112,16 +113,67 @@ def test_person_crops_map_back_to_the_photo(refine):
                                    atol=side / 48 / 2 + 0.01)
 
 
-def test_letterbox_maps_the_detector_input_back_to_the_photo():
+class SpreadByBrightness:
+    """A stand-in pose model that counts its calls: joints along a crop's diagonal, spanning 80 %
+    of a bright crop (framed well: the joints' square is about the crop) and 20 % of a dark
+    one (framed badly: the person is a quarter of it)."""
+
+    input_size = 48
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_frames(self, frames, boxes):
+        self.calls.append(len(frames))
+        spread = np.where(np.asarray(frames, np.float64).mean((1, 2, 3)) > 100, 0.8, 0.2)
+        line = np.linspace(-0.5, 0.5, 16)
+        points = 24 + spread[:, None, None] * 48 * np.stack([line, line], -1)[None]
+        return {"keypoints": points.astype(np.float32),
+                "keypoint_scores": np.ones((len(frames), 16), np.float32)}
+
+
+@pytest.mark.parametrize("refine_below, calls", [(0.0, [2]), (0.8, [2, 1]), (1.0, [2, 2])])
+def test_the_second_pass_runs_for_the_persons_the_first_crop_framed_badly(refine_below, calls):
+    photo = np.zeros((100, 200, 3), np.uint8)
+    photo[:, 100:] = 220  # the second person's crop is bright: framed well
+    boxes = np.array([[0, 0, 100, 100], [100, 0, 200, 100]], np.float32)
+    pose = SpreadByBrightness()
+    people.PeoplePredictor(GivenBoxes(boxes), pose, alone=False,
+                           refine_below=refine_below)([photo])
+    assert pose.calls == calls
+
+
+def test_row_iou_pairs_rows_as_box_iou_does_on_its_diagonal():
+    a = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [5, 5, 6, 6]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [7, 7, 9, 9]], np.float32)
+    np.testing.assert_allclose(people.row_iou(a, b), [1.0, 1 / 3, 0.0])
+    np.testing.assert_allclose(people.row_iou(a, b), np.diagonal(people.box_iou(a, b)))
+
+
+def test_the_detector_input_maps_back_to_the_photo():
     photo = np.zeros((200, 300, 3), np.uint8)
     photo[120, 70] = 255
-    framed, box = people.letterbox(photo, 96)
+    framed, frame = people.detector_input(photo, 96)
     assert framed.shape == (96, 96, 3) and framed[:16].max() == 0  # padded above and below
-    np.testing.assert_allclose(box, [0, -50, 300, 250], atol=300 / 96 / 2 + 0.01)  # the square
-    # The dot seen in the letterboxed input maps back to it through the same frame.
-    v, u = np.unravel_index(np.argmax(framed.astype(float).sum(-1)), framed.shape[:2])
-    back = people.to_photo(np.array([[u, v, u, v]], np.float32), box, 96)[0]
-    np.testing.assert_allclose(back[:2], [70, 120], atol=300 / 96 + 0.5)
+    np.testing.assert_allclose(frame, [0, -50, 300, 250])  # the square about the photo
+    v, u = np.unravel_index(framed.sum(-1).argmax(), (96, 96))
+    np.testing.assert_allclose(people.to_photo([[u, v, u, v]], frame, 96)[0, :2], [70, 120],
+                               atol=300 / 96 / 2 + 0.01)
+
+
+def test_a_large_jpeg_is_framed_for_the_detector_without_decoding_it_whole():
+    """Bytes and the decoded array give the detector the same input (a JPEG 8 x the input
+    decoded at 1/8 in the DCT domain: the same picture, up to the JPEG's own rounding)."""
+    import io
+
+    from tfpose.serving.images import decode_rgb
+
+    buffer = io.BytesIO()
+    Image.open(SAMPLES / "005808361.jpg").resize((2048, 1152)).save(buffer, "JPEG", quality=95)
+    from_bytes, frame = people.detector_input(buffer.getvalue(), 192)
+    from_array, same_frame = people.detector_input(decode_rgb(buffer.getvalue()), 192)
+    np.testing.assert_array_equal(frame, same_frame)
+    assert np.abs(from_bytes - from_array).mean() < 2.0
 
 
 def test_drop_duplicates_keeps_the_best_of_one_person_and_both_of_two():
@@ -172,7 +224,7 @@ def test_files_give_json_lines_with_every_person_and_drawings(two_people, pose, 
     assert good["keypoints"] == good["persons"][0]["keypoints"]  # today's readers: person 1
     assert len(good["persons"][1]["keypoints"]) == 16 and len(good["persons"][1]["box"]) == 4
     drawn = np.asarray(Image.open(good["drawing"]))
-    colours = [people.person_colours(i)[3] for i in range(2)]
+    colours = [draw.person_colours(i)[3] for i in range(2)]
     for (x0, y0, x1, y1), colour in zip(boxes, colours):  # each box outlined in its colour
         assert (drawn[int(y0), int(x0) + 5:int(x1) - 5] == colour).all(-1).mean() > 0.5
 
@@ -265,26 +317,29 @@ def test_a_shared_trunks_pass_one_leaves_one_pose_pass_for_a_lone_person(agrees)
     joints = np.resize(ring, (16, 2)) if agrees else np.resize(ring + [180, 0], (16, 2))
     pass1 = people.WholePhotoPose(joints, np.ones(16, np.float32), 300.0)
 
-    def detector(photos):
+    def detector(photos, names=None):
         return [(box, np.array([0.9], np.float32), pass1) for _ in photos]
 
     pose = CountingPose()
-    result = people.PeoplePredictor(detector, pose)([photo])[0]
+    result = people.PeoplePredictor(detector, pose, alone=True)([photo])[0]
     assert pose.crops == (1 if agrees else 2)
     np.testing.assert_allclose(result.keypoints[0].mean(0), [70, 120], atol=2.0)
 
 
 @shipped_detector
-def test_a_lone_person_gets_the_one_person_answer_to_the_pixel():
-    """A photo where the detector finds one person, about whom ``lspet``'s own whole-photo
-    answer is: the every-person answer is that answer, as ``--detector none`` gives it."""
-    import tfpose
+def test_alone_gives_a_lone_person_the_one_person_answer_to_the_pixel():
+    """``alone``: a photo where the detector finds one person, about whom ``lspet``'s own
+    whole-photo answer is: the every-person answer is that answer, as ``--detector none``
+    gives it."""
+    from tfpose.serving.predict import make_predictor
 
-    photo = SAMPLES / "060754485.jpg"
-    every, one = tfpose.load("lspet")(photo), tfpose.load("lspet", detector=None)(photo)
-    assert len(every.keypoints) == 1
-    np.testing.assert_array_equal(every.keypoints, one.keypoints)
-    np.testing.assert_array_equal(every.scores, one.scores)
+    data = (SAMPLES / "060754485.jpg").read_bytes()
+    pose = make_predictor("lspet", passes=2)
+    every = people.every_person(pose, alone=True)([data])[0]
+    one = pose([data])
+    assert len(every) == 1
+    np.testing.assert_array_equal(every.keypoints, one["keypoints"])
+    np.testing.assert_array_equal(every.keypoint_scores, one["keypoint_scores"])
 
 
 @pytest.mark.parametrize("score", [0.1, 0.9])
@@ -298,7 +353,24 @@ def test_a_drawing_leaves_out_joints_scoring_under_the_drawing_threshold(score):
     scores = np.ones(16)
     scores[9] = score
     person = {"box": [60, 10, 140, 170], "keypoints": points.tolist(), "scores": scores.tolist()}
-    drawn = np.asarray(people.draw_people(np.zeros((200, 200, 3), np.uint8), [person]))
+    drawn = np.asarray(draw.draw_people(np.zeros((200, 200, 3), np.uint8), [person]))
     near_head = drawn[14:27, 94:107].max()
     assert (near_head > 0) == (score >= DRAW_MIN_SCORE)
     assert drawn[80:120, 80:120].max() > 0  # the rest of the person is drawn either way
+
+
+@shipped_detector
+def test_a_damaged_photo_among_good_ones_is_named_and_the_others_answered():
+    """Every person of a batch of encoded photos (never decoded whole): a JPEG cut short is one
+    clear error naming it; the photos around it get their persons."""
+    from tfpose.core.errors import DataError
+    from tfpose.serving.predict import make_predictor, predict_items
+
+    good = (SAMPLES / "060754485.jpg").read_bytes()
+    pose = make_predictor("lspet", passes=2)
+    answers = predict_items(pose, ["a.jpg", "cut.jpg", "b.jpg"], [good, good[:4000], good],
+                            people=people.every_person(pose))
+    assert isinstance(answers[1], DataError) and "cut.jpg" in str(answers[1])
+    for record, _ in (answers[0], answers[2]):
+        assert len(record["persons"]) >= 1
+    assert answers[0][0]["persons"] == answers[2][0]["persons"]

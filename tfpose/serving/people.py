@@ -1,13 +1,14 @@
 """Every person in a photo, top-down: the person detector on the whole photo, then the pose
 model's person-centred pass on each box, all of a call's boxes batched together.
 
-    photo -> letterboxed to the detector's input -> ``centers`` / ``box_size`` / ``box_offset``
-      -> the best ``max_people`` boxes at or above ``min_score`` (3 x 3 max-pool peaks in the
-      graph, then near-duplicates dropped) -> each box's square (``side = max(w, h)``: the boxes
-      are the joints' box x ``person_box.MARGIN``, so the square is the pose crops' box) cut
-      from the photo at the pose model's input size -> the pose model on those crops (the
-      detector stands in for the whole-photo pass 1) -> pass 2 on the square around each
-      person's joints -> joints mapped back to the photo.
+    photo -> letterboxed to the detector's input (a JPEG decoded at the DCT scale that needs)
+      -> ``centers`` / ``box_size`` / ``box_offset`` -> the best ``max_people`` boxes at or
+      above ``min_score`` (3 x 3 max-pool peaks in the graph, then near-duplicates dropped)
+      -> each box's square (``side = max(w, h)``: the boxes are the joints' box x
+      ``person_box.MARGIN``, so the square is the pose crops' box) cut from the photo at the
+      pose model's input size -> the pose model on those crops (the detector stands in for the
+      whole-photo pass 1) -> pass 2 on the square around the joints of each person the first
+      crop framed badly (``REFINE_BELOW_IOU``) -> joints mapped back to the photo.
 
 Each skeleton comes from its own crop, so its joints cannot come from different people the way
 one whole-photo skeleton's did (issue 33's "chimera"). ``PeopleResult`` holds one photo's
@@ -25,7 +26,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
-from tfpose.core.geometry import letterbox_box
 
 DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
@@ -40,10 +40,17 @@ DUPLICATE_IOU = 0.7
 # The first crop of a person: the square about the detector's box, grown by this (the detector
 # only has to find the person; pass 2 frames the joints).
 FIRST_CROP_GROW = 1.0
-# A photo with one person found: the pose model's whole-photo answer (its pass 1, from a shared
-# trunk's detector or run again) is followed when its second box overlaps the person's square by
-# this IoU (the same person, no one else's joints).
+# ``alone`` (off by default: it costs the whole-photo pass 1 again): a photo with one person
+# found gets the pose model's whole-photo answer (its pass 1, from a shared trunk's detector or
+# run again) when its second box overlaps the person's square by this IoU (the same person, no
+# one else's joints).
 ALONE_IOU = 0.5
+# A person's second pass runs when the square about its first answer's joints overlaps the
+# first crop by less than this: the detector framed the person badly. On the 900 held-out LSPET
+# photos (docs/multi_person.md) 27 % of the persons fall under 0.8 and gain 3 points of PCK from
+# it, the rest gain under 1: refining only those keeps the accuracy of refining everyone at 1.5x
+# the speed. 1.0: always; 0: never.
+REFINE_BELOW_IOU = 0.8
 
 
 @dataclasses.dataclass
@@ -81,7 +88,16 @@ def drop_duplicates(boxes: np.ndarray, scores: np.ndarray, iou: float = DUPLICAT
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of ``a`` (A x 4) with every box of ``b`` (B x 4): A x B."""
-    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
+    return _iou(np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None])
+
+
+def row_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of each box of ``a`` (N x 4) with the box in the same row of ``b`` (N x 4): N."""
+    return _iou(np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes ... x 4 (x0, y0, x1, y1) broadcast against each other; 0 without area."""
     low, high = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
     inter = np.prod(np.clip(high - low, 0, None), -1)
     area = lambda r: np.prod(np.clip(r[..., 2:] - r[..., :2], 0, None), -1)  # noqa: E731
@@ -89,33 +105,24 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def letterbox(photo: np.ndarray, size: int):
-    """``photo`` H x W x 3 uint8 -> (``size`` x ``size`` x 3 uint8 letterboxed: the longer
-    side fitted, the other padded with zeros on both sides, as ``convert --crop letterbox``;
-    its frame ``(x0, y0, x1, y1)`` in photo pixels: input x maps to ``x0 + x (x1 - x0) / size``,
-    pixel centres at integers on both sides).
+def detector_input(photo, size: int, name="image"):
+    """One photo (H x W x 3 uint8 array, or encoded bytes as displayed) -> (its letterboxed
+    detector input ``size`` x ``size`` x 3 float32, the frame ``(x0, y0, x1, y1)`` in photo
+    px: input x maps to ``x0 + x (x1 - x0) / size``, pixel centres at integers).
 
-    Pillow's antialiased resize (fast on a large photo) places output pixel centre ``u + 0.5``
-    on input ``(u + 0.5) / s`` (edges at integers) at scale ``s`` per axis, and the resized
-    photo lands at whole pixels ``(left, top)``: the frame is that map, exactly."""
-    from PIL import Image
+    The pose model's own crop (``host_crop``: the graph's, in numpy), so a photo given as a
+    path, bytes or an array is framed alike; a JPEG is decoded at the reduced DCT scale the
+    input allows (a 12-megapixel photo at 1/8: ~15x faster than decoding it whole)."""
+    from tfpose.serving.host_crop import crop_frame, crop_photo
 
-    height, width = photo.shape[:2]
-    box = letterbox_box(width, height)
-    scale = size / (box[2] - box[0])
-    inner = (max(1, round(width * scale)), max(1, round(height * scale)))
-    canvas = np.zeros((size, size, 3), np.uint8)
-    resized = np.asarray(Image.fromarray(photo).resize(inner, Image.BILINEAR))
-    left, top = round(-box[0] * scale), round(-box[1] * scale)
-    canvas[top:top + inner[1], left:left + inner[0]] = resized[:size - top, :size - left]
-    steps = np.array([width / inner[0], height / inner[1]])  # photo px per input px
-    start = (0.5 - np.array([left, top])) * steps - 0.5
-    return canvas, np.concatenate([start, start + size * steps]).astype(np.float32)
+    if isinstance(photo, (bytes, bytearray)):
+        return crop_photo(bytes(photo), None, size, "letterbox", name)
+    return crop_frame(np.asarray(photo, np.uint8), None, size, "letterbox")
 
 
 def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
     """Boxes N x 4 in the pixels of a ``size`` input framing the photo's ``frame`` (x0, y0, x1,
-    y1 photo px, ``letterbox``'s box) -> photo pixels: ``x0 + x (x1 - x0) / size`` per axis."""
+    y1 photo px, ``detector_input``'s) -> photo pixels: ``x0 + x (x1 - x0) / size`` per axis."""
     scale = np.tile((frame[2:] - frame[:2]) / size, 2)
     return np.tile(frame[:2], 2) + np.asarray(boxes, np.float32) * scale
 
@@ -170,10 +177,14 @@ class PersonDetector:
         self._detect = _TensorFlowDetector(path, checkpoint, size, 2 * max_people)
         self.size, self.description = self._detect.size, f"work dir {path}"
 
-    def __call__(self, photos: Sequence[np.ndarray]):
+    def __call__(self, photos: Sequence, names: Optional[Sequence] = None):
+        """``photos``: H x W x 3 uint8 RGB arrays, or encoded bytes as displayed
+        (``images.prepare_image``'s); a DataError naming the photo (``names``) whose pixels
+        cannot be decoded."""
         if not len(photos):
             return []
-        framed = [letterbox(np.asarray(p, np.uint8), self.size) for p in photos]
+        framed = [detector_input(p, self.size, f"image {i}" if names is None else names[i])
+                  for i, p in enumerate(photos)]
         out = self._detect(np.stack([image for image, _ in framed]).astype(np.float32))
         found = []
         for i, (_, frame) in enumerate(framed):
@@ -190,6 +201,7 @@ class PersonDetector:
                                           float(frame[2] - frame[0])),)
             found.append(answer)
         return found
+
 
 
 @dataclasses.dataclass
@@ -247,16 +259,19 @@ def square_of(boxes: np.ndarray, grow: float = 1.0) -> np.ndarray:
 
 
 def every_person(pose, detector=DETECTOR, *, max_people: int = MAX_PEOPLE,
-                 min_score: float = MIN_SCORE, engine: str = "auto"):
+                 min_score: float = MIN_SCORE, engine: str = "auto",
+                 alone: bool = False, refine_below: float = REFINE_BELOW_IOU):
     """The ``PeoplePredictor`` ``tfpose predict`` and ``tfpose.load`` put before ``pose``
     (``predict.make_predictor``'s predictor): ``detector`` with its options, the second pass
-    and the one-person answer when ``pose`` runs two passes. None when there is to be no
-    search: ``detector`` None or ``"none"``, or ``pose`` no pose model (a classifier)."""
+    when ``pose`` runs two passes (for the persons framed worse than ``refine_below``) and,
+    with ``alone`` and two passes, the one-person answer for a lone person. None when there is
+    to be no search: ``detector`` None or ``"none"``, or ``pose`` no pose model."""
     if detector is None or str(detector).lower() == "none" or not pose.is_pose:
         return None
     two = pose.passes == 2
     return PeoplePredictor(PersonDetector(detector, max_people=max_people, min_score=min_score,
-                                          engine=engine), pose, refine=two, alone=two)
+                                          engine=engine), pose, refine=two,
+                           alone=alone and two, refine_below=refine_below)
 
 
 class PeoplePredictor:
@@ -269,25 +284,33 @@ class PeoplePredictor:
     the square about the detector's box grown by ``grow``: the detector's box only has to find
     the person. ``refine`` (default): predict each person again on the square around its first
     answer's confident joints (``passes.second_pass_boxes``, grown by one heatmap cell of the
-    first crop), as the one-person two passes do after the whole photo. A person without two
-    confident joints keeps its first answer.
+    first crop), as the one-person two passes do after the whole photo, when that square
+    overlaps the first crop by less than ``refine_below`` (IoU). A person without two
+    confident joints keeps its first answer. ``alone``: see ``ALONE_IOU``.
     """
 
     def __init__(self, detector, pose, batch_size: int = 16, refine: bool = True,
-                 grow: float = FIRST_CROP_GROW, alone: bool = True):
+                 grow: float = FIRST_CROP_GROW, alone: bool = False,
+                 refine_below: float = REFINE_BELOW_IOU):
         self.detector, self.pose, self.batch_size = detector, pose, batch_size
         self.refine, self.grow, self.alone = refine, grow, alone
+        self.refine_below = refine_below
         self.size = int(pose.input_size)
 
-    def __call__(self, photos: Sequence[np.ndarray], sources: Optional[Sequence] = None) -> list:
-        """``photos``: decoded H x W x 3 uint8 RGB (EXIF orientation applied). ``sources``: the
-        same photos as the caller had them (encoded bytes, or the arrays), for the pose model's
-        own whole-photo passes on a lone person: from bytes they decode as ``--detector none``
-        decodes them, so a lone person's answer is that one to the pixel."""
+    def __call__(self, photos: Sequence, names: Optional[Sequence] = None) -> list:
+        """``photos``: decoded H x W x 3 uint8 RGB arrays (EXIF orientation applied), or
+        encoded bytes as displayed (``images.prepare_image``'s): these are never decoded whole
+        (the detector and each person's crop decode them at the DCT scale they need), and a
+        lone person's whole-photo answer decodes them as ``--detector none`` does. A DataError
+        naming the photo (``names``) whose pixels cannot be decoded."""
         from tfpose.serving.passes import SECOND_PASS_PAD, second_pass_boxes
 
-        photos = [np.asarray(p, np.uint8) for p in photos]
-        detections = self.detector(photos)
+        from tfpose.serving.images import prepare_image
+
+        names = [f"image {i}" for i in range(len(photos))] if names is None else list(names)
+        photos = [prepare_image(bytes(p), names[i]) if isinstance(p, (bytes, bytearray))
+                  else np.asarray(p, np.uint8) for i, p in enumerate(photos)]
+        detections = self.detector(photos, names)
         squares = [square_of(found[0], self.grow) for found in detections]
         settled = set()  # one person, whose square is pass 2's already
         lone = [i for i in range(len(photos)) if self.alone and len(squares[i]) == 1]
@@ -296,27 +319,27 @@ class PeoplePredictor:
             box = self._second_box(detections[i][2])
             if box is not None and box_iou(box[None], squares[i])[0, 0] >= ALONE_IOU:
                 squares[i], settled = box[None], settled | {i}
-        whole = self._whole_photo_answers(
-            photos, photos if sources is None else sources, squares,
-            [i for i in lone if len(detections[i]) == 2])
+        whole = self._whole_photo_answers(photos, squares,
+                                          [i for i in lone if len(detections[i]) == 2])
         squares = [np.zeros((0, 4), np.float32) if i in whole else boxes
                    for i, boxes in enumerate(squares)]
         owners = np.concatenate([np.full(len(boxes), i, np.int64)
                                  for i, boxes in enumerate(squares)] or [np.zeros(0, np.int64)])
         first = np.concatenate(squares) if squares else np.zeros((0, 4), np.float32)
-        keypoints, joint_scores = self._pose_on_boxes(photos, owners, first, sources)
+        keypoints, joint_scores = self._pose_on_boxes(photos, names, owners, first)
         if self.refine and len(keypoints):
             sides = first[:, 2] - first[:, 0]
             second, valid = second_pass_boxes(keypoints, joint_scores, pad=SECOND_PASS_PAD * sides)
-            again = np.flatnonzero(valid & ~np.isin(owners, list(settled)))
+            moved = row_iou(second, first) < self.refine_below
+            again = np.flatnonzero(valid & moved & ~np.isin(owners, list(settled)))
             if len(again):
                 keypoints[again], joint_scores[again] = self._pose_on_boxes(
-                    photos, owners[again], second[again], sources)
+                    photos, names, owners[again], second[again])
         results = []
         for i, found in enumerate(detections):
             mine = owners == i
             image_keypoints, image_scores = whole.get(i, (keypoints[mine], joint_scores[mine]))
-            height, width = photos[i].shape[:2]
+            width, height = _size(photos[i], names[i])
             shown = np.clip(found[0], 0, [width, height, width, height]).astype(np.float32)
             results.append(PeopleResult(shown, found[1].astype(np.float32),
                                         image_keypoints.astype(np.float32),
@@ -333,18 +356,17 @@ class PeoplePredictor:
                                          pad=SECOND_PASS_PAD * pass1.side)
         return boxes[0] if valid[0] else None
 
-    def _whole_photo_answers(self, photos: list, sources: Sequence, squares: list,
-                             lone: list) -> dict:
+    def _whole_photo_answers(self, photos: list, squares: list, lone: list) -> dict:
         """``{i: (keypoints 1 x K x 2, scores 1 x K)}``: the pose model's own two passes on
         each photo ``i`` of ``lone`` (one person found by a detector without the pose model's
         trunk), kept when their second box overlaps that person's square (``squares[i]``)
         by ``ALONE_IOU``: then no one else can have lent it joints, and the answer is the
-        one-person answer to the joint. Encoded sources go in one call; arrays one each."""
-        encoded = [i for i in lone if isinstance(sources[i], (bytes, bytearray))]
+        one-person answer to the joint. Encoded photos go in one call; arrays one each."""
+        encoded = [i for i in lone if isinstance(photos[i], bytes)]
         answers = {}
         if encoded:
             try:
-                out = self.pose([bytes(sources[i]) for i in encoded])
+                out = self.pose([photos[i] for i in encoded])
             except DataError:  # pixels Pillow read and the pose model's decoder did not
                 out = None
             if out is not None:
@@ -352,7 +374,7 @@ class PeoplePredictor:
                                 for n, i in enumerate(encoded)})
         for i in lone:
             if i not in answers:
-                answers[i] = self.pose.predict_frames(photos[i][None])
+                answers[i] = self.pose.predict_frames(_pixels(photos[i])[None])
         kept = {}
         for i, out in answers.items():
             box = out.get("boxes", np.full((1, 4), np.nan))[0]
@@ -360,30 +382,40 @@ class PeoplePredictor:
                 kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
         return kept
 
-    def _pose_on_boxes(self, photos: list, owners: np.ndarray, boxes: np.ndarray,
-                       sources: Optional[Sequence] = None):
+    def _pose_on_boxes(self, photos: list, names: list, owners: np.ndarray, boxes: np.ndarray):
         """The pose model on each square ``boxes[n]`` (N x 4, pixel centres at integers) of
         ``photos[owners[n]]``: keypoints N x K x 2 in photo pixels, scores N x K.
 
-        Photos given as encoded ``sources`` go to the pose model with their boxes, as ``--box``
-        does: each crop is decoded at the reduced DCT scale its box allows (a person a tenth
-        of a large JPEG needs none of its full-resolution pixels). Otherwise the crops are cut
-        here: crop pixel u samples photo point ``x0 + u * side / S`` (``host_crop``, the same
-        crop), the pose model sees each crop whole (box ``(0, 0, S, S)``: its own crop is then
-        the identity), so its keypoints come back in crop pixels."""
+        Encoded photos go to the pose model with their boxes, as ``--box`` does: each crop is
+        decoded at the reduced DCT scale its box allows (a person a tenth of a large JPEG
+        needs none of its full-resolution pixels). Arrays are cropped here: crop pixel u
+        samples photo point ``x0 + u * side / S`` (``host_crop``, the same crop), the pose
+        model sees each crop whole (box ``(0, 0, S, S)``: its own crop is then the identity),
+        so its keypoints come back in crop pixels."""
         from tfpose.serving.host_crop import crop_and_resize
 
-        if sources is not None and len(boxes) and all(
-                isinstance(sources[i], (bytes, bytearray)) for i in set(owners.tolist())):
+        encoded = np.array([isinstance(photos[i], bytes) for i in owners], bool)
+        answers = {}
+        if encoded.any():
+            rows = np.flatnonzero(encoded)
             try:
-                return self._pose_on_encoded([bytes(sources[i]) for i in owners], boxes)
+                points, scores = self._pose_on_encoded([photos[owners[n]] for n in rows],
+                                                       boxes[rows])
+                answers.update({n: (points[k], scores[k]) for k, n in enumerate(rows)})
             except DataError:  # pixels Pillow read and the pose model's decoder did not
                 pass
+        rows = [n for n in range(len(boxes)) if n not in answers]
         size = self.size
-        crops = [crop_and_resize(photos[i], box, size) for i, box in zip(owners, boxes)]
-        keypoints, scores = self._pose(np.stack(crops) if crops else np.zeros((0, size, size, 3)))
-        scale = (boxes[:, 2] - boxes[:, 0]) / size
-        return boxes[:, None, :2] + keypoints * scale[:, None, None], scores
+        crops = [crop_and_resize(_pixels(photos[owners[n]], names[owners[n]]), boxes[n], size)
+                 for n in rows]
+        points, scores = self._pose(np.stack(crops) if crops else np.zeros((0, size, size, 3)))
+        scale = (boxes[rows, 2] - boxes[rows, 0]) / size
+        points = boxes[rows, None, :2] + points * scale[:, None, None]
+        answers.update({n: (points[k], scores[k]) for k, n in enumerate(rows)})
+        if not answers:
+            return points.astype(np.float32), scores
+        return (np.stack([answers[n][0] for n in range(len(boxes))]).astype(np.float32),
+                np.stack([answers[n][1] for n in range(len(boxes))]))
 
     def _pose_on_encoded(self, encoded: list, boxes: np.ndarray):
         """The pose model on ``boxes`` (N x 4) of the ``encoded`` photos (N), in batches:
@@ -411,49 +443,20 @@ class PeoplePredictor:
         return np.concatenate(keypoints), np.concatenate(scores)
 
 
-# Distinct hues, one per person in drawing order (then repeating); each person's right side is
-# drawn lighter and its left side darker, so sides stay readable within a colour.
-PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128))
+def _pixels(photo, name) -> np.ndarray:
+    """A photo's H x W x 3 uint8 RGB pixels: an array as it is, encoded bytes decoded whole."""
+    from tfpose.serving.images import decode_rgb
+
+    return decode_rgb(photo, name) if isinstance(photo, bytes) else photo
 
 
-def person_colours(index: int):
-    """(right, left, centre, box) RGB colours of the ``index``-th person of a drawing."""
-    base = np.asarray(PALETTE[index % len(PALETTE)], np.float64)
-    light = tuple(int(v) for v in base + (255 - base) * 0.45)
-    dark = tuple(int(v) for v in base * 0.6)
-    return light, dark, tuple(int(v) for v in base), tuple(int(v) for v in base)
+def _size(photo, name) -> tuple:
+    """A photo's (width, height): an array's shape, encoded bytes' header."""
+    from tfpose.serving.images import displayed_size
 
-
-def draw_people(image, persons: Sequence[dict]):
-    """The photo (PIL or H x W x 3 uint8) with every person of a line's ``persons`` (``box``,
-    ``keypoints``, optional ``activity`` and ``track_id``) drawn in its own colour
-    (``person_colours``, by track id when there is one, else by rank): box,
-    skeleton, and the activity with its probability above the box. Nobody: the photo as it
-    is. Returns a PIL image."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from tfpose.viz.visualize import draw_skeleton, shown_joints
-
-    canvas = image.copy() if isinstance(image, Image.Image) else Image.fromarray(
-        np.asarray(image, np.uint8))
-    canvas = canvas.convert("RGB")
-    width = max(1, min(canvas.size) // 200)
-    font = ImageFont.load_default(size=max(10, canvas.size[1] // 30))
-    for i, person in enumerate(persons):  # a video's track keeps its colour in every frame
-        right, left, centre, box = person_colours(person.get("track_id", i + 1) - 1)
-        x0, y0, x1, y1 = (float(v) for v in person["box"])
-        ImageDraw.Draw(canvas).rectangle([x0, y0, x1, y1], outline=box, width=width)
-        canvas = draw_skeleton(canvas, np.asarray(person["keypoints"], np.float32),
-                               colors=(right, left, centre),
-                               annotated=shown_joints(person.get("scores")))
-        if person.get("activity"):
-            text = f"{person['activity']['class']} {person['activity']['probability']:.2f}"
-            draw = ImageDraw.Draw(canvas)
-            bounds = draw.textbbox((x0, y0), text, font=font, anchor="lb")
-            draw.rectangle(bounds, fill=box)
-            draw.text((x0, y0), text, fill=(255, 255, 255), font=font, anchor="lb")
-    return canvas
+    if isinstance(photo, bytes):
+        return displayed_size(photo, name)
+    return photo.shape[1], photo.shape[0]
 
 
 def people_record(name, result: PeopleResult) -> dict:

@@ -168,7 +168,7 @@ def draw_on(image, rec: dict, box: Optional[np.ndarray] = None):
     if not isinstance(image, Image.Image):
         image = Image.fromarray(np.asarray(image, np.uint8))
     if "persons" in rec:
-        from tfpose.serving.people import draw_people
+        from tfpose.viz.people import draw_people
 
         return draw_people(image, rec["persons"])
     if box is not None:
@@ -387,26 +387,38 @@ def item_error(item, name) -> Optional[DataError]:
 
 
 def _people_items(people, names: Sequence, items: Sequence) -> list:
-    """``predict_items`` for every person: each photo decoded alone (EXIF orientation applied,
-    a bad one named), then all of them through ``people`` in one call."""
-    from tfpose.serving.images import decode_rgb
+    """``predict_items`` for every person: each photo checked alone (a file that is no image
+    named), then the good ones through ``people`` in one call, encoded photos as their bytes
+    (never decoded whole); when that call refuses the batch (pixels that cannot be decoded),
+    one call each, so the bad one is named and the others answered."""
+    from tfpose.serving.images import prepare_image
     from tfpose.serving.people import people_record
 
-    answers, photos = {}, {}
+    answers, photos = {}, []
     for i, item in enumerate(items):
         error = item_error(item, names[i])
         if error is not None:
             answers[i] = error
         elif isinstance(item, np.ndarray):
-            photos[i] = np.asarray(item, np.uint8)
+            photos.append((i, np.asarray(item, np.uint8)))
         else:
             try:
-                photos[i] = decode_rgb(item, names[i])
+                photos.append((i, prepare_image(item, names[i])))
             except DataError as err:
                 answers[i] = err
-    sources = [items[i] for i in photos]  # bytes: a lone person's answer decodes as today's
-    for i, result in zip(photos, people(list(photos.values()), sources)):
-        answers[i] = (people_record(names[i], result), None)
+    groups = [photos] if photos else []
+    while groups:
+        group = groups.pop()
+        try:
+            results = people([photo for _, photo in group], [names[i] for i, _ in group])
+        except DataError as err:
+            if len(group) == 1:
+                answers[group[0][0]] = err
+            else:
+                groups.extend([member] for member in group)
+            continue
+        for (i, _), result in zip(group, results):
+            answers[i] = (people_record(names[i], result), None)
     return [answers[i] for i in range(len(items))]
 
 
