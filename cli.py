@@ -331,7 +331,8 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
 @click.option("--passes", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Pose models on whole images: 2 finds the person on the whole photo (with "
                    "the detector: on the person's box), then predicts again on the square "
-                   "around those joints; 1 stops after the first (about twice as fast). "
+                   "around those joints (with the detector: when the person's box framed them "
+                   "badly); 1 stops after the first. "
                    "--box skips the first pass. The SavedModel's serving_default is one pass "
                    "(a TF Serving client sends pass 1's box to serving_boxes); a .tflite and "
                    "a work dir do both here.")
