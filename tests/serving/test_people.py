@@ -374,3 +374,25 @@ def test_a_damaged_photo_among_good_ones_is_named_and_the_others_answered():
     for record, _ in (answers[0], answers[2]):
         assert len(record["persons"]) >= 1
     assert answers[0][0]["persons"] == answers[2][0]["persons"]
+
+
+def test_alone_answers_a_lone_person_given_as_an_array_from_the_whole_photo():
+    """``alone`` with decoded pixels: the pose model's own whole-photo passes run on the array
+    (one call per photo), and their answer is kept when it is about the person found."""
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[120, 70] = 255
+    box = np.array([[40.0, 60.0, 100.0, 180.0]], np.float32)
+
+    class WholePhoto(CountingPose):
+        def predict_frames(self, frames, boxes=None):
+            if boxes is not None:
+                return super().predict_frames(frames, boxes)
+            self.whole = getattr(self, "whole", 0) + 1
+            return {"keypoints": np.full((1, 16, 2), [70.0, 120.0], np.float32),
+                    "keypoint_scores": np.ones((1, 16), np.float32),
+                    "boxes": np.array([[15.0, 65.0, 125.0, 175.0]], np.float32)}
+
+    pose = WholePhoto()
+    result = people.PeoplePredictor(GivenBoxes(box), pose, alone=True)([photo])[0]
+    assert pose.whole == 1 and pose.crops == 0  # the whole-photo answer, no crop pass
+    np.testing.assert_allclose(result.keypoints[0], np.full((16, 2), [70.0, 120.0]))

@@ -46,10 +46,10 @@ FIRST_CROP_GROW = 1.0
 # one else's joints).
 ALONE_IOU = 0.5
 # A person's second pass runs when the square about its first answer's joints overlaps the
-# first crop by less than this: the detector framed the person badly. On the 900 held-out LSPET
-# photos (docs/multi_person.md) 27 % of the persons fall under 0.8 and gain 3 points of PCK from
-# it, the rest gain under 1: refining only those keeps the accuracy of refining everyone at 1.5x
-# the speed. 1.0: always; 0: never.
+# first crop by less than this: the detector framed the person badly. On the held-out LSPET
+# photos (docs/multi_person.md) a third of the persons fall under 0.8 and gain up to 3 points
+# of PCK from it, the rest 0.3-1: refining only those skips most second passes at the same
+# accuracy. 1.0: always; 0: never.
 REFINE_BELOW_IOU = 0.8
 
 
@@ -203,7 +203,6 @@ class PersonDetector:
         return found
 
 
-
 @dataclasses.dataclass
 class WholePhotoPose:
     """A shared-trunk detector's pose pass 1 on the whole photo: ``keypoints`` K x 2 photo px,
@@ -319,7 +318,7 @@ class PeoplePredictor:
             box = self._second_box(detections[i][2])
             if box is not None and box_iou(box[None], squares[i])[0, 0] >= ALONE_IOU:
                 squares[i], settled = box[None], settled | {i}
-        whole = self._whole_photo_answers(photos, squares,
+        whole = self._whole_photo_answers(photos, names, squares,
                                           [i for i in lone if len(detections[i]) == 2])
         squares = [np.zeros((0, 4), np.float32) if i in whole else boxes
                    for i, boxes in enumerate(squares)]
@@ -356,7 +355,8 @@ class PeoplePredictor:
                                          pad=SECOND_PASS_PAD * pass1.side)
         return boxes[0] if valid[0] else None
 
-    def _whole_photo_answers(self, photos: list, squares: list, lone: list) -> dict:
+    def _whole_photo_answers(self, photos: list, names: list, squares: list,
+                             lone: list) -> dict:
         """``{i: (keypoints 1 x K x 2, scores 1 x K)}``: the pose model's own two passes on
         each photo ``i`` of ``lone`` (one person found by a detector without the pose model's
         trunk), kept when their second box overlaps that person's square (``squares[i]``)
@@ -374,7 +374,7 @@ class PeoplePredictor:
                                 for n, i in enumerate(encoded)})
         for i in lone:
             if i not in answers:
-                answers[i] = self.pose.predict_frames(_pixels(photos[i])[None])
+                answers[i] = self.pose.predict_frames(_pixels(photos[i], names[i])[None])
         kept = {}
         for i, out in answers.items():
             box = out.get("boxes", np.full((1, 4), np.nan))[0]
