@@ -292,28 +292,38 @@ class LiteRTPredictor:
         """Crops B x S x S x 3 float32 (0..255) -> keypoints B x K x 2 (input px), scores."""
         return self._runner.run(crops)
 
+    # Crops are cut on the host, so pass 2 can turn a person lying across the photo upright
+    # (``passes.quarter_turns``); a SavedModel's graph crops as it is.
+    turns_crops = True
+
     def __call__(self, encoded: Sequence[bytes], boxes: Optional[np.ndarray] = None,
-                 names: Optional[Sequence] = None) -> dict:
+                 names: Optional[Sequence] = None, turns: Optional[np.ndarray] = None) -> dict:
         """``predict.Predictor.__call__``, TensorFlow-free: photos prepared, decoded and cropped
-        on the host (``serving.host_crop``, the graph's crop in numpy)."""
+        on the host (``serving.host_crop``, the graph's crop in numpy). ``turns`` (with
+        ``boxes``): counter-clockwise quarter turns of each box's crop before the model."""
         from tfpose.serving.images import prepare_images
         from tfpose.serving.passes import run_passes
 
         names = list(names) if names is not None else [f"image {i}" for i in range(len(encoded))]
         photos = list(zip(names, prepare_images(encoded, names)))
-        return run_passes(self._one_pass, photos, boxes, self.passes)
+        return run_passes(self._one_pass, photos, boxes, self.passes, turns, upright=True)
 
-    def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None) -> dict:
+    def predict_frames(self, frames: np.ndarray, boxes: Optional[np.ndarray] = None,
+                       turns: Optional[np.ndarray] = None) -> dict:
         """Decoded frames B x H x W x 3 (RGB 0..255): ``predict.Predictor.predict_frames``."""
         from tfpose.serving.images import check_frames
         from tfpose.serving.passes import run_passes
 
-        return run_passes(self._one_pass, check_frames(frames), boxes, self.passes)
+        return run_passes(self._one_pass, check_frames(frames), boxes, self.passes, turns,
+                          upright=True)
 
-    def _one_pass(self, images, boxes: Optional[np.ndarray]) -> dict:
-        """``images``: ``(name, encoded)`` pairs, or a B x H x W x 3 array of decoded frames."""
+    def _one_pass(self, images, boxes: Optional[np.ndarray],
+                  turns: Optional[np.ndarray] = None) -> dict:
+        """``images``: ``(name, encoded)`` pairs, or a B x H x W x 3 array of decoded frames;
+        ``turns``: quarter turns of each crop (``passes.turn_crops``), undone on the joints."""
         from tfpose.core.geometry import to_original
         from tfpose.serving.host_crop import crop_frame, crop_photo
+        from tfpose.serving.passes import turn_crops, unturn_points
 
         crops, used = [], []
         for i, item in enumerate(images):
@@ -325,7 +335,11 @@ class LiteRTPredictor:
             crops.append(crop)
             used.append(box_used)
         used = np.stack(used).astype(np.float32)
-        out = self.infer(np.stack(crops))
+        if turns is None:
+            out = self.infer(np.stack(crops))
+        else:
+            out = self.infer(turn_crops(np.stack(crops), turns))
+            out["keypoints"] = unturn_points(out["keypoints"], turns, self.size)
         keypoints = to_original(out["keypoints"], used, self.size).astype(np.float32)
         return {"keypoints": keypoints, "keypoint_scores": out["keypoint_scores"],
                 "input_boxes": used}

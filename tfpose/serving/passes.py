@@ -31,6 +31,63 @@ SECOND_PASS_MIN_SIDE = 16.0
 SECOND_PASS_PAD = 1.0 / 48.0
 
 
+# A person whose body lies across the photo (a quarter turn or more from upright, by the line
+# from the hips' midpoint to the shoulders', from pass 1's joints scoring at least this) is
+# turned upright for pass 2 by quarter turns (exact: no resampling): the pose model trained
+# on people within ±40° of upright, as MediaPipe turns its crop by the body's angle.
+UPRIGHT_MIN_SCORE = 0.2
+SHOULDERS, HIPS = (12, 13), (2, 3)  # MPII ids
+
+
+def quarter_turns(keypoints: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Counter-clockwise quarter turns (0, 1 or 3) that stand each person up: B x K x 2 joints
+    and B x K scores -> int B. 1: the head points right (45-135° from up); 3: left; 0: upright,
+    upside down (left as it is: LSPET's gymnasts trained the model on those), or the shoulders
+    and hips not all scoring ``UPRIGHT_MIN_SCORE``."""
+    keypoints, scores = np.asarray(keypoints, np.float64), np.asarray(scores)
+    up = (keypoints[:, SHOULDERS].mean(1) - keypoints[:, HIPS].mean(1))
+    angle = np.degrees(np.arctan2(up[:, 0], -up[:, 1]))  # 0: head up, 90: head right
+    sure = (scores[:, SHOULDERS + HIPS] >= UPRIGHT_MIN_SCORE).all(1)
+    turns = np.where((angle > 45) & (angle <= 135), 1, np.where((angle < -45) & (angle >= -135),
+                                                                  3, 0))
+    return np.where(sure, turns, 0).astype(np.int64)
+
+
+def turn_crops(crops: np.ndarray, turns) -> np.ndarray:
+    """Crops B x S x S x C, each turned counter-clockwise ``turns[b]`` quarter turns."""
+    return np.stack([np.rot90(crop, int(k)) for crop, k in zip(crops, turns)]) if len(crops) \
+        else crops
+
+
+def unturn_points(points: np.ndarray, turns, size: int) -> np.ndarray:
+    """Points B x K x 2 (x, y) found in turned ``size`` x ``size`` crops -> the same points in
+    the crops as they were (pixel centres at integers: a quarter turn maps column x, row y of
+    the turned crop to column ``size - 1 - y``, row ``x`` of the original)."""
+    points = np.asarray(points, np.float32).copy()
+    last = np.float32(size - 1)
+    for b, k in enumerate(turns):
+        for _ in range(int(k) % 4):
+            x, y = points[b, :, 0].copy(), points[b, :, 1].copy()
+            points[b, :, 0], points[b, :, 1] = last - y, x
+    return points
+
+
+def _upright_if_surer(one_pass, images, boxes: np.ndarray, answer: dict, turns) -> dict:
+    """``answer`` (pass 2 as the boxes are), with each person that ``turns`` would turn
+    predicted again turned upright, that answer kept where its mean joint score is higher: the
+    turn is judged from pass 1's joints, which are least sure for the people it is for."""
+    which = np.flatnonzero(turns)
+    if not len(which):
+        return answer
+    subset = images[which] if isinstance(images, np.ndarray) else [images[i] for i in which]
+    turned = one_pass(subset, boxes[which], turns=turns[which])
+    better = turned["keypoint_scores"].mean(-1) > answer["keypoint_scores"][which].mean(-1)
+    for key in ("keypoints", "keypoint_scores"):
+        answer[key] = answer[key].copy()
+        answer[key][which[better]] = turned[key][better]
+    return answer
+
+
 def check_passes(passes: int) -> int:
     if passes not in (1, 2):
         raise DataError(f"passes must be 1 or 2. Received: {passes!r}")
@@ -58,12 +115,19 @@ def second_pass_boxes(keypoints: np.ndarray, scores: np.ndarray,
     return boxes, valid & (side >= SECOND_PASS_MIN_SIDE)
 
 
-def run_passes(one_pass, encoded, boxes: Optional[np.ndarray], passes: int) -> dict:
+def run_passes(one_pass, encoded, boxes: Optional[np.ndarray], passes: int,
+               turns: Optional[np.ndarray] = None, upright: bool = False) -> dict:
     """``one_pass(encoded, boxes)`` once, or (whole images of a pose model, ``passes=2``) twice:
     the second time on ``second_pass_boxes`` of the first answer, grown by ``SECOND_PASS_PAD``
     of the side each photo was framed with (a pass's ``input_boxes``; an export written before
     that output grows nothing); an image without a valid box keeps its first answer.
-    ``encoded``: a list of encoded images or an array of decoded ones."""
+    ``encoded``: a list of encoded images or an array of decoded ones. ``upright`` (a source
+    whose ``one_pass`` takes ``turns``): pass 2 turns each person upright
+    (``quarter_turns``); ``turns`` (with ``boxes``): the turns of that one pass."""
+    if turns is not None:
+        outputs = one_pass(encoded, boxes, turns=turns)
+        outputs.pop("input_boxes", None)
+        return outputs
     outputs = one_pass(encoded, boxes)
     framed = outputs.pop("input_boxes", None)
     if boxes is not None or passes == 1 or "keypoints" not in outputs or "class_probs" in outputs:
@@ -80,6 +144,9 @@ def run_passes(one_pass, encoded, boxes: Optional[np.ndarray], passes: int) -> d
               else [encoded[i] for i in chosen])
     refined = one_pass(subset, refined_boxes[chosen])
     refined.pop("input_boxes", None)
+    if upright:
+        refined = _upright_if_surer(one_pass, subset, refined_boxes[chosen], refined, quarter_turns(
+            outputs["keypoints"][chosen], outputs["keypoint_scores"][chosen]))
     for key in ("keypoints", "keypoint_scores"):
         outputs[key] = outputs[key].copy()
         outputs[key][chosen] = refined[key]

@@ -335,6 +335,8 @@ class PeoplePredictor:
             if len(again):
                 keypoints[again], joint_scores[again] = self._pose_on_boxes(
                     photos, names, owners[again], second[again])
+            if getattr(self.pose, "turns_crops", False):
+                self._upright(photos, names, owners, keypoints, joint_scores, settled)
         results = []
         for i, found in enumerate(detections):
             mine = owners == i
@@ -345,6 +347,24 @@ class PeoplePredictor:
                                         image_keypoints.astype(np.float32),
                                         image_scores.astype(np.float32)))
         return results
+
+    def _upright(self, photos, names, owners, keypoints, joint_scores, settled) -> None:
+        """Each person lying across the photo (``passes.quarter_turns`` of its joints) is
+        predicted again on the square around its joints turned upright, that answer kept
+        (in place) where its mean joint score is higher, as ``passes.run_passes`` does."""
+        from tfpose.serving.passes import SECOND_PASS_PAD, quarter_turns, second_pass_boxes
+
+        turns = quarter_turns(keypoints, joint_scores)
+        tight, _ = second_pass_boxes(keypoints, joint_scores)  # grown by a cell of itself:
+        boxes, valid = second_pass_boxes(keypoints, joint_scores,
+                                         pad=SECOND_PASS_PAD * (tight[:, 2] - tight[:, 0]))
+        which = np.flatnonzero((turns > 0) & valid & ~np.isin(owners, list(settled)))
+        if not len(which):
+            return
+        points, scores = self._pose_on_boxes(photos, names, owners[which], boxes[which],
+                                             turns[which])
+        better = scores.mean(-1) > joint_scores[which].mean(-1)
+        keypoints[which[better]], joint_scores[which[better]] = points[better], scores[better]
 
     @staticmethod
     def _second_box(pass1: "WholePhotoPose"):
@@ -383,9 +403,11 @@ class PeoplePredictor:
                 kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
         return kept
 
-    def _pose_on_boxes(self, photos: list, names: list, owners: np.ndarray, boxes: np.ndarray):
+    def _pose_on_boxes(self, photos: list, names: list, owners: np.ndarray, boxes: np.ndarray,
+                       turns: Optional[np.ndarray] = None):
         """The pose model on each square ``boxes[n]`` (N x 4, pixel centres at integers) of
-        ``photos[owners[n]]``: keypoints N x K x 2 in photo pixels, scores N x K.
+        ``photos[owners[n]]``, turned ``turns[n]`` counter-clockwise quarter turns (undone on
+        the joints): keypoints N x K x 2 in photo pixels, scores N x K.
 
         Encoded photos go to the pose model with their boxes, as ``--box`` does: each crop is
         decoded at the reduced DCT scale its box allows (a person a tenth of a large JPEG
@@ -394,14 +416,18 @@ class PeoplePredictor:
         model sees each crop whole (box ``(0, 0, S, S)``: its own crop is then the identity),
         so its keypoints come back in crop pixels."""
         from tfpose.serving.host_crop import crop_and_resize
+        from tfpose.serving.passes import turn_crops, unturn_points
 
+        turns = np.zeros(len(boxes), np.int64) if turns is None else np.asarray(turns)
         encoded = np.array([isinstance(photos[i], bytes) for i in owners], bool)
+        if turns.any() and not getattr(self.pose, "turns_crops", False):
+            encoded[:] = False  # turned here, from the pixels
         answers = {}
         if encoded.any():
             rows = np.flatnonzero(encoded)
             try:
                 points, scores = self._pose_on_encoded([photos[owners[n]] for n in rows],
-                                                       boxes[rows])
+                                                       boxes[rows], turns[rows])
                 answers.update({n: (points[k], scores[k]) for k, n in enumerate(rows)})
             except DataError:  # pixels Pillow read and the pose model's decoder did not
                 pass
@@ -409,7 +435,9 @@ class PeoplePredictor:
         size = self.size
         crops = [crop_and_resize(_pixels(photos[owners[n]], names[owners[n]]), boxes[n], size)
                  for n in rows]
-        points, scores = self._pose(np.stack(crops) if crops else np.zeros((0, size, size, 3)))
+        crops = np.stack(crops) if crops else np.zeros((0, size, size, 3))
+        points, scores = self._pose(turn_crops(crops, turns[rows]))
+        points = unturn_points(points, turns[rows], size)
         scale = (boxes[rows, 2] - boxes[rows, 0]) / size
         points = boxes[rows, None, :2] + points * scale[:, None, None]
         answers.update({n: (points[k], scores[k]) for k, n in enumerate(rows)})
@@ -418,13 +446,15 @@ class PeoplePredictor:
         return (np.stack([answers[n][0] for n in range(len(boxes))]).astype(np.float32),
                 np.stack([answers[n][1] for n in range(len(boxes))]))
 
-    def _pose_on_encoded(self, encoded: list, boxes: np.ndarray):
-        """The pose model on ``boxes`` (N x 4) of the ``encoded`` photos (N), in batches:
-        keypoints N x K x 2 in photo pixels, scores N x K."""
+    def _pose_on_encoded(self, encoded: list, boxes: np.ndarray, turns: np.ndarray):
+        """The pose model on ``boxes`` (N x 4) of the ``encoded`` photos (N), each crop turned
+        ``turns`` (N; all 0 for a model that cannot turn them), in batches: keypoints N x K x 2
+        in photo pixels, scores N x K."""
         keypoints, scores = [], []
         for start in range(0, len(boxes), self.batch_size):
             part = slice(start, start + self.batch_size)
-            out = self.pose(encoded[part], boxes[part])
+            out = (self.pose(encoded[part], boxes[part], turns=turns[part]) if turns.any()
+                   else self.pose(encoded[part], boxes[part]))
             keypoints.append(out["keypoints"])
             scores.append(out["keypoint_scores"])
         return np.concatenate(keypoints), np.concatenate(scores)
