@@ -338,40 +338,72 @@ def predict_items(predictor, names: Sequence, items: Sequence,
     but whose pixels are not), one call each, so the bad one is named and the others answered.
     Arrays go one at a time (``predict_frames`` takes one size per call).
     """
+    answers = {}
+    photos = _checked_items(names, items, answers)
+    if people is not None and boxes is None:
+        from tfpose.serving.people import people_record
+
+        def every_person(group):
+            results = people([photo for _, photo in group], [names[i] for i, _ in group])
+            return [(people_record(names[i], result), None)
+                    for (i, _), result in zip(group, results)]
+
+        _one_call_else_each(photos, every_person, answers)
+        return [answers[i] for i in range(len(items))]
+    for i, frame in [(i, photo) for i, photo in photos if isinstance(photo, np.ndarray)]:
+        outputs = predictor.predict_frames(frame[None], None if boxes is None else boxes[[i]])
+        answers[i] = (record(names[i], outputs, 0), _drawn_box(outputs, 0, boxes, i))
+
+    def one_skeleton(group):
+        indices = [i for i, _ in group]
+        outputs = predictor([data for _, data in group],
+                            None if boxes is None else boxes[indices],
+                            names=[names[i] for i in indices])
+        return [(record(names[i], outputs, k), _drawn_box(outputs, k, boxes, i))
+                for k, i in enumerate(indices)]
+
+    _one_call_else_each([(i, p) for i, p in photos if not isinstance(p, np.ndarray)],
+                        one_skeleton, answers)
+    return [answers[i] for i in range(len(items))]
+
+
+def _checked_items(names: Sequence, items: Sequence, answers: dict) -> list:
+    """``(i, photo)`` for each item that can be answered: an array as it is, encoded bytes as
+    ``images.prepare_image`` gives them; the others' DataErrors go into ``answers[i]``."""
     from tfpose.serving.images import prepare_image
 
-    if people is not None and boxes is None:
-        return _people_items(people, names, items)
-    answers, photos = {}, []
+    photos = []
     for i, item in enumerate(items):
         error = item_error(item, names[i])
         if error is not None:
             answers[i] = error
         elif isinstance(item, np.ndarray):
-            outputs = predictor.predict_frames(item[None], None if boxes is None else boxes[[i]])
-            answers[i] = (record(names[i], outputs, 0), _drawn_box(outputs, 0, boxes, i))
+            photos.append((i, np.asarray(item, np.uint8)))
         else:
             try:
                 photos.append((i, prepare_image(item, names[i])))
             except DataError as err:
                 answers[i] = err
+    return photos
+
+
+def _one_call_else_each(photos: list, call, answers: dict) -> None:
+    """``answers[i]`` for each ``(i, photo)`` of ``photos``: ``call(group)`` answers a group in
+    one call (a list, in order); when it refuses the group with a DataError (a file whose
+    header was fine but whose pixels are not), one call each, so the bad one is named and the
+    others answered."""
     groups = [photos] if photos else []
     while groups:
         group = groups.pop()
-        indices = [i for i, _ in group]
         try:
-            outputs = predictor([data for _, data in group],
-                                None if boxes is None else boxes[indices],
-                                names=[names[i] for i in indices])
+            results = call(group)
         except DataError as err:
             if len(group) == 1:
-                answers[indices[0]] = err
+                answers[group[0][0]] = err
             else:
                 groups.extend([member] for member in group)
             continue
-        for k, i in enumerate(indices):
-            answers[i] = (record(names[i], outputs, k), _drawn_box(outputs, k, boxes, i))
-    return [answers[i] for i in range(len(items))]
+        answers.update(zip([i for i, _ in group], results))
 
 
 def item_error(item, name) -> Optional[DataError]:
@@ -384,42 +416,6 @@ def item_error(item, name) -> Optional[DataError]:
         return DataError(f"{name}: an image array must be H x W x 3 RGB; received shape "
                          f"{item.shape}")
     return None
-
-
-def _people_items(people, names: Sequence, items: Sequence) -> list:
-    """``predict_items`` for every person: each photo checked alone (a file that is no image
-    named), then the good ones through ``people`` in one call, encoded photos as their bytes
-    (never decoded whole); when that call refuses the batch (pixels that cannot be decoded),
-    one call each, so the bad one is named and the others answered."""
-    from tfpose.serving.images import prepare_image
-    from tfpose.serving.people import people_record
-
-    answers, photos = {}, []
-    for i, item in enumerate(items):
-        error = item_error(item, names[i])
-        if error is not None:
-            answers[i] = error
-        elif isinstance(item, np.ndarray):
-            photos.append((i, np.asarray(item, np.uint8)))
-        else:
-            try:
-                photos.append((i, prepare_image(item, names[i])))
-            except DataError as err:
-                answers[i] = err
-    groups = [photos] if photos else []
-    while groups:
-        group = groups.pop()
-        try:
-            results = people([photo for _, photo in group], [names[i] for i, _ in group])
-        except DataError as err:
-            if len(group) == 1:
-                answers[group[0][0]] = err
-            else:
-                groups.extend([member] for member in group)
-            continue
-        for (i, _), result in zip(group, results):
-            answers[i] = (people_record(names[i], result), None)
-    return [answers[i] for i in range(len(items))]
 
 
 def _drawn_box(outputs: dict, k: int, boxes: Optional[np.ndarray], i: int):
