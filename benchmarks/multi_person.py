@@ -114,10 +114,10 @@ def box_matches(boxes: np.ndarray, entry: dict, iou: float = 0.5):
     """(true boxes found, boxes on no one): boxes (best first, clipped to the photo as people
     reports them) matched greedily to the persons' boxes clipped alike, at IoU >= ``iou``; a
     box on an ``ignore`` person is neither."""
-    from tfpose.serving.people import box_iou
+    from tfpose.serving.people import row_iou
 
     def _iou(a, b) -> float:
-        return float(box_iou(np.reshape(a, (1, 4)), np.reshape(b, (1, 4)))[0, 0])
+        return float(row_iou(a, b)[0])
 
     limit = [entry["width"], entry["height"]] * 2
     wanted = [np.clip(p["box"], 0, limit) for p in entry["persons"] if not p["ignore"]]

@@ -81,11 +81,19 @@ def _upright_if_surer(one_pass, images, boxes: np.ndarray, answer: dict, turns) 
         return answer
     subset = images[which] if isinstance(images, np.ndarray) else [images[i] for i in which]
     turned = one_pass(subset, boxes[which], turns=turns[which])
-    better = turned["keypoint_scores"].mean(-1) > answer["keypoint_scores"][which].mean(-1)
-    for key in ("keypoints", "keypoint_scores"):
-        answer[key] = answer[key].copy()
-        answer[key][which[better]] = turned[key][better]
+    answer["keypoints"], answer["keypoint_scores"] = (answer["keypoints"].copy(),
+                                                      answer["keypoint_scores"].copy())
+    keep_surer(answer["keypoints"], answer["keypoint_scores"], which, turned["keypoints"],
+               turned["keypoint_scores"])
     return answer
+
+
+def keep_surer(keypoints: np.ndarray, scores: np.ndarray, rows: np.ndarray,
+               other_keypoints: np.ndarray, other_scores: np.ndarray) -> None:
+    """In place: ``keypoints[rows]`` / ``scores[rows]`` (B x K x 2, B x K) take the other answer
+    (len(rows) x K x 2, len(rows) x K) where its mean joint score is higher."""
+    better = other_scores.mean(-1) > scores[rows].mean(-1)
+    keypoints[rows[better]], scores[rows[better]] = other_keypoints[better], other_scores[better]
 
 
 def check_passes(passes: int) -> int:

@@ -352,19 +352,18 @@ class PeoplePredictor:
         """Each person lying across the photo (``passes.quarter_turns`` of its joints) is
         predicted again on the square around its joints turned upright, that answer kept
         (in place) where its mean joint score is higher, as ``passes.run_passes`` does."""
-        from tfpose.serving.passes import SECOND_PASS_PAD, quarter_turns, second_pass_boxes
+        from tfpose.serving.passes import (SECOND_PASS_PAD, keep_surer, quarter_turns,
+                                           second_pass_boxes)
 
         turns = quarter_turns(keypoints, joint_scores)
-        tight, _ = second_pass_boxes(keypoints, joint_scores)  # grown by a cell of itself:
-        boxes, valid = second_pass_boxes(keypoints, joint_scores,
-                                         pad=SECOND_PASS_PAD * (tight[:, 2] - tight[:, 0]))
+        boxes, valid = second_pass_boxes(keypoints, joint_scores)
+        cell = SECOND_PASS_PAD * (boxes[:, 2:3] - boxes[:, 0:1])  # grown by a cell of itself
+        boxes = boxes + cell * np.float32([-1, -1, 1, 1])
         which = np.flatnonzero((turns > 0) & valid & ~np.isin(owners, list(settled)))
-        if not len(which):
-            return
-        points, scores = self._pose_on_boxes(photos, names, owners[which], boxes[which],
-                                             turns[which])
-        better = scores.mean(-1) > joint_scores[which].mean(-1)
-        keypoints[which[better]], joint_scores[which[better]] = points[better], scores[better]
+        if len(which):
+            points, scores = self._pose_on_boxes(photos, names, owners[which], boxes[which],
+                                                 turns[which])
+            keep_surer(keypoints, joint_scores, which, points, scores)
 
     @staticmethod
     def _second_box(pass1: "WholePhotoPose"):
