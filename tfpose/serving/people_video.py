@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from tfpose.serving.video import VideoReader, frames_and_cuts
+from tfpose.serving.video import VideoReader, deliver, frames_and_cuts
 
 
 def predict_people_video(people, source, out_dir=None, *, name: Optional[str] = None,
@@ -65,12 +65,7 @@ def predict_people_video(people, source, out_dir=None, *, name: Optional[str] = 
                 if rec["persons"]:
                     rec["keypoints"] = rec["persons"][0]["keypoints"]
                 state["tracked"] += bool(known & set(ids.tolist()))
-                rec = rec if annotate is None else annotate(rec)
-                outputs.write(rec, frame, None)
-                if on_record is not None:
-                    on_record(rec)
-                if on_frame is not None:
-                    on_frame(rec, frame, None)
+                deliver(outputs, rec, frame, None, annotate, on_record, on_frame)
                 state["done"] += 1
                 if progress is not None:
                     progress(state["done"], reader.expected_frames, time.perf_counter() - start)

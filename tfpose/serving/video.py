@@ -331,12 +331,7 @@ def predict_video(predictor, source, out_dir=None, *, name: Optional[str] = None
             for keypoints, (rec, frame, box) in released:
                 if keypoints is not None:
                     rec["keypoints"] = np.round(keypoints, 2).tolist()
-                rec = rec if annotate is None else annotate(rec)
-                outputs.write(rec, frame, box)
-                if on_record is not None:
-                    on_record(rec)
-                if on_frame is not None:
-                    on_frame(rec, frame, box)
+                rec = deliver(outputs, rec, frame, box, annotate, on_record, on_frame)
                 state["tracked"] += rec["tracked"]
                 done += 1
                 if progress is not None:
@@ -425,6 +420,17 @@ def summarise(reader: VideoReader, outputs: "Outputs", paths: dict, source, done
         raise DataError(f"{reader.name}: {reader.damage}; kept the {done} frames before the "
                         f"damage in {kept}")
     return summary
+
+
+def deliver(outputs: "Outputs", rec: dict, frame, box, annotate, on_record, on_frame) -> dict:
+    """One frame's line ``annotate``d, written to ``outputs``, then to the callbacks; returned."""
+    rec = rec if annotate is None else annotate(rec)
+    outputs.write(rec, frame, box)
+    if on_record is not None:
+        on_record(rec)
+    if on_frame is not None:
+        on_frame(rec, frame, box)
+    return rec
 
 
 def _used_boxes(answer: dict, count: int) -> list:
