@@ -88,6 +88,11 @@ class DataConfig:
     coord_frame: str = "centered"  # regression targets: centered ([-S/2, S/2]) | unit ([-1, 1])
     heatmap_stride: int = 4  # input / heatmap resolution (256 -> 64)
     heatmap_sigma: float = 2.0  # Gaussian sigma in heatmap pixels
+    # Heatmap models, training: the loss weight of a joint the annotation puts outside what the
+    # input shows (the augmentation's crop or a truncation cut it off), whose target is then an
+    # all-zero map, so a low score learns to mean "not in the photo". 0: such joints are
+    # unlabelled (no loss), as before issue 34's visibility leg.
+    absent_weight: float = 0.0
     # SimCC models: the label-smoothing Gaussian's sigma in bins (2 per input pixel): 4 bins =
     # 2 input px, about RTMPose's 5.66 bins at 256 px scaled to a 160 px input.
     simcc_sigma: float = 4.0  # = codecs.simcc.SIGMA (config cannot import codecs)

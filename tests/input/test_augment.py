@@ -97,6 +97,21 @@ def test_joints_leaving_the_frame_lose_both_flags():
     np.testing.assert_allclose(keypoints[:, 0], example["keypoints"][:, 0] + 40.0, atol=1e-4)
 
 
+def test_the_labels_before_any_crop_swap_sides_with_the_joints():
+    """``labelled`` (the pipeline's flags before the crops, for absent joints) follows a flip."""
+    example = _random_example(3)
+    labelled = np.zeros(len(JOINT_NAMES), np.float32)
+    labelled[JOINT_NAMES.index("r_wrist")] = 1.0
+    out = augment.flip(dict(example, labelled=labelled), SIZE)
+    expected = np.zeros_like(labelled)
+    expected[JOINT_NAMES.index("l_wrist")] = 1.0
+    np.testing.assert_array_equal(out["labelled"].numpy(), expected)
+    batch = {k: np.stack([v, v]) for k, v in dict(example, labelled=labelled).items()}
+    out = augment.apply_affine(batch, np.stack([np.eye(3, dtype=np.float32)] * 2),
+                               np.array([False, True]), SIZE)
+    np.testing.assert_array_equal(out["labelled"].numpy(), [labelled, expected])
+
+
 def test_same_seed_same_result_and_other_seed_differs():
     example = _random_example(3)
     cfg = dataclasses.replace(STRONG, color_jitter=0.3)

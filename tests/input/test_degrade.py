@@ -193,3 +193,27 @@ def test_the_training_pipeline_applies_them_and_its_joints_follow(tmp_path):
     joints = b[0]["joints"].numpy()
     weights = b[2]["heatmaps_1"].numpy()  # the annotated flags weight the heatmaps
     assert np.all((joints[..., :2][weights > 0] >= 0) & (joints[..., :2][weights > 0] < 64))
+
+
+def test_with_absent_weight_the_joints_cut_off_train_an_empty_map(tmp_path):
+    """``data.absent_weight``: a joint the crop or a truncation takes out of the input keeps
+    that weight with an all-zero target (a low score learns "not in the photo"); the same
+    draws without it leave such joints out of the loss. Nothing else changes."""
+    from test_pipeline import _cfg, _dataset, _write
+
+    data_dir = _write(tmp_path / "shards")
+    cut = {"truncation": 1.0, "rotation": 0.0, "scale_min": 1.2, "scale_max": 1.4}
+    without = next(iter(_dataset(_cfg(data_dir, input_size=64, augment=cut), "train", True)))
+    with_absent = next(iter(_dataset(_cfg(data_dir, input_size=64, augment=cut,
+                                          absent_weight=0.5), "train", True)))
+    np.testing.assert_array_equal(with_absent[0]["image"].numpy(), without[0]["image"].numpy())
+    w0, w1 = without[2]["heatmaps_1"].numpy(), with_absent[2]["heatmaps_1"].numpy()
+    maps = with_absent[1]["heatmaps_1"].numpy()  # B x H x W x K
+    np.testing.assert_array_equal(maps, without[1]["heatmaps_1"].numpy())
+    absent = w1 != w0
+    assert absent.sum() >= 2
+    np.testing.assert_array_equal(w0[absent], 0.0)
+    np.testing.assert_array_equal(w1[absent], 0.5)
+    assert np.all(maps.max(axis=(1, 2))[absent] == 0.0)
+    joints = with_absent[0]["joints"].numpy()
+    assert np.all(joints[..., 2][absent] == 0.0)  # and no joint input says otherwise

@@ -246,6 +246,13 @@ def apply_affine(example, matrix, flip, size):
     example["keypoints"], example["annotated"] = transform_keypoints(
         example["keypoints"], example["annotated"], matrix, flip, size
     )
+    if "labelled" in example:  # the joints' labels before any crop: they swap sides too
+        labelled = tf.cast(example["labelled"], tf.float32)
+        single = labelled.shape.rank == 1
+        flips = tf.reshape(tf.cast(flip, tf.bool), [-1])
+        labelled = tf.gather(labelled[None] if single else labelled, geometry.side_order(flips),
+                             batch_dims=1)
+        example["labelled"] = labelled[0] if single else labelled
     return example
 
 

@@ -105,7 +105,8 @@ def _records(task, split: str, shuffle_files: bool) -> tf.data.Dataset:
 
 
 # What the per-batch stages read; the rest (strings, ids) is dropped before batching.
-_BATCH_KEYS = ("image", "image_matrix", "image_extent", "keypoints", "annotated", "label")
+_BATCH_KEYS = ("image", "image_matrix", "image_extent", "keypoints", "annotated", "labelled",
+               "label")
 
 
 def build_dataset(task, split: str, training: bool, *, repeat: bool | None = None):
@@ -139,10 +140,14 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
 
     canvas = do_augment and decode_image
     degrade_images = do_augment and decode_image and degrade_lib.enabled(cfg.data.augment)
+    # Joints labelled before the crops and cuts: those they take out of the input are absent.
+    keep_labelled = do_augment and task.is_pose and cfg.data.absent_weight > 0
     canvas_size = max(size, stored_image_size(cfg, split)) if canvas else None
 
     def per_example(example):
         example = decode(example, size, decode_image, canvas=canvas, canvas_size=canvas_size)
+        if keep_labelled:
+            example["labelled"] = example["annotated"]
         # Only what the batch stages read is batched (no strings: they cannot enter XLA).
         return {key: example[key] for key in _BATCH_KEYS if key in example}
 

@@ -131,6 +131,12 @@ class HeatmapPose(PoseTask):
         maps, weight = heatmap_codec.encode(example["keypoints"][..., :2], example["annotated"],
                                             data.input_size // data.heatmap_stride,
                                             data.heatmap_stride, data.heatmap_sigma)
+        if "labelled" in example:
+            # Labelled before the crops and cuts, unlabelled after: outside what the input
+            # shows. Its map is all zeros (encode's for weight 0); now it counts.
+            absent = tf.cast(example["labelled"], tf.float32) * (
+                1.0 - tf.cast(example["annotated"], tf.float32))
+            weight = weight + data.absent_weight * absent
         names = self.output_names
         return {name: maps for name in names}, {name: weight for name in names}
 
