@@ -62,7 +62,7 @@ def main(argv) -> int:
         for draw in range(args.draws):
             rng = np.random.default_rng(activity.EVAL_SEED + draw)
             noisy, used = pose_noise.replay(kp, ann, errors, measured, missed, rng)
-            framed = activity.framed_inputs(noisy, used, None, None)
+            framed = activity.framed_inputs(noisy, used, None, None, scale=model.scale)
             report = classification_report(
                 labels, activity.predict_probabilities(model.model, framed), data["classes"])
             top1.append(report["accuracy"])

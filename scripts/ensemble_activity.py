@@ -39,6 +39,8 @@ def main(argv) -> int:
     (out / "classes.json").write_text(json.dumps(classes[0]) + "\n")
     summary = {key: metas[0][key] for key in ("framing", "flip_test", "noise", "noise_fraction",
                                               "dataset")}
+    summary["splits"] = metas[0].get("splits", ["train"])
+    summary["persons"] = metas[0].get("persons")
     summary["members"] = [{"workdir": str(m), "seed": meta.get("seed"),
                            "best_epoch": meta.get("best_epoch"),
                            "command": meta.get("command")} for m, meta in zip(members, metas)]

@@ -34,6 +34,12 @@ def main(argv) -> int:
                         help="a noise model to score with (repeatable; default: NOISE)")
     parser.add_argument("--score-only", action="store_true", help="score WORKDIR, no training")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", default="box", choices=("box", "body"),
+                        help="the joints' frame (core.joint_frame.SCALES)")
+    parser.add_argument("--splits", default="train",
+                        help="splits to train on, comma-separated; with val in them the last "
+                        "epoch is kept (the shipped model: train,val,test), and the val and "
+                        "test scores printed are on persons it trained on")
     parser.add_argument("--set", action="append", default=[], help="config override a.b=value")
     args = parser.parse_args(argv)
 
@@ -55,13 +61,15 @@ def main(argv) -> int:
         cfg = config_lib.load(args.config, args.set)
         cfg = config_lib.replace(cfg, data=config_lib.replace(cfg.data, dir=args.dataset))
         summary = activity.train(cfg, args.dataset, args.workdir, noise,
-                                 noise_fraction=args.noise_fraction, seed=args.seed)
+                                 noise_fraction=args.noise_fraction, seed=args.seed,
+                                 scale=args.scale, splits=tuple(args.splits.split(",")))
         summary["command"] = "python scripts/train_activity.py " + " ".join(argv)
     model = load_workdir_model(Path(args.workdir))
     metrics, brief = {}, {}
     for split in ("val", "test"):
         data = activity.load_split(args.dataset, split)
-        metrics[split] = m = activity.score(model, data, noises)
+        metrics[split] = m = activity.score(model, data, noises,
+                                            scale=summary["framing"].get("scale", "box"))
         print(format_report(m["clean"], title=f"== {split}, clean joints =="))
         brief[split] = {"clean": [round(m["clean"]["accuracy"], 4),
                                   round(m["clean"]["balanced_accuracy"], 4)]}

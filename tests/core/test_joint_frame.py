@@ -51,6 +51,49 @@ def test_framing_forgets_where_and_how_large_the_person_was():
                                joint_frame.frame_joints(keypoints, used), atol=1e-3)
 
 
+def _standing(height=400.0):
+    """A standing person ``height`` px tall (ankles to head top), MPII order, every joint used."""
+    y = np.array([1.0, 0.75, 0.5, 0.5, 0.75, 1.0, 0.5, 0.2, 0.13, 0.0, 0.5, 0.35, 0.2, 0.2,
+                  0.35, 0.5], np.float32) * height
+    x = np.array([-0.06, -0.05, -0.06, 0.06, 0.05, 0.06, 0.0, 0.0, 0.0, 0.0, -0.2, -0.16,
+                  -0.11, 0.11, 0.16, 0.2], np.float32) * height
+    return np.stack([x + 500.0, y + 100.0], -1)[None], np.ones((1, K), bool)
+
+
+def test_the_body_frame_keeps_a_curled_up_person_small():
+    """``scale="body"``: the side comes from the limbs' lengths, not the pose's extent, so
+    raising the arms (a larger extent, the same body) leaves the body's joints where they
+    were, while the box frame shrinks them; the frame is still scale and shift free."""
+    keypoints, used = _standing()
+    raised = keypoints.copy()
+    wrists = [skeleton.JOINT_NAMES.index(n) for n in ("r_wrist", "l_wrist")]
+    raised[0, wrists, 1] = keypoints[0, skeleton.JOINT_NAMES.index("head_top"), 1] - 120.0
+    legs = [skeleton.JOINT_NAMES.index(n) for n in ("r_ankle", "l_ankle", "r_knee", "l_knee")]
+    body = joint_frame.frame_joints(keypoints, used, scale="body")
+    body_raised = joint_frame.frame_joints(raised, used, scale="body")
+    box = joint_frame.frame_joints(keypoints, used)
+    box_raised = joint_frame.frame_joints(raised, used)
+    spread = lambda f: np.ptp(f[0, legs, 1])  # noqa: E731 - the legs' height in the frame
+    # Forearms moved: the median over the 12 segments hardly does; the box grows by 30 %.
+    assert spread(body_raised) == pytest.approx(spread(body), rel=0.05)
+    assert spread(box_raised) < 0.85 * spread(box)
+    np.testing.assert_allclose(joint_frame.frame_joints(keypoints * 2 + 7, used, scale="body"),
+                               body, atol=1e-3)
+    # Its side is what MPII's scale would say: ~1.25 x the person's height here.
+    assert joint_frame.body_side(keypoints, used)[0] == pytest.approx(400 * 1.25, rel=0.35)
+
+
+def test_the_body_frame_falls_back_to_the_box_without_a_segment():
+    keypoints, used = _joints(4, n=1)
+    used[:] = False
+    used[0, [0, 9]] = True  # an ankle and the head top: no segment joins them
+    assert np.isnan(joint_frame.body_side(keypoints, used)[0])
+    np.testing.assert_array_equal(joint_frame.frame_joints(keypoints, used, scale="body"),
+                                  joint_frame.frame_joints(keypoints, used))
+    with pytest.raises(ValueError, match="scale"):
+        joint_frame.frame_joints(keypoints, used, scale="mpii")
+
+
 def test_a_person_with_one_joint_gets_no_frame():
     keypoints, used = _joints(2, n=1)
     used[:] = False

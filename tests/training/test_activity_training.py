@@ -72,11 +72,37 @@ def test_train_writes_a_work_dir_that_serving_reads_and_scores_it(dataset, tmp_p
                             draws=2)
     assert 0 <= scores["clean"]["accuracy"] <= 1
     assert set(scores["noisy"]["tiny"]["draws"]) == {"accuracy", "balanced_accuracy"}
-    # `tfpose evaluate` would feed it the records' crop frame: it refuses, naming the way.
+    # `tfpose evaluate` scores it on the records' joints framed as on a photo (not their crop):
+    # the same figure as scoring it directly, written beside it.
     from tfpose.evaluation.evaluate import evaluate_workdir
 
-    with pytest.raises(DataError, match="activity model"):
-        evaluate_workdir(tmp_path, split="val")
+    result = evaluate_workdir(tmp_path, data_dir=folder, split="val")
+    assert result["metrics"]["accuracy"] == pytest.approx(scores["clean"]["accuracy"])
+    assert result["metrics"]["framing"] == "box" and "activity model" in result["text"]
+    assert (tmp_path / "eval-val.json").is_file()
+    with pytest.raises(DataError, match="annotated joints"):
+        evaluate_workdir(tmp_path, data_dir=folder, split="val", joints="predicted")
+
+
+def test_the_model_to_ship_trains_on_every_split_in_the_body_frame(dataset, tmp_path):
+    """``splits`` with val: every labelled person trains and the last epoch is kept (val can
+    no longer choose one); the framing is recorded and serving frames joints the same way."""
+    folder, _ = dataset
+    cfg = config.load(CONFIG, ["train.epochs=2", "data.batch_size=4"])
+    summary = activity.train(cfg, folder, tmp_path, {}, scale="body", splits=("train", "val"),
+                             log=lambda line: None)
+    every = sum(int((activity.load_split(folder, s)["labels"] >= 0).sum())
+                for s in ("train", "val"))
+    assert summary["persons"] == every and summary["best_epoch"] == 2
+    assert summary["framing"]["scale"] == "body"
+    model = ActivityModel.load(tmp_path)
+    assert model.scale == "body"
+    data = activity.load_split(folder, "val")
+    probs, _ = model.probabilities(data["keypoints"], data["annotated"].astype(np.float32))
+    framed = activity.framed_inputs(data["keypoints"], data["annotated"], None, None,
+                                    scale="body")
+    np.testing.assert_allclose(probs, activity.predict_probabilities(model.model, framed),
+                               atol=1e-5)
 
 
 def test_noise_models_with_different_bars_are_refused(dataset, tmp_path):

@@ -209,12 +209,7 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     """
     workdir = Path(workdir)
     if (zoo.resolve(workdir) / ACTIVITY_FILE).is_file():
-        # The records hold joints in MPII's objpos/scale crop; this model reads them in their own
-        # square box, as on a photo: scored here it would get a wrong, lower figure.
-        raise DataError(f"{workdir} is an activity model: it frames joints by their own square "
-                        "box (core.joint_frame), not the records' crop; score it with "
-                        "`python scripts/train_activity.py CONFIG DATASET none WORKDIR "
-                        "--score-only --score-noise NAME=NOISE.json`")
+        return _evaluate_activity_workdir(workdir, data_dir, split, out_dir, joints)
     overrides = [f"data.dir={data_dir}"] if data_dir else []
     cfg, model, names = load_workdir(workdir, checkpoint, overrides)
     data_cfg, model, source = joint_source(cfg, model, joints, pose_workdir)
@@ -252,6 +247,42 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
                 + _unknown_text(report)
                 + classification.format_report(report, names))
     (out_dir / f"eval-{split}{suffix}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
+    return {"text": text, "metrics": _jsonable(metrics)}
+
+
+def _evaluate_activity_workdir(workdir, data_dir, split, out_dir, joints) -> dict:
+    """``evaluate_workdir`` for an activity model (``evaluation.activity``): the records'
+    annotated joints in original pixels, framed as the model frames a photo's joints (the
+    records' MPII crop would give it a wrong, lower figure); its own flip test."""
+    from tfpose.evaluation.activity import evaluate_activity_model
+    from tfpose.serving.activity import ActivityModel
+
+    if joints == "predicted":
+        raise DataError(f"{workdir} is an activity model: it is scored on annotated joints; "
+                        "on photos it reads a pose model's (tfpose predict MODEL PHOTO "
+                        f"--activity {workdir})")
+    model = ActivityModel.load(workdir)
+    cfg = config_lib.load(zoo.resolve(workdir) / "config.yaml")
+    data_dir = data_dir or cfg.data.dir
+    split = split or cfg.data.val_split
+    report = evaluate_activity_model(model, data_dir, split)
+    if out_dir is None and zoo.is_shipped(workdir):  # never write into the installed package
+        out_dir = Path("runs") / "eval" / workdir.name
+    out_dir = Path(out_dir or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classification.plot_confusion_matrix(report["confusion_matrix"], model.classes,
+                                         out_dir / f"confusion-{split}.png")
+    metrics = {"model": str(workdir), "split": split, "data": str(data_dir), "joints": "gt",
+               "framing": model.scale, "flip_test": model.flip_test,
+               **{k: v for k, v in report.items() if k != "confusion_matrix"}}
+    text = (f"Table 2: activity model {workdir} on {data_dir} [{split}], joints: gt (annotated, "
+            f"framed by their own square, scale {model.scale!r})"
+            f"{', flip test' if model.flip_test else ''}\n"
+            f"{'Model':<24}{'Joints':<11}{'Loss':>8}{'Accuracy':>10}\n"
+            f"{Path(workdir).name:<24}{'gt':<11}{report['loss']:>8.4f}"
+            f"{100 * report['accuracy']:>9.2f}%\n\n"
+            + _unknown_text(report) + classification.format_report(report, model.classes))
+    (out_dir / f"eval-{split}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
     return {"text": text, "metrics": _jsonable(metrics)}
 
 

@@ -16,8 +16,8 @@ On a pose result with an instance axis (``keypoints`` P x 16 x 2, ``scores`` P x
 ``joint_names``), one call attaches it: ``activity(res.keypoints, res.scores,
 joint_names=res.joint_names)``; ``attach`` does the same for ``tfpose predict``'s JSON lines.
 
-The joints are framed by their own square box (``core.joint_frame.frame_joints``, the same
-function the model trained with), joints scored under the model's ``min_score`` count as
+The joints are framed by their own square (``core.joint_frame.frame_joints`` with the
+model's ``framing.scale``, the same function the model trained with), joints scored under the model's ``min_score`` count as
 missing, and the probabilities average the person and their mirror image (the flip test the
 model was scored with). Shapes: ``P`` persons, ``K = 16`` joints, ``C`` classes.
 """
@@ -42,13 +42,17 @@ class ActivityModel:
 
     def __init__(self, model, classes: Sequence[str], *, min_score: float,
                  frame_size: int = joint_frame.FRAME_SIZE, margin: float = joint_frame.MARGIN,
-                 flip_test: bool = True, source: str = ""):
+                 scale: str = "box", flip_test: bool = True, source: str = ""):
         width = int(model.output.shape[-1]) if not isinstance(model.output, dict) else None
         if width != len(classes):
             raise DataError(f"{source or 'activity model'}: {len(classes)} class names for an "
                             f"output of width {width}")
         self.model, self.classes = model, list(classes)
+        if scale not in joint_frame.SCALES:
+            raise DataError(f"{source or 'activity model'}: framing scale {scale!r} is not one "
+                            f"of {joint_frame.SCALES}; a newer tfpose may read it")
         self.min_score, self.frame_size, self.margin = float(min_score), frame_size, margin
+        self.scale = scale
         self.flip_test, self.source = flip_test, source
 
     @classmethod
@@ -70,6 +74,7 @@ class ActivityModel:
         classes = json.loads((folder / "classes.json").read_text())
         return cls(load_workdir_model(folder), classes, min_score=framing["min_score"],
                    frame_size=framing["size"], margin=framing["margin"],
+                   scale=framing.get("scale", "box"),  # models before the body frame
                    flip_test=bool(meta.get("flip_test", True)), source=str(source))
 
     def probabilities(self, keypoints, scores, joint_names: Optional[Sequence[str]] = None):
@@ -94,7 +99,8 @@ class ActivityModel:
             raise DataError(f"activity: expected keypoints P x {k} x 2 and scores P x {k}. "
                             f"Received: {keypoints.shape} and {scores.shape}")
         used = scores >= self.min_score
-        joints = joint_frame.frame_joints(keypoints, used, self.frame_size, self.margin)
+        joints = joint_frame.frame_joints(keypoints, used, self.frame_size, self.margin,
+                                          self.scale)
         framed = joints[..., 2].sum(-1) >= 2
         if not len(joints):
             return np.zeros((0, len(self.classes)), np.float32), framed

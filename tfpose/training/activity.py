@@ -67,12 +67,14 @@ def load_split(dataset_dir, split: str) -> dict:
             "images": [name.decode() for name in ex["image/filename"]]}
 
 
-def framed_inputs(keypoints, annotated, noise: Optional[dict], rng, mirror: bool = False):
+def framed_inputs(keypoints, annotated, noise: Optional[dict], rng, mirror: bool = False,
+                  scale: str = "box"):
     """The classifier's ``joints`` N x K x 3 from true joints: noised with ``noise`` (None:
-    clean), framed by their own square box, and mirrored at random when ``mirror``."""
+    clean), framed by their own square (``joint_frame.frame_joints``'s ``scale``), and
+    mirrored at random when ``mirror``."""
     if noise is not None:
         keypoints, annotated = pose_noise.perturb(keypoints, annotated, noise, rng)
-    joints = joint_frame.frame_joints(keypoints, annotated)
+    joints = joint_frame.frame_joints(keypoints, annotated, scale=scale)
     if mirror:
         flip = rng.random(len(joints)) < 0.5
         joints = np.where(flip[:, None, None], joint_frame.mirror_framed(joints), joints)
@@ -87,11 +89,12 @@ def predict_probabilities(model, joints, batch_size: int = 1024) -> np.ndarray:
     return (probs[: len(joints)] + probs[len(joints):]) / 2.0
 
 
-def score(model, data: dict, noises: dict, draws: int = NOISE_DRAWS) -> dict:
+def score(model, data: dict, noises: dict, draws: int = NOISE_DRAWS, scale: str = "box") -> dict:
     """Classification reports on the labelled persons of ``data``: ``clean`` joints, and under
     ``noisy[name]`` joints jittered by each noise model of ``noises`` (name -> model): the
     ``report`` pooled over ``draws`` draws (confusions summed, per-class recall averaged) and
-    the mean and spread of top-1 and balanced accuracy across them (``draws``)."""
+    the mean and spread of top-1 and balanced accuracy across them (``draws``). ``scale``:
+    the model's framing (its activity.json ``framing.scale``)."""
     from tfpose.metrics.classification import classification_report
 
     labelled = data["labels"] >= 0
@@ -102,9 +105,10 @@ def score(model, data: dict, noises: dict, draws: int = NOISE_DRAWS) -> dict:
         return classification_report(labels, predict_probabilities(model, joints),
                                      data["classes"])
 
-    out = {"clean": report(framed_inputs(kp, ann, None, None)), "noisy": {}}
+    out = {"clean": report(framed_inputs(kp, ann, None, None, scale=scale)), "noisy": {}}
     for name, noise in noises.items():
-        reports = [report(framed_inputs(kp, ann, noise, np.random.default_rng(EVAL_SEED + d)))
+        reports = [report(framed_inputs(kp, ann, noise, np.random.default_rng(EVAL_SEED + d),
+                                        scale=scale))
                    for d in range(draws)]
         pooled = reports[0]
         pooled["confusion_matrix"] = np.sum([r["confusion_matrix"] for r in reports], 0).tolist()
@@ -121,12 +125,15 @@ def score(model, data: dict, noises: dict, draws: int = NOISE_DRAWS) -> dict:
 
 
 def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.0,
-          seed: int = 0, log=print) -> dict:
+          seed: int = 0, scale: str = "box", splits=("train",), log=print) -> dict:
     """Trains ``cfg``'s joints classifier and writes ``workdir`` (config.yaml, best.keras,
     classes.json, activity.json). ``noises``: name -> noise model ({}: clean joints only);
     ``noise_fraction``: the share of each epoch's persons whose joints are noised, each by one
-    of the models drawn uniformly (the rest clean). ``best.keras`` is the epoch with the best
-    mean val top-1 over the noise models (clean val without any). Returns activity.json."""
+    of the models drawn uniformly (the rest clean); ``scale``: the framing
+    (``joint_frame.SCALES``). Trained on ``splits``: ``best.keras`` is the epoch with the best
+    mean val top-1 over the noise models (clean val without any), or the last epoch when
+    ``splits`` holds val (the model to ship once a recipe is chosen: every labelled person,
+    a fixed schedule). Returns activity.json."""
     import keras
 
     from tfpose import config as config_lib
@@ -143,11 +150,14 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    train_data, val_data = load_split(dataset_dir, "train"), load_split(dataset_dir, "val")
-    labelled = train_data["labels"] >= 0
-    keypoints, annotated = train_data["keypoints"][labelled], train_data["annotated"][labelled]
-    labels = train_data["labels"][labelled]
-    classes = train_data["classes"]
+    parts = [load_split(dataset_dir, split) for split in splits]
+    val_data = load_split(dataset_dir, "val")
+    keep_last = "val" in splits
+    labelled = [part["labels"] >= 0 for part in parts]
+    keypoints = np.concatenate([p["keypoints"][m] for p, m in zip(parts, labelled)])
+    annotated = np.concatenate([p["annotated"][m] for p, m in zip(parts, labelled)])
+    labels = np.concatenate([p["labels"][m] for p, m in zip(parts, labelled)])
+    classes = parts[0]["classes"]
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -161,17 +171,18 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     val_labelled = val_data["labels"] >= 0
     val_sets = [framed_inputs(val_data["keypoints"][val_labelled],
                               val_data["annotated"][val_labelled],
-                              noise, np.random.default_rng(EVAL_SEED))
+                              noise, np.random.default_rng(EVAL_SEED), scale=scale)
                 for noise in (list(noises.values()) or [None])]
     val_labels = val_data["labels"][val_labelled]
     best, history = -1.0, []
     for epoch in range(epochs):
-        joints = framed_inputs(keypoints, annotated, None, rng, mirror=True)
+        joints = framed_inputs(keypoints, annotated, None, rng, mirror=True, scale=scale)
         # Each person: clean, or noised by one of the models (index 1..M), drawn per epoch.
-        pick = np.where(rng.random(len(labels)) < noise_fraction,
-                        rng.integers(1, len(noises) + 1, len(labels)), 0)
+        pick = (np.where(rng.random(len(labels)) < noise_fraction,
+                         rng.integers(1, len(noises) + 1, len(labels)), 0)
+                if noises else np.zeros(len(labels), int))
         for m, noise in enumerate(noises.values(), start=1):
-            jittered = framed_inputs(keypoints, annotated, noise, rng, mirror=True)
+            jittered = framed_inputs(keypoints, annotated, noise, rng, mirror=True, scale=scale)
             joints = np.where((pick == m)[:, None, None], jittered, joints)
         order = rng.permutation(len(labels))
         fit = model.fit({"joints": joints[order]}, labels[order], batch_size=cfg.data.batch_size,
@@ -181,8 +192,9 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
         history.append({"epoch": epoch + 1, "loss": round(float(fit.history["loss"][-1]), 4),
                         "val_accuracy": round(accuracy, 4)})
         log(f"epoch {epoch + 1}/{epochs} loss {history[-1]['loss']:.4f} "
-            f"val top-1 ({', '.join(noises) or 'clean'}, flip test) {100 * accuracy:.2f} %")
-        if accuracy > best:
+            f"val top-1 ({', '.join(noises) or 'clean'}, flip test) {100 * accuracy:.2f} %"
+            + (" (val is trained on)" if keep_last else ""))
+        if (epoch + 1 == epochs) if keep_last else (accuracy > best):
             best = accuracy
             model.save(workdir / "best.keras")
     (workdir / "config.yaml").write_text(config_lib.dump(cfg))
@@ -190,15 +202,19 @@ def train(cfg, dataset_dir, workdir, noises: dict, *, noise_fraction: float = 1.
     summary = {
         "framing": {"function": "tfpose.core.joint_frame.frame_joints",
                     "size": joint_frame.FRAME_SIZE, "margin": joint_frame.MARGIN,
+                    "scale": scale,
                     "min_score": min_score,
                     "joint_names": list(skeleton.JOINT_NAMES)},
         "flip_test": True,
         "noise": noises,
         "noise_fraction": noise_fraction if noises else 0.0,
         "dataset": str(dataset_dir),
+        "splits": list(splits),
+        "persons": int(len(labels)),
         "seed": seed,
         "history": history,
-        "best_epoch": int(np.argmax([h["val_accuracy"] for h in history])) + 1,
+        "best_epoch": (epochs if keep_last
+                       else int(np.argmax([h["val_accuracy"] for h in history])) + 1),
         "train_seconds": round(time.time() - started, 1),
     }
     (workdir / ACTIVITY_FILE).write_text(json.dumps(summary, indent=1) + "\n")
