@@ -11,9 +11,12 @@ frame. Two sizes of that square (``SCALES``):
   person and a standing one look the same size: how far the limbs reach is lost.
 - ``body``: the side the person's body implies, whatever the pose (``body_side``: the median of
   what each visible limb's length says, the way MPII's ``scale`` is the person's size and not
-  their pose's extent). A curled-up person stays small in the frame; +1 point of top-1 on
-  ground-truth joints over ``box`` on the real MPII annotations (docs/activity.md). Numpy only: the serving side runs it per photo on the host (eager TensorFlow
-costs ~1 ms a call), and ``serving.passes`` draws its second-pass boxes with ``square_box``.
+  their pose's extent). A curled-up person stays small in the frame; on the real MPII
+  annotations, +1 point of top-1 on ground-truth joints over ``box`` (the shipped
+  ``mpii-activity``'s model card).
+
+Numpy only: the serving side runs it per photo on the host (eager TensorFlow costs ~1 ms a
+call), and ``serving.passes`` draws its second-pass boxes with ``square_box``.
 
 Shapes: ``[...]`` any leading axes (``N`` persons), ``K = 16`` joints.
 """
