@@ -74,6 +74,9 @@ class MosaicConfig:
     whole_photo: float = 0.5
     # A person whose box is covered by later pastes beyond 1 - min_visible loses its label.
     min_visible: float = 0.4
+    # Share of pasted persons turned a quarter turn (either way) about their box's centre:
+    # people lying down, whom the sports photos barely show (issue 34's lying row).
+    lying: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,15 +28,25 @@ def _group(rng, slots):
     return {"image": images, "keypoints": keypoints, "annotated": annotated, "extent": extent}
 
 
-@pytest.fixture(scope="module")
-def composed():
+def _compose_all(cfg):
     """16 composed images (in one graph: eager ops one by one are slow) with their groups."""
     rng = np.random.default_rng(0)
-    groups = [_group(rng, 1 + CFG.max_persons) for _ in range(16)]
+    groups = [_group(rng, 1 + cfg.max_persons) for _ in range(16)]
     stacked = {key: np.stack([g[key] for g in groups]) for key in groups[0]}
     ds = tf.data.Dataset.from_tensor_slices(stacked).enumerate()
-    ds = ds.map(lambda i, g: mosaic.compose(g, tf.stack([tf.constant(7, tf.int64), i]), SIZE, CFG))
+    ds = ds.map(lambda i, g: mosaic.compose(g, tf.stack([tf.constant(7, tf.int64), i]), SIZE, cfg))
     return list(zip(groups, ds))
+
+
+@pytest.fixture(scope="module")
+def composed():
+    return _compose_all(CFG)
+
+
+@pytest.fixture(scope="module")
+def composed_lying():
+    """The same groups and seeds with every pasted person turned a quarter turn."""
+    return _compose_all(MosaicConfig(max_persons=3, lying=1.0))
 
 
 def _bilinear(image, xy):
@@ -54,6 +64,37 @@ def _bilinear(image, xy):
 
 
 def test_every_visible_joint_is_on_its_own_photo_at_its_place(composed):
+    assert _joints_on_their_photos(composed) > 100
+
+
+def test_lying_people_are_turned_a_quarter_turn_and_keep_their_joints_on_their_pixels(
+        composed, composed_lying):
+    """``lying``: a pasted person's limbs turn by 90 degrees (either way) against the same
+    paste upright; the background photo does not turn; joints stay on their pixels."""
+    assert _joints_on_their_photos(composed_lying) > 100
+    turns = []
+    for (_, upright), (_, lying) in zip(composed, composed_lying):
+        for j in range(1 + CFG.max_persons):
+            used = (upright["annotated"][j].numpy() > 0) & (lying["annotated"][j].numpy() > 0)
+            if used.sum() < 2:
+                continue
+            a = upright["keypoints"][j, :, :2].numpy()[used]
+            b = lying["keypoints"][j, :, :2].numpy()[used]
+            da, db = a - a.mean(0), b - b.mean(0)
+            cross = (da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]).sum()
+            angle = np.degrees(np.arctan2(cross, (da * db).sum()))
+            turns.append((j, angle))
+    background = [angle for j, angle in turns if j == 0]
+    pasted = [abs(angle) for j, angle in turns if j > 0]
+    assert all(abs(angle) < 1e-2 for angle in background)
+    assert len(pasted) >= 8 and all(abs(angle - 90) < 1e-2 for angle in pasted)
+    signs = {np.sign(angle) for j, angle in turns if j > 0}
+    assert signs == {-1.0, 1.0}  # both ways
+
+
+def _joints_on_their_photos(composed) -> int:
+    """Checks every visible joint reads its own photo at its own place; returns how many
+    were read exactly (the four pixels around them from that photo)."""
     checked = 0
     for group, ex in composed:
         image = ex["image"].numpy()
@@ -75,7 +116,7 @@ def test_every_visible_joint_is_on_its_own_photo_at_its_place(composed):
                       for order in (range(16), skeleton.FLIP_INDEX)]
             assert min(errors) < 0.02
             checked += exact.sum()
-    assert checked > 100
+    return checked
 
 
 def test_every_box_is_the_margin_box_of_its_joints(composed):

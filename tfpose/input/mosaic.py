@@ -15,7 +15,8 @@ whole photo, its joints in stored pixels):
   whole photo): the square ``core.person_box`` crop around each annotated person (the box the
   pose crops use, so few unannotated bystanders come along), mirrored at random, its side
   ``min_size`` to ``max_size`` of the image's (log-uniform), its centre anywhere in the central
-  90 %; later pastes cover earlier ones.
+  90 %, turned a quarter turn either way with probability ``lying`` (a person lying down);
+  later pastes cover earlier ones.
 
 Each pasted photo is resampled once (``augment.warp_image``) with the same matrix that maps its
 joints (``augment.transform_keypoints``, left and right swapped when mirrored), so every joint
@@ -48,7 +49,9 @@ AUTOTUNE = tf.data.AUTOTUNE
 MIN_STRIP = 8.0  # stored px: a narrower strip stretched over the image is a smear, not a scene
 WHOLE_ZOOM = (0.5, 1.0)  # a whole photo's side as a fraction of the image's: all of it shows
 CENTRE_SPAN = 0.9  # pasted centres lie in the central 90 % of each axis
-NUM_DRAWS = 8  # uniforms per slot: mode, count, size, x, y, flip, zoom/colour, colour
+# Uniforms per slot: mode, count, size, x, y, flip, zoom (slot 0) or lying (pastes), turn
+# direction (pastes).
+NUM_DRAWS = 8
 
 
 def photo_extent(crop_box, side: float):
@@ -78,6 +81,19 @@ def rect_matrix(source, target, flip):
     zero, one = tf.zeros_like(a), tf.ones_like(a)
     rows = [a, zero, tx, zero, sy, ty, zero, zero, one]
     return tf.reshape(tf.stack(rows, axis=-1), tf.concat([tf.shape(a), [3, 3]], axis=0))
+
+
+def quarter_turn(centre, turn, clockwise):
+    """3 x 3: a quarter turn about ``centre`` (x, y) in image px (y down), clockwise on screen
+    when ``clockwise``, else anticlockwise; the identity unless ``turn``."""
+    cx, cy = centre[0], centre[1]
+    one, zero = tf.ones([]), tf.zeros([])
+    sign = tf.where(clockwise, 1.0, -1.0)
+    # Clockwise on screen: (x, y) -> (cx - (y - cy), cy + (x - cx)).
+    turned = tf.stack([tf.stack([zero, -sign, cx + sign * cy]),
+                       tf.stack([sign, zero, cy - sign * cx]),
+                       tf.stack([zero, zero, one])])
+    return tf.where(turn, turned, tf.eye(3))
 
 
 def _map_rect(matrix, rect):
@@ -180,7 +196,10 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
         at = size * ((1.0 - CENTRE_SPAN) / 2.0 + CENTRE_SPAN * u[j, 3:5])
         target = tf.concat([at - target_side / 2.0, at + target_side / 2.0], axis=-1)
         flip = u[j, 5] < 0.5
-        matrix = rect_matrix(source, target, flip)
+        # A quarter turn about the target square's centre keeps the square (and _map_rect's
+        # boxes axis-aligned); the joints keep their sides.
+        turn = quarter_turn(at, u[j, 6] < cfg.lying, u[j, 7] < 0.5)
+        matrix = tf.linalg.matmul(turn, rect_matrix(source, target, flip))
         photo = _map_rect(matrix, extent[j])
         paste = tf.concat([tf.maximum(target[:2], photo[:2]),
                            tf.minimum(target[2:], photo[2:])], axis=-1)
