@@ -6,6 +6,7 @@
     res = model("photo.jpg")            # a path, encoded bytes, or an H x W x 3 uint8 RGB array
     res.keypoints    # (P, K=16, 2) float32, (x, y) in the displayed photo's pixels, MPII order
     res.scores       # (P, 16) float32
+    res.visible      # (P, 16) bool: the joints taken to be in the photo (those drawn)
     res.boxes        # (P, 4) float32 x0, y0, x1, y1: the box each skeleton was predicted in
     res.joint_names  # the 16 names, index k of keypoints[:, k]
     res.activity     # per person {"class", "probability", "top"}: tfpose.load("lspet",
@@ -82,6 +83,15 @@ class Result:
         """(P, 16) float32: each joint's confidence (heatmap maximum)."""
         return np.asarray([p["scores"] for p in self._persons()],
                           np.float32).reshape(-1, NUM_JOINTS)
+
+    @property
+    def visible(self) -> np.ndarray:
+        """(P, 16) bool: the joints taken to be in the photo, those ``draw`` shows (score >=
+        ``viz.visualize.DRAW_MIN_SCORE``). docs/everyday.md, "Per-joint visibility", gives how
+        many cut-off joints that rule catches and how many joints in the frame it costs."""
+        from tfpose.viz.visualize import shown_joints
+
+        return shown_joints(self.scores).reshape(-1, NUM_JOINTS)
 
     @property
     def boxes(self) -> np.ndarray:

@@ -91,6 +91,26 @@ def test_draw_returns_the_image_with_the_skeleton(model):
     assert (drawn != frame_image(0)).any(axis=-1).sum() > 20  # bones and joints drawn
 
 
+def test_visible_is_the_drawing_rule_per_person():
+    """``Result.visible``: a joint scored under the drawing's bar is not taken to be in the
+    photo, per person of an every-person line; nobody found gives (0, 16)."""
+    from tfpose.viz.visualize import DRAW_MIN_SCORE
+
+    low, high = DRAW_MIN_SCORE / 2, DRAW_MIN_SCORE
+    persons = [{"box": [0, 0, 9, 9], "score": 0.9, "keypoints": [[1.0, 2.0]] * 16,
+                "scores": [high] * 8 + [low] * 8},
+               {"box": [0, 0, 9, 9], "score": 0.8, "keypoints": [[3.0, 4.0]] * 16,
+                "scores": [low] * 16}]
+    record = {"image": "a.jpg", "keypoints": persons[0]["keypoints"],
+              "scores": persons[0]["scores"], "persons": persons}
+    visible = tfpose.api.Result(record).visible
+    assert visible.shape == (2, 16) and visible.dtype == bool
+    assert visible[0].tolist() == [True] * 8 + [False] * 8 and not visible[1].any()
+    nobody = tfpose.api.Result({"image": "b.jpg", "keypoints": None, "scores": None,
+                                "persons": []})
+    assert nobody.visible.shape == (0, 16)
+
+
 def test_video_yields_a_result_per_frame_and_stops_when_left(model, tmp_path):
     clip = write_clip(tmp_path / "clip.mp4")
     results = list(model.video(clip, smooth=False))
