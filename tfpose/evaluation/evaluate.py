@@ -255,7 +255,7 @@ def _evaluate_activity_workdir(workdir, data_dir, split, out_dir, joints) -> dic
     annotated joints in original pixels, framed as the model frames a photo's joints (the
     records' MPII crop would give it a wrong, lower figure); its own flip test."""
     from tfpose.evaluation.activity import evaluate_activity_model
-    from tfpose.serving.activity import ActivityModel
+    from tfpose.tasks.activity import ActivityModel
 
     if joints == "predicted":
         raise DataError(f"{workdir} is an activity model: it is scored on annotated joints; "

@@ -22,49 +22,19 @@ from typing import Optional
 
 import numpy as np
 
-from tfpose.core import geometry, joint_frame, skeleton
+from tfpose.core import joint_frame, skeleton
 from tfpose.core.errors import DataError
 from tfpose.core.workdir import ACTIVITY_FILE
+from tfpose.evaluation.activity import load_split
 from tfpose.input import pose_noise
+
+__all__ = ["ACTIVITY_FILE", "NOISE_DRAWS", "EVAL_SEED", "load_split", "framed_inputs",
+           "predict_probabilities", "score", "train", "ensemble"]
 
 # Noisy joints are scored over this many independent draws (mean, and the spread across them).
 NOISE_DRAWS = 5
 # Fixed seeds of the draws that score val and test: every model is scored on the same joints.
 EVAL_SEED = 1234
-
-
-def load_split(dataset_dir, split: str) -> dict:
-    """One split of an annotations-only dataset in original pixels.
-
-    Returns ``keypoints`` N x K x 2 float32 (original image px), ``annotated`` N x K bool,
-    ``labels`` N int64 (-1 unlabelled), ``classes`` (the manifest's names, label order) and
-    ``images`` N names.
-    """
-    import tensorflow as tf
-
-    from tfpose.datasets import schema, shards
-
-    manifest = shards.read_manifest(dataset_dir)
-    # Parsed in batches: one eager parse per record takes minutes for 11 k records.
-    fields = ("person/keypoints", "person/annotated", "person/crop_box", "image/width",
-              "image/height", "action/label", "image/filename")
-    spec = {key: schema.FEATURES[key] for key in fields}
-    parts = [{k: v.numpy() for k, v in tf.io.parse_example(batch, spec).items()}
-             for batch in tf.data.TFRecordDataset(shards.shard_paths(dataset_dir, split))
-             .batch(4096)]
-    if not parts:
-        raise DataError(f"{dataset_dir}: split {split!r} has no records")
-    ex = {k: np.concatenate([part[k] for part in parts]) for k in fields}
-    sizes = set(ex["image/width"].tolist()) | set(ex["image/height"].tolist())
-    if len(sizes) != 1:
-        raise DataError(f"{dataset_dir}: expected one square stored size; found {sorted(sizes)}")
-    box = ex["person/crop_box"]
-    stored = ex["person/keypoints"].reshape(len(box), -1, 3)[..., :2]
-    keypoints = geometry.to_original(stored, box, sizes.pop())
-    return {"keypoints": np.asarray(keypoints, np.float32), "annotated": ex["person/annotated"] > 0,
-            "labels": ex["action/label"].astype(np.int64),
-            "classes": list(manifest["classes"]),
-            "images": [name.decode() for name in ex["image/filename"]]}
 
 
 def framed_inputs(keypoints, annotated, noise: Optional[dict], rng, mirror: bool = False,
