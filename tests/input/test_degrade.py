@@ -217,3 +217,15 @@ def test_with_absent_weight_the_joints_cut_off_train_an_empty_map(tmp_path):
     assert np.all(maps.max(axis=(1, 2))[absent] == 0.0)
     joints = with_absent[0]["joints"].numpy()
     assert np.all(joints[..., 2][absent] == 0.0)  # and no joint input says otherwise
+
+
+@pytest.mark.parametrize("kind", ["resnet34", "efficientnet_lite0_simcc"])
+def test_absent_weight_is_refused_where_there_is_no_empty_target(kind):
+    from tfpose import config
+    from tfpose.core.errors import ConfigError
+    from tfpose.tasks import get_task
+
+    cfg = config.from_dict({"data": {"input_size": 64, "absent_weight": 1.0},
+                            "model": {"kind": kind}})
+    with pytest.raises(ConfigError, match="absent_weight"):
+        get_task(cfg)

@@ -4,9 +4,10 @@
 Such a model frames joints by their own square (``core.joint_frame``), not by the records'
 MPII crop, so ``tfpose evaluate`` routes it here instead of through the records' input
 pipeline: each record's joints go back to original pixels (``load_split``, which the activity
-training reads too) and reach the model as a pose result would hand them over, every annotated joint with score 1
-(the model's own framing, minimum score and flip test apply). Labels are matched to the model's
-classes by name; records of classes it does not know are left out and counted.
+training reads too) and reach the model as a pose result would hand them over, every
+annotated joint with score 1 (the model's own framing, minimum score and flip test apply).
+Labels are matched to the model's classes by name; records of classes it does not know are
+left out and counted.
 
 Shapes: ``N`` records, ``K = 16`` joints, ``C`` classes.
 """

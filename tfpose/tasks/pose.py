@@ -41,6 +41,14 @@ class PoseTask(Task):
     def monitor(self) -> tuple[str, str]:
         return ("val_pckh", "max")
 
+    def _refuse_absent_weight(self) -> None:
+        """``data.absent_weight`` trains an empty heatmap; other codecs have no such target."""
+        if self.cfg.data.absent_weight:
+            raise ConfigError(f"data.absent_weight is for heatmap models; a {self.codec} model "
+                              f"has no empty target for an absent joint. Received: "
+                              f"{self.cfg.data.absent_weight} for model.kind="
+                              f"{self.cfg.model.kind!r}")
+
     def decode_args(self) -> dict:
         """The keyword arguments of ``models.decode.keypoints_from_outputs`` (and of the
         ``DecodeKeypoints`` layer) for this model."""
@@ -85,6 +93,7 @@ class RegressionPose(PoseTask):
 
     def check(self) -> None:
         regression_codec.half_size(self.cfg.data.input_size, self.cfg.data.coord_frame)
+        self._refuse_absent_weight()
 
     def make_targets(self, example, weights_per_class=None):
         coords = regression_codec.encode(example["keypoints"][..., :2], self.cfg.data.input_size,
@@ -204,6 +213,7 @@ class SimCCPose(PoseTask):
         if self.cfg.data.simcc_sigma <= 0:
             raise ConfigError(f"data.simcc_sigma: expected > 0 bins, received "
                               f"{self.cfg.data.simcc_sigma}")
+        self._refuse_absent_weight()
 
     def decode_args(self) -> dict:
         return dict(super().decode_args(), simcc_split_ratio=self.split_ratio,
