@@ -214,10 +214,7 @@ def evaluate_workdir(workdir, *, data_dir=None, split=None, flip_test=False, che
     cfg, model, names = load_workdir(workdir, checkpoint, overrides)
     data_cfg, model, source = joint_source(cfg, model, joints, pose_workdir)
     split = split or cfg.data.val_split
-    if out_dir is None and zoo.is_shipped(workdir):  # never write into the installed package
-        out_dir = Path("runs") / "eval" / workdir.name
-    out_dir = Path(out_dir or workdir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _out_dir(workdir, out_dir)
     suffix = ("" if joints == "auto" else f"-{joints}") + ("-flip" if flip_test else "")
 
     if get_task(cfg).is_pose:
@@ -266,10 +263,7 @@ def _evaluate_activity_workdir(workdir, data_dir, split, out_dir, joints) -> dic
     data_dir = data_dir or cfg.data.dir
     split = split or cfg.data.val_split
     report = evaluate_activity_model(model, data_dir, split)
-    if out_dir is None and zoo.is_shipped(workdir):  # never write into the installed package
-        out_dir = Path("runs") / "eval" / workdir.name
-    out_dir = Path(out_dir or workdir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _out_dir(workdir, out_dir)
     classification.plot_confusion_matrix(report["confusion_matrix"], model.classes,
                                          out_dir / f"confusion-{split}.png")
     metrics = {"model": str(workdir), "split": split, "data": str(data_dir), "joints": "gt",
@@ -284,6 +278,16 @@ def _evaluate_activity_workdir(workdir, data_dir, split, out_dir, joints) -> dic
             + _unknown_text(report) + classification.format_report(report, model.classes))
     (out_dir / f"eval-{split}.json").write_text(json.dumps(_jsonable(metrics), indent=1))
     return {"text": text, "metrics": _jsonable(metrics)}
+
+
+def _out_dir(workdir: Path, out_dir) -> Path:
+    """Where a score of ``workdir`` is written (created): ``out_dir``, else the work dir, but
+    never the installed package (a shipped model's scores go to ``runs/eval/NAME``)."""
+    if out_dir is None and zoo.is_shipped(workdir):
+        out_dir = Path("runs") / "eval" / workdir.name
+    out_dir = Path(out_dir or workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def _unknown_text(report: dict) -> str:
