@@ -135,3 +135,33 @@ def test_a_shared_trunk_is_the_pose_model_with_three_heads_that_alone_train():
     for ours, theirs in zip(task.decode_pose(out),
                             pose_task.decode_outputs(pose({"image": images}, training=False))):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_int8_calibration_sees_the_composed_images_the_detector_trained_and_validates_on(
+        tmp_path):
+    """A detector's int8 LiteRT twin is calibrated on the composed training images (several
+    people on a photo's background), in order, not on the one-person records; the validation
+    batches are the same composition of the val photos, normalised."""
+    from conftest import write_tiny_dataset
+    from tfpose.input import mosaic
+    from tfpose.input.normalize import normalize_images
+    from tfpose.serving.litert import _calibration_crops
+
+    data = write_tiny_dataset(tmp_path / "data", num_train=10, num_val=5)
+    cfg = _cfg(dir=str(data), mosaic={"max_persons": 2, "whole_photo": 0.0})
+    composed = [image.numpy() for image in mosaic.composed_images(cfg, "train").take(3)]
+    calibration = [inputs[0] for inputs in _calibration_crops(cfg, None, 3, detector=True)]
+    assert [c.shape for c in calibration] == [(1, SIZE, SIZE, 3)] * 3
+    for image, expected in zip(calibration, composed):
+        np.testing.assert_array_equal(image[0], expected)
+    # Two or three photos in each picture (a background strip and 1-2 pastes): not a record.
+    records = [inputs[0][0] for inputs in _calibration_crops(cfg, None, 3)]
+    assert not any(np.allclose(c[0], r, atol=1.0) for c in calibration for r in records)
+
+    task = get_task(cfg)
+    inputs, _, _ = next(iter(mosaic.build_dataset(task, "val", training=False)))
+    val = [image.numpy() for image in mosaic.composed_images(cfg, "val", seed=cfg.train.seed)
+           .take(cfg.data.batch_size)]
+    np.testing.assert_allclose(inputs["image"].numpy(),
+                               normalize_images(tf.constant(np.stack(val)), "signed").numpy(),
+                               atol=1e-5)

@@ -235,14 +235,24 @@ shipped_detector = pytest.mark.skipif(DETECTOR not in zoo.names(),
 
 @shipped_detector
 def test_shipped_detector_twin_finds_what_tensorflow_finds(two_people):
+    """The shipped twin is int8 (``best.json``): the same people as the float32 graph, each
+    box within a few pixels of the graph's and its score within a few hundredths (a float32
+    twin: to a pixel and 1e-3)."""
+    import json
+
+    quantized = json.loads((zoo.resolve(DETECTOR) / "best.json").read_text())["quantize"] != "none"
     photo = two_people[0]
     photos = [photo, np.full((240, 320, 3), 127, np.uint8)]
     litert = people.PersonDetector(DETECTOR, min_score=0.1, engine="litert")(photos)
     graph = people.PersonDetector(DETECTOR, min_score=0.1, engine="tensorflow")(photos)
     for (boxes, scores), (graph_boxes, graph_scores) in zip(litert, graph):
         assert len(scores) == len(graph_scores)
-        np.testing.assert_allclose(boxes, graph_boxes, atol=1.0)
-        np.testing.assert_allclose(scores, graph_scores, atol=1e-3)
+        if quantized:
+            assert (people.row_iou(boxes, graph_boxes) > 0.8).all()
+            np.testing.assert_allclose(scores, graph_scores, atol=0.05)
+        else:
+            np.testing.assert_allclose(boxes, graph_boxes, atol=1.0)
+            np.testing.assert_allclose(scores, graph_scores, atol=1e-3)
 
 
 @shipped_detector

@@ -289,15 +289,40 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     check_normalization(task.normalization)
     repeat = training if repeat is None else repeat
     seed = cfg.train.seed if seed is None else seed
-    size, mosaic = cfg.data.input_size, cfg.data.mosaic
     ds, side = photo_records(cfg, split)
     if training:
         ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
+    ds = _composed(ds, side, cfg, seed, cfg.data.augment.color_jitter if training else 0.0)
+
+    def per_batch(example):
+        example = normalize(example, task.normalization)
+        targets, weights = task.make_targets(example)
+        return {"image": example["image"]}, targets, weights
+
+    ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
+    ds = ds.map(per_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = not training or cfg.data.deterministic
+    return ds.with_options(options)
+
+
+def composed_images(cfg, split: str, seed: int = 0):
+    """The composed images of ``split`` (float32 S x S x 3, 0..255, no colour jitter) in file
+    order, image ``i`` seeded by ``(seed, i)``: the validation's pictures for ``split="val"``,
+    and for ``"train"`` what the detector's int8 LiteRT twin is calibrated on (the people and
+    backgrounds it trained on, not the one-person records)."""
+    ds, side = photo_records(cfg, split)
+    return _composed(ds, side, cfg, seed, 0.0).map(lambda example: example["image"])
+
+
+def _composed(ds, side: int, cfg, seed: int, jitter: float):
+    """Parsed records -> composed images (``compose``'s dicts), image ``i`` of the stream
+    seeded by ``(seed, i)``, colours jittered by up to ``jitter``."""
+    size, mosaic = cfg.data.input_size, cfg.data.mosaic
     ds = ds.map(lambda ex: decode_photo(ex, side), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(1 + mosaic.max_persons, drop_remainder=True)
-    jitter = cfg.data.augment.color_jitter if training else 0.0
 
     def one_image(index, group):
         image_seed = tf.stack([tf.constant(seed, tf.int64), index])
@@ -308,14 +333,4 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
                                                          1.0 + (2.0 * u - 1.0) * jitter)
         return example
 
-    def per_batch(example):
-        example = normalize(example, task.normalization)
-        targets, weights = task.make_targets(example)
-        return {"image": example["image"]}, targets, weights
-
-    ds = ds.enumerate().map(one_image, num_parallel_calls=AUTOTUNE)
-    ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
-    ds = ds.map(per_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
-    options = tf.data.Options()
-    options.deterministic = not training or cfg.data.deterministic
-    return ds.with_options(options)
+    return ds.enumerate().map(one_image, num_parallel_calls=AUTOTUNE)
