@@ -2,7 +2,8 @@
 held-out photos, one row per condition, scored as the whole photos are.
 
     nice -n 5 .venv/bin/python benchmarks/conditions.py [--model lspet] \
-        [--dataset tfrecords/lspet256] [--out runs/everyday] [--seed 0]
+        [--dataset tfrecords/lspet256] [--out runs/everyday] [--seed 0] \
+        [--detector person-detector]
 
 Photos: the held-out split (``--split val``: the 900 LSPET photos no model was trained on) read
 from ``--images`` and scored against ``--joints``, as ``benchmarks/predict.py`` picks them, plus
@@ -20,6 +21,11 @@ joints (tfpose; MediaPipe has no head top). The torso of a photo is measured on 
 annotated joints, also those a truncation put out of the frame: the person's size did not
 change, and a person cut at the waist still has a torso to be scored against. Joints outside
 the frame are not scored.
+
+``--detector NAME``: ``tfpose predict``'s default, every person (the detector, then the pose
+model on each person found); each photo is scored by its best person (the one placing most of
+its annotated limb joints: the issue's "best person per photo"), a photo where no one is found
+as all misses.
 
 Visibility (issue 34, part 4): on the truncated rows, each annotated LSP joint is "out" (the
 frame cut it off) or "in"; for each ``--thresholds`` t, the precision and recall of "tfpose's
@@ -106,6 +112,33 @@ def predict_tfpose(predictor, paths, batch: int):
     return np.concatenate(keypoints), np.concatenate(scores)
 
 
+def predict_people(people, paths, batch: int):
+    """Every person (``people``: ``serving.people.every_person``'s predictor) on each photo:
+    a list of (keypoints [P, 16, 2], keypoint_scores [P, 16]) per photo, best first."""
+    found = []
+    for i in range(0, len(paths), batch):
+        found += [(r.keypoints, r.keypoint_scores)
+                  for r in people([p.read_bytes() for p in paths[i:i + batch]],
+                                  [str(p) for p in paths[i:i + batch]])]
+    return found
+
+
+def best_person(found, joints, original_annotated):
+    """Per photo the found person who places most of its annotated limb joints (ties: the
+    better-scored, first), as the issue's "best person per photo" scores a photo: keypoints
+    [N, 16, 2] (NaN where no one was found) and keypoint_scores [N, 16]."""
+    keypoints = np.full((len(found), 16, 2), np.nan)
+    scores = np.zeros((len(found), 16))
+    for i, (points, point_scores) in enumerate(found):
+        if not len(points):
+            continue
+        hits, _ = joint_hits(np.asarray(points, np.float64), np.repeat(joints[i:i + 1], len(points), 0),
+                             np.repeat(original_annotated[i:i + 1], len(points), 0))
+        best = int(np.argmax(hits[:, list(LIMB_JOINTS)].sum(1)))
+        keypoints[i], scores[i] = points[best], point_scores[best]
+    return keypoints, scores
+
+
 def joint_hits(pred, joints, original_annotated, threshold=0.2):
     """bool [N, 16] each joint within ``threshold`` x torso of the truth, bool [N, 16] scored.
 
@@ -189,6 +222,10 @@ def main(argv=None):
                         help="comma-separated names (default: all; the clean row always runs)")
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--detector", default="none",
+                        help="every person first (tfpose predict --detector, e.g. "
+                             "person-detector), each photo scored by its best person "
+                             "[default: one skeleton per photo]")
     parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
     parser.add_argument("--results", default="", help="the JSON's path (default OUT/results.json)")
     parser.add_argument("--reuse", action="store_true",
@@ -196,6 +233,7 @@ def main(argv=None):
                              "they are for the same copies (a run split over processes or days)")
     args = parser.parse_args(argv)
 
+    from tfpose.serving.people import every_person
     from tfpose.serving.predict import make_predictor
 
     names = [n.strip() for n in args.conditions.split(",") if n.strip() not in ("", CLEAN)]
@@ -208,8 +246,11 @@ def main(argv=None):
     annotated = joints[..., 2] > 0
     out_dir = Path(args.out)
     predictor = make_predictor(args.model, passes=args.passes, engine=args.engine)
+    people = every_person(predictor, args.detector, engine=args.engine)
     # What made a row's saved predictions: --reuse takes only a row of the same model and passes.
     predictor_id = f"{args.model} | {predictor.description} | {args.passes} passes"
+    if people is not None:
+        predictor_id += f" | every person, {args.detector}, best person"
     mediapipe = Path(args.mediapipe_python).exists()
     cores = os.cpu_count()
     print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "
@@ -230,7 +271,9 @@ def main(argv=None):
             ours, scores = saved["tfpose_keypoints"], saved["tfpose_scores"]
         else:
             saved = None
-            ours, scores = predict_tfpose(predictor, photos, args.batch)
+            ours, scores = (predict_tfpose(predictor, photos, args.batch) if people is None else
+                            best_person(predict_people(people, photos, args.batch), moved,
+                                        annotated))
         hits, scored = joint_hits(ours, moved, annotated)
         scores_by[name] = (scores, moved, hits, scored)
         frames_by[name] = (ours, photos)
@@ -310,6 +353,7 @@ def main(argv=None):
               f"{visibility['score_quantiles']}; cut-off joints predicted inside the photo: "
               f"{visibility['out_joints_predicted_inside_frame']}")
     result = {"model": args.model, "passes": args.passes, "engine": predictor.description,
+              "detector": args.detector,
               "seed": args.seed, "photos": len(paths), "dataset": args.dataset,
               "machine": f"{platform.machine()} {cores} cores", "rows": rows,
               "visibility": visibility}
