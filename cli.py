@@ -386,9 +386,13 @@ def export_cmd(workdir, fmt, base_dir, name, version, out_file, quantize, calibr
                                       "first.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=people.MIN_SCORE,
               show_default=True, help="The detector score a person needs.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Photos: processes answering them, each on its share of the cores "
+                   "[default: one per core for 400 photos or more through LiteRT without "
+                   "--activity (starting them costs ~1 s); else 1, in-process].")
 def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, checkpoint, passes,
             camera, track, smooth, min_cutoff, beta, lookahead, max_frames, engine,
-            activity, detector, max_people, min_score):
+            activity, detector, max_people, min_score, workers):
     """Predict the skeleton (and activity) of every person in each IMAGE: one JSON line per
     image; or in each frame of a video clip (any container and codec FFmpeg reads) or of
     --camera N.
@@ -461,11 +465,27 @@ def predict(model_path, images, out_dir, no_draw, recursive, box, batch_size, ch
         predictor, detector, max_people=max_people, min_score=min_score, engine=engine)
     failed = 0
     if photos:
-        for rec in predict_files(model_path, [path for path, _ in photos],
-                                 None if no_draw else out_dir, box=box, checkpoint=checkpoint,
-                                 batch_size=batch_size, passes=passes, predictor=predictor,
-                                 errors="record", drawing_names=[name for _, name in photos],
-                                 activity=activity_model, people=finder):
+        import numpy as np
+
+        from tfpose.serving import parallel
+
+        paths, names = [path for path, _ in photos], [name for _, name in photos]
+        workers = workers or parallel.auto_workers(predictor, len(paths), activity is not None)
+        if workers > 1:
+            spec = parallel.PredictorSpec(
+                str(model_path), checkpoint, passes, engine,
+                None if box is not None else detector, max_people, min_score, activity)
+            records = parallel.predict_files_parallel(
+                spec, paths, None if no_draw else out_dir, workers=workers,
+                batch_size=batch_size, drawing_names=names,
+                boxes=None if box is None else np.tile(box, (len(paths), 1)))
+        else:
+            records = predict_files(model_path, paths, None if no_draw else out_dir, box=box,
+                                    checkpoint=checkpoint, batch_size=batch_size,
+                                    passes=passes, predictor=predictor, errors="record",
+                                    drawing_names=names, activity=activity_model,
+                                    people=finder)
+        for rec in records:
             if "error" in rec:
                 failed += 1
                 click.echo(f"Error: {rec['error']}", err=True)

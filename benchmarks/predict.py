@@ -2,7 +2,7 @@
 same cores, and PCK@0.2 of both on the 12 limb joints.
 
     .venv/bin/python benchmarks/predict.py [--model lspet] [--dataset tfrecords/lspet160] \
-        [--mediapipe-python PATH] [--batches 1,8,32] [--passes 1,2]
+        [--mediapipe-python PATH] [--batches 1,8,32] [--passes 1,2] [--workers 2]
     # the held-out LSP photos (tightly framed, the original LSP):
     .venv/bin/python benchmarks/predict.py --dataset tfrecords/lsp256 \
         --images ../shared/lsp/images --joints ../shared/lsp/joints.mat
@@ -68,10 +68,14 @@ def limb_pck(pred, gt, missing):
     return 100.0 * float(correct[limbs].sum()) / float(count[limbs].sum())
 
 
-def run_tfpose(model, paths, batches, passes, engine="auto", detector=None, people_options=None):
+def run_tfpose(model, paths, batches, passes, engine="auto", detector=None, people_options=None,
+               workers=1):
     import numpy as np
 
     from tfpose.serving.predict import make_predictor, predict_items
+
+    if workers > 1:  # tfpose predict --workers: the clock runs from the workers' start
+        return run_tfpose_workers(model, paths, batches, passes, engine, detector, workers)
 
     predictor = make_predictor(model, passes=passes, engine=engine)
     print(f"tfpose engine: {predictor.description}", flush=True)
@@ -95,6 +99,25 @@ def run_tfpose(model, paths, batches, passes, engine="auto", detector=None, peop
             out.append(call(encoded[i:i + batch]))
         rates[batch] = len(encoded) / (time.perf_counter() - start)
         keypoints = np.concatenate(out)
+    return rates, keypoints
+
+
+def run_tfpose_workers(model, paths, batches, passes, engine, detector, workers):
+    """``run_tfpose`` through ``serving.parallel`` (``tfpose predict --workers``): the photos
+    read from disk, each batch size timed from the workers' spawn to the last record."""
+    import numpy as np
+
+    from tfpose.serving.parallel import PredictorSpec, predict_files_parallel
+
+    spec = PredictorSpec(str(model), passes=passes, engine=engine, detector=detector)
+    print(f"tfpose: {workers} worker processes", flush=True)
+    rates, keypoints = {}, None
+    for batch in batches:
+        start = time.perf_counter()
+        records = list(predict_files_parallel(spec, paths, workers=workers, batch_size=batch))
+        rates[batch] = len(paths) / (time.perf_counter() - start)
+        keypoints = np.asarray([r["keypoints"] if r.get("keypoints") is not None
+                                else np.full((16, 2), np.nan) for r in records], np.float64)
     return rates, keypoints
 
 
@@ -192,6 +215,9 @@ def main(argv=None):
     parser.add_argument("--alone", action=argparse.BooleanOptionalAction, default=None,
                         help="with --detector: a lone person gets the whole-photo two passes "
                              "[default: tfpose predict's]")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="tfpose predict --workers: processes, each on its share of the "
+                             "cores (the clock includes their start)")
     parser.add_argument("--refine-below", type=float, default=None,
                         help="with --detector: a person's second pass runs when its joints' "
                              "square overlaps its first crop below this IoU "
@@ -215,7 +241,7 @@ def main(argv=None):
     result = {}
     for passes in [int(p) for p in args.passes.split(",")]:
         rates, ours = run_tfpose(args.model, paths, batches, passes, args.engine, args.detector,
-                                   people_options)
+                                 people_options, args.workers)
         key = f"tfpose_{passes}pass"
         result.update({key: round(max(rates.values()), 2),
                        f"{key}_batch1_ms": round(1000.0 / rates[1], 2) if 1 in rates else None,
@@ -236,6 +262,7 @@ def main(argv=None):
     else:
         print(f"no MediaPipe environment at {args.mediapipe_python}: tfpose only")
     print(json.dumps({"photos": len(paths), "dataset": args.dataset, "cores": cores,
+                      "workers": args.workers, "detector": args.detector,
                       "long_side": args.long_side or None,
                       "machine": f"{platform.machine()} {cores} cores", **result}))
 

@@ -43,6 +43,9 @@ from tfpose.core.errors import ConfigError, DataError
 QUANTIZATIONS = ("none", "float16", "int8")
 ENGINES = ("auto", "tensorflow", "litert")  # what runs a model (tfpose predict --engine)
 CALIBRATION_CROPS = 200
+# Threads of each interpreter made without ``num_threads``; None: every core. A worker process
+# of ``serving.parallel`` sets its share.
+THREADS: Optional[int] = None
 # A detector's .tflite decodes this many boxes per image (``tasks.detect.MAX_PEOPLE`` twice:
 # some of the best are dropped as duplicates on the host); callers keep those above a score.
 DETECTOR_CANDIDATES = 40
@@ -244,9 +247,10 @@ class SignatureRunner:
             raise DataError("predicting with a .tflite needs the LiteRT runtime: "
                             "pip install ai-edge-litert (a dependency of tfpose)") from err
         # All cores, as TensorFlow uses: the interpreter's default is one thread (measured on
-        # the 2-core box, lspet at 192, batch 8, two passes: 47 images/s, 80 with 2 threads).
+        # the 2-core box, lspet at 192, batch 8, two passes: 47 images/s, 80 with 2 threads);
+        # a worker of ``parallel`` its share (``THREADS``).
         self.interpreter = Interpreter(model_path=str(path),
-                                       num_threads=num_threads or os.cpu_count() or 1)
+                                       num_threads=num_threads or THREADS or os.cpu_count() or 1)
         self.runner = self.interpreter.get_signature_runner()
         self._first_call = True
 
