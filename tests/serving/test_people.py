@@ -176,6 +176,20 @@ def test_a_large_jpeg_is_framed_for_the_detector_without_decoding_it_whole():
     assert np.abs(from_bytes - from_array).mean() < 2.0
 
 
+def test_a_box_of_no_size_from_the_detector_is_no_person():
+    """A size head answering ~0 gives x0 = x1, y0 = y1: dropped (under ``MIN_BOX_SIDE``
+    detector-input px), so the photo's other people are answered, not refused."""
+    detector = object.__new__(people.PersonDetector)
+    detector.size, detector.max_people, detector.min_score = 64, 20, 0.2
+    detector._detect = lambda images: {
+        "boxes": np.tile(np.float32([[30, 20, 30, 20], [10, 10, 40, 60], [5, 5, 7, 8]]),
+                         (len(images), 1, 1)),
+        "scores": np.tile(np.float32([0.9, 0.8, 0.7]), (len(images), 1))}
+    (boxes, scores), = detector([np.zeros((64, 64, 3), np.uint8)])
+    np.testing.assert_allclose(scores, [0.8])
+    assert (boxes[:, 2:] > boxes[:, :2]).all()
+
+
 def test_drop_duplicates_keeps_the_best_of_one_person_and_both_of_two():
     boxes = np.array([[0, 0, 10, 20], [0.5, 0, 10.5, 20], [8, 0, 18, 20]], np.float32)
     kept = people.drop_duplicates(boxes, np.array([0.6, 0.9, 0.8]))

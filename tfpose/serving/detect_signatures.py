@@ -8,12 +8,13 @@ model's four:
     detect_people_images  images  float32 [B, H, W, 3] (RGB 0..255, already decoded)
     -> boxes   float32 [B, N, 4]  (x0, y0, x1, y1) original px, best first
        scores  float32 [B, N]     the detector's score; 0 for a box dropped as the duplicate of
-                                  a better one (IoU > ``people.DUPLICATE_IOU``)
+                                  a better one (IoU > ``people.DUPLICATE_IOU``) or under
+                                  ``people.MIN_BOX_SIDE`` input px (no person)
 
 with ``N = litert.DETECTOR_CANDIDATES``. In the graph, as ``people.PersonDetector`` does on the
 host: each photo letterboxed to the detector's input (the crop of ``export.crop_batch``), the
-network, the centre peaks (``codecs.centers.decode``), boxes mapped back to the photo, greedy
-duplicate suppression. A client keeps the boxes whose score reaches ``people.MIN_SCORE`` (0
+network, the centre peaks (``codecs.centers.decode``), boxes of no size dropped, boxes mapped
+back to the photo, greedy duplicate suppression. A client keeps the boxes whose score reaches ``people.MIN_SCORE`` (0
 left after suppression never does), then sends each person's square (``people.square_of``) to
 ``serving_boxes`` with its photo, and, for the second pass, the square around those joints
 (``passes.second_pass_boxes``): docs/serving.md shows it.
@@ -27,7 +28,7 @@ from tfpose.core.errors import DataError
 from tfpose.input.normalize import normalize_images
 from tfpose.serving.export import _call, crop_batch, export_workdir, serving_variables
 from tfpose.serving.litert import DETECTOR_CANDIDATES
-from tfpose.serving.people import DUPLICATE_IOU
+from tfpose.serving.people import DUPLICATE_IOU, MIN_BOX_SIDE
 from tfpose.tasks import get_task, load_workdir
 
 DETECT_SIGNATURES = ("detect_people", "detect_people_images")
@@ -75,6 +76,8 @@ def attach_detector(module, source, checkpoint: str = "best") -> None:
             crops, frames = crop_batch(images, None, size, encoded=encoded, frame="letterbox")
             boxes, scores = task.decode_outputs(network(normalize_images(crops, normalization)),
                                                 DETECTOR_CANDIDATES)
+            sides = tf.reduce_max(boxes[..., 2:] - boxes[..., :2], axis=-1)  # input px
+            scores = tf.where(sides >= MIN_BOX_SIDE, scores, tf.zeros_like(scores))
             scale = tf.tile((frames[:, None, 2:] - frames[:, None, :2]) / size, [1, 1, 2])
             boxes = tf.tile(frames[:, None, :2], [1, 1, 2]) + boxes * scale
             boxes, scores = suppress_duplicates(boxes, scores)

@@ -34,6 +34,9 @@ MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is 
 # detector, leg 2): 0.2 finds someone in 882 of the 900 held-out one-person LSPET photos (0.3:
 # 852) and still no one in the 50 person-free images (0.1: one).
 MIN_SCORE = 0.2
+# A box whose longer side is under this many detector-input pixels (a heatmap cell) is no
+# person: a size head answering ~0 put x0 = x1, y0 = y1, and its crop cannot be cut.
+MIN_BOX_SIDE = 4.0
 # Two boxes overlapping beyond this IoU are one person seen twice (two centre peaks of one
 # large person); people side by side or crossing overlap less than this.
 DUPLICATE_IOU = 0.7
@@ -190,8 +193,10 @@ class PersonDetector:
         found = []
         for i, (_, frame) in enumerate(framed):
             image_scores = np.asarray(out["scores"][i])
-            keep = image_scores >= self.min_score
-            image_boxes = to_photo(np.asarray(out["boxes"][i])[keep], frame, self.size)
+            input_boxes = np.asarray(out["boxes"][i], np.float32).reshape(-1, 4)
+            sides = np.max(input_boxes[:, 2:] - input_boxes[:, :2], axis=1)
+            keep = (image_scores >= self.min_score) & (sides >= MIN_BOX_SIDE)
+            image_boxes = to_photo(input_boxes[keep], frame, self.size)
             image_scores = image_scores[keep]
             kept = drop_duplicates(image_boxes, image_scores)[: self.max_people]
             answer = (image_boxes[kept].astype(np.float32), image_scores[kept])
