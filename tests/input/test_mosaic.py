@@ -171,3 +171,23 @@ def test_photo_extent_of_letterbox_and_whole_records():
                                [0.0, 64.0, 256.0, 192.0])
     np.testing.assert_allclose(mosaic.photo_extent([0.0, 0.0, 200.0, 100.0], 256.0).numpy(),
                                [0.0, 0.0, 256.0, 256.0])
+
+
+def test_training_batches_get_only_the_degradations_that_move_no_pixel():
+    """The detector's photometric degradations: the frame's cuts and the joint patches are
+    left out (the boxes would have to follow), the rest kept; a degraded batch stays a batch of
+    images in 0..255 and differs from the clean one where a degradation was drawn."""
+    from tfpose.config import AugmentConfig
+
+    augment = AugmentConfig(truncation=0.5, occlusion=0.5, blur=1.0, noise=1.0, jpeg=0.2)
+    kept = mosaic.photometric_degradations(augment)
+    assert (kept.truncation, kept.occlusion, kept.blur, kept.noise, kept.jpeg) == (
+        0.0, 0.0, 1.0, 1.0, 0.2)
+    assert mosaic.photometric_degradations(AugmentConfig(truncation=0.5)) is None
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)),
+                         tf.float32)
+    out = mosaic.degrade_images(images, kept, tf.constant([3, 4], tf.int64)).numpy()
+    assert out.shape == images.shape and out.min() >= 0.0 and out.max() <= 255.0
+    assert np.abs(out - images.numpy()).mean() > 1.0  # blurred and noisy: not the same picture
+    again = mosaic.degrade_images(images, kept, tf.constant([3, 4], tf.int64)).numpy()
+    np.testing.assert_array_equal(out, again)  # stateless: the same seed, the same batch

@@ -97,7 +97,8 @@ def test_tfpose_train_writes_the_curve_and_the_best_model(tmp_path):
     data = write_tiny_dataset(tmp_path / "data", num_train=10, num_val=5)
     cfg = config_lib.from_dict({
         "data": {"dir": str(data), "input_size": SIZE, "normalization": "signed",
-                 "batch_size": 2, "mosaic": {"max_persons": 2}},
+                 "batch_size": 2, "mosaic": {"max_persons": 2},
+                 "augment": {"blur": 0.5, "noise": 0.5, "jpeg": 0.5}},  # the detector's too
         "model": {"kind": "efficientnet_lite0_centernet", "num_channels": 8},
         "train": {"epochs": 2, "steps_per_epoch": 1, "image_summary_every": 0},
     })

@@ -40,6 +40,7 @@ from tfpose.core import person_box
 # +0 for the affine, +1 for person crops and +2 for wide rotations).
 STREAM = 10
 DEGRADATIONS = ("truncation", "occlusion", "lighting", "low_resolution", "blur", "noise", "jpeg")
+PHOTOMETRIC = ("lighting", "low_resolution", "blur", "noise", "jpeg")  # they move no pixel
 LOW_RESOLUTION_FACTORS = (2, 3, 4)
 MOTION_BLUR_LENGTH = 9
 DEFOCUS_RADIUS = 3

@@ -25,6 +25,10 @@ stays on its pixels. A person's box is the bounding box of its annotated joints 
 labelled when its centre lies in the image and at least ``min_visible`` of it is not covered by
 later pastes. A joint under a later paste keeps its label but loses ``visible``.
 
+Training batches then get the everyday degradations that move no pixel (``data.augment``'s
+lighting, low resolution, blur, noise and JPEG probabilities, ``degrade_images``): a detector
+that never saw a blurred photo missed the people in a third of them (docs/multi_person.md).
+
 Output per image (``compose``): ``image`` float32 S x S x 3 (0..255), ``boxes`` G x 4 (x0, y0,
 x1, y1 input px), ``box_valid`` G, ``keypoints`` G x K x 3 and ``annotated`` G x K (input px;
 rows of unused or unlabelled slots have ``annotated`` 0). Randomness is stateless (one seed per
@@ -34,14 +38,16 @@ image), so a fixed seed rebuilds the same images: the validation images and the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import tensorflow as tf
 
-from tfpose.config import MosaicConfig
+from tfpose.config import AugmentConfig, MosaicConfig
 from tfpose.core import person_box
 from tfpose.datasets.shards import read_manifest, shard_files
 from tfpose.input import augment as augment_lib
+from tfpose.input import degrade as degrade_lib
 from tfpose.input.normalize import check as check_normalization
 from tfpose.input.stages import normalize, parse
 
@@ -52,6 +58,8 @@ CENTRE_SPAN = 0.9  # pasted centres lie in the central 90 % of each axis
 # Uniforms per slot: mode, count, size, x, y, flip, zoom (slot 0) or lying (pastes), turn
 # direction (pastes).
 NUM_DRAWS = 8
+# First seed word of the batches' degradations: a stream apart from the images' ``(seed, i)``.
+DEGRADE_SEED = 1_000_003
 
 
 def photo_extent(crop_box, side: float):
@@ -295,17 +303,45 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     if repeat:
         ds = ds.repeat()
     ds = _composed(ds, side, cfg, seed, cfg.data.augment.color_jitter if training else 0.0)
+    photometric = photometric_degradations(cfg.data.augment) if training else None
 
-    def per_batch(example):
+    def per_batch(index, example):
+        if photometric is not None:
+            example = dict(example, image=degrade_images(example["image"], photometric,
+                                                         tf.stack([tf.constant(seed + DEGRADE_SEED, tf.int64), index])))
         example = normalize(example, task.normalization)
         targets, weights = task.make_targets(example)
         return {"image": example["image"]}, targets, weights
 
-    ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
+    ds = ds.batch(cfg.data.batch_size, drop_remainder=training).enumerate()
     ds = ds.map(per_batch, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = not training or cfg.data.deterministic
     return ds.with_options(options)
+
+
+def photometric_degradations(augment: AugmentConfig) -> AugmentConfig | None:
+    """``augment`` with only the degradations that move no pixel (``degrade.PHOTOMETRIC``:
+    lighting, low resolution, blur, noise, JPEG) at their probabilities, for composed images;
+    None when none is on. The frame's cuts and the patches over joints are the pose model's:
+    here the persons' boxes would have to follow them."""
+    kept = {name: getattr(augment, name) if name in degrade_lib.PHOTOMETRIC else 0.0
+            for name in degrade_lib.DEGRADATIONS}
+    if not any(value > 0 for value in kept.values()):
+        return None
+    return dataclasses.replace(augment, **kept)
+
+
+def degrade_images(images, augment: AugmentConfig, seed):
+    """``degrade.draw`` + ``degrade.apply`` of ``augment``'s photometric degradations on a batch
+    of composed images B x S x S x 3 (0..255): the blur, noise, darkness and compression of
+    everyday photos, in which the detector must still find people."""
+    images = tf.cast(images, tf.float32)
+    batch, size = tf.shape(images)[0], images.shape[1]
+    params = degrade_lib.draw(seed, batch, size, augment)
+    placeholder = {"image": images, "keypoints": tf.zeros([batch, 16, 3]),
+                   "annotated": tf.zeros([batch, 16])}  # no joint moves: none is read
+    return degrade_lib.apply(placeholder, params, augment, size)["image"]
 
 
 def composed_images(cfg, split: str, seed: int = 0):
