@@ -63,3 +63,16 @@ def test_box_iou():
     a = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
     b = np.array([[5.0, 0.0, 15.0, 10.0], [20.0, 20.0, 30.0, 30.0]], np.float32)
     np.testing.assert_allclose(centers.box_iou(a, b).numpy(), [[50 / 150, 0.0]], atol=1e-6)
+
+
+def test_a_decoded_side_is_at_most_twice_the_input():
+    """A wild size read off the map (log side e^12 cells) decodes to twice the input's side,
+    centred where it was; a real size passes unchanged."""
+    logits = np.full((1, 8, 8, 1), -9.0, np.float32)
+    logits[0, 2, 3, 0], logits[0, 6, 5, 0] = 5.0, 4.0
+    sizes = np.zeros((1, 8, 8, 2), np.float32)
+    sizes[0, 2, 3], sizes[0, 6, 5] = 12.0, np.log(3.0)
+    boxes, _ = centers.decode(logits, sizes, np.zeros((1, 8, 8, 2), np.float32), 4, 2)
+    sides = (boxes[0, :, 2:] - boxes[0, :, :2]).numpy()
+    np.testing.assert_allclose(sides, [[2 * 8 * 4] * 2, [3 * 4] * 2], rtol=1e-5)
+    np.testing.assert_allclose((boxes[0, 0, :2] + boxes[0, 0, 2:]).numpy() / 2, [12, 8])

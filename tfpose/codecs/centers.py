@@ -99,6 +99,9 @@ def peaks(center_logits, max_people: int):
     return scores, cells
 
 
+MAX_SIDE_FACTOR = 2.0  # a decoded box's side at most this x the input's
+
+
 def decode(center_logits, sizes, offsets, stride: int, max_people: int = 20):
     """Network outputs -> the ``max_people`` best boxes per image, best first.
 
@@ -117,7 +120,11 @@ def decode(center_logits, sizes, offsets, stride: int, max_people: int = 20):
         return tf.gather(flat, flat_index, batch_dims=1)
 
     centre = (tf.cast(cells, tf.float32) + at(offsets)) * float(stride)
-    side = tf.exp(at(sizes)) * float(stride)
+    # A side at most twice the input's (a person cut by the frame can outgrow it, not more):
+    # the size head reads wild values off the centres, and an int8 twin calibrated on those
+    # rounded every real box side to 0 (a range of e^8 cells).
+    longest = tf.cast(tf.maximum(tf.shape(sizes)[1], width), tf.float32)
+    side = tf.exp(tf.minimum(at(sizes), tf.math.log(MAX_SIDE_FACTOR * longest))) * float(stride)
     boxes = tf.concat([centre - side / 2.0, centre + side / 2.0], axis=-1)
     return boxes, scores
 
