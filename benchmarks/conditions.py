@@ -132,8 +132,9 @@ def best_person(found, joints, original_annotated):
     for i, (points, point_scores) in enumerate(found):
         if not len(points):
             continue
-        hits, _ = joint_hits(np.asarray(points, np.float64), np.repeat(joints[i:i + 1], len(points), 0),
-                             np.repeat(original_annotated[i:i + 1], len(points), 0))
+        repeat = lambda rows: np.repeat(rows[i:i + 1], len(points), 0)  # noqa: E731
+        hits, _ = joint_hits(np.asarray(points, np.float64), repeat(joints),
+                             repeat(original_annotated))
         best = int(np.argmax(hits[:, list(LIMB_JOINTS)].sum(1)))
         keypoints[i], scores[i] = points[best], point_scores[best]
     return keypoints, scores

@@ -14,10 +14,10 @@ model's four:
 with ``N = litert.DETECTOR_CANDIDATES``. In the graph, as ``people.PersonDetector`` does on the
 host: each photo letterboxed to the detector's input (the crop of ``export.crop_batch``), the
 network, the centre peaks (``codecs.centers.decode``), boxes of no size dropped, boxes mapped
-back to the photo, greedy duplicate suppression. A client keeps the boxes whose score reaches ``people.MIN_SCORE`` (0
-left after suppression never does), then sends each person's square (``people.square_of``) to
-``serving_boxes`` with its photo, and, for the second pass, the square around those joints
-(``passes.second_pass_boxes``): docs/serving.md shows it.
+back to the photo, greedy duplicate suppression. A client keeps the boxes whose score reaches
+``people.MIN_SCORE`` (0 left after suppression never does), then sends each person's square
+(``people.square_of``) to ``serving_boxes`` with its photo, and, for the second pass, the
+square around those joints (``passes.second_pass_boxes``): docs/serving.md shows it.
 """
 
 from __future__ import annotations

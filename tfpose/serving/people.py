@@ -29,24 +29,20 @@ from tfpose.core.errors import DataError
 
 DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
-# Detector score a person needs (the centre peak's probability). docs/multi_person.md gives
-# people recovered and skeletons matched to nobody on the check set at 0.1-0.4 (shipped
-# detector, leg 2): 0.2 finds someone in 882 of the 900 held-out one-person LSPET photos (0.3:
-# 852) and still no one in the 50 person-free images (0.1: one).
+# Detector score a person needs (the centre peak's probability). At 0.1-0.4 on the check set
+# (docs/multi_person.md): 0.2 finds someone in 882 of the 900 held-out one-person LSPET photos
+# (0.3: 852) and still no one in the 50 person-free images (0.1: one or more).
 MIN_SCORE = 0.2
-# A box whose longer side is under this many detector-input pixels (a heatmap cell) is no
-# person: a size head answering ~0 put x0 = x1, y0 = y1, and its crop cannot be cut.
-MIN_BOX_SIDE = 4.0
-# Two boxes overlapping beyond this IoU are one person seen twice (two centre peaks of one
-# large person); people side by side or crossing overlap less than this.
+MIN_BOX_SIDE = 4.0  # detector-input px (a heatmap cell): a smaller box is no person, no crop
+# Two boxes overlapping beyond this IoU are one person seen twice (two peaks of one large
+# person); people side by side or crossing overlap less.
 DUPLICATE_IOU = 0.7
 # The first crop of a person: the square about the detector's box, grown by this (the detector
 # only has to find the person; pass 2 frames the joints).
 FIRST_CROP_GROW = 1.0
 # ``alone`` (off by default: it costs the whole-photo pass 1 again): a photo with one person
-# found gets the pose model's whole-photo answer (its pass 1, from a shared trunk's detector or
-# run again) when its second box overlaps the person's square by this IoU (the same person, no
-# one else's joints).
+# found gets the pose model's whole-photo answer (pass 1 from a shared trunk or run again) when
+# its second box overlaps the person's square by this IoU (no one else's joints in it).
 ALONE_IOU = 0.5
 # A person's second pass runs when the square about its first answer's joints overlaps the
 # first crop by less than this: the detector framed the person badly. On the held-out LSPET
