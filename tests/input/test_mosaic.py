@@ -191,3 +191,17 @@ def test_training_batches_get_only_the_degradations_that_move_no_pixel():
     assert np.abs(out - images.numpy()).mean() > 1.0  # blurred and noisy: not the same picture
     again = mosaic.degrade_images(images, kept, tf.constant([3, 4], tf.int64)).numpy()
     np.testing.assert_array_equal(out, again)  # stateless: the same seed, the same batch
+
+
+def test_empty_images_show_a_strip_and_no_one():
+    """``empty = 1``: every image is a person-free strip (not a whole photo) with nothing
+    pasted and no box; ``empty = 0`` (the default) draws the images it drew before."""
+    rng = np.random.default_rng(2)
+    group = _group(rng, 1 + CFG.max_persons)
+    for i in range(8):
+        ex = mosaic.compose(group, [5, i], SIZE, MosaicConfig(max_persons=3, empty=1.0))
+        assert ex["box_valid"].numpy().sum() == 0 and ex["annotated"].numpy().sum() == 0
+        assert set(np.unique(ex["image"].numpy()[..., 2])) <= {40.0}  # photo 0's pixels only
+        default = mosaic.compose(group, [5, i], SIZE, CFG)
+        same = mosaic.compose(group, [5, i], SIZE, MosaicConfig(max_persons=3, empty=0.0))
+        np.testing.assert_array_equal(default["image"].numpy(), same["image"].numpy())

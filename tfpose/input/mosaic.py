@@ -16,7 +16,8 @@ whole photo, its joints in stored pixels):
   pose crops use, so few unannotated bystanders come along), mirrored at random, its side
   ``min_size`` to ``max_size`` of the image's (log-uniform), its centre anywhere in the central
   90 %, turned a quarter turn either way with probability ``lying`` (a person lying down);
-  later pastes cover earlier ones.
+  later pastes cover earlier ones. With probability ``empty`` the image is a person-free strip
+  with no one pasted: a detector must also learn where nobody is.
 
 Each pasted photo is resampled once (``augment.warp_image``) with the same matrix that maps its
 joints (``augment.transform_keypoints``, left and right swapped when mirrored), so every joint
@@ -56,8 +57,8 @@ AUTOTUNE = tf.data.AUTOTUNE
 MIN_STRIP = 8.0  # stored px: a narrower strip stretched over the image is a smear, not a scene
 WHOLE_ZOOM = (0.5, 1.0)  # a whole photo's side as a fraction of the image's: all of it shows
 CENTRE_SPAN = 0.9  # pasted centres lie in the central 90 % of each axis
-# Uniforms per slot: mode, count, size, x, y, flip, zoom (slot 0) or lying (pastes), turn
-# direction (pastes).
+# Uniforms per slot: mode, count, size, x, y, flip, zoom (slot 0) or lying (pastes), empty
+# (slot 0) or turn direction (pastes).
 NUM_DRAWS = 8
 # First seed word of the batches' degradations: a stream apart from the images' ``(seed, i)``.
 DEGRADE_SEED = 1_000_003
@@ -189,9 +190,10 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
         raise ValueError(f"compose: a group of 1 + data.mosaic.max_persons={cfg.max_persons} "
                          f"photos. Received: {slots}")
     u = tf.random.stateless_uniform([slots, NUM_DRAWS], seed=tf.cast(seed, tf.int64))
-    whole = u[0, 0] < cfg.whole_photo
+    empty = u[0, 7] < cfg.empty  # slot 0's free draw: no one on a person-free strip
+    whole = (u[0, 0] < cfg.whole_photo) & tf.logical_not(empty)
     count = tf.cast(tf.floor(u[0, 1] * persons), tf.int32)  # 0 .. persons - 1
-    count = tf.minimum(count + tf.where(whole, 0, 1), persons)
+    count = tf.where(empty, 0, tf.minimum(count + tf.where(whole, 0, 1), persons))
 
     matrix0, canvas, owned = background(images[0], keypoints[0], annotated[0], extent[0],
                                          u[0], size, whole)
