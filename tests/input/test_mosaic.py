@@ -205,3 +205,37 @@ def test_empty_images_show_a_strip_and_no_one():
         default = mosaic.compose(group, [5, i], SIZE, CFG)
         same = mosaic.compose(group, [5, i], SIZE, MosaicConfig(max_persons=3, empty=0.0))
         np.testing.assert_array_equal(default["image"].numpy(), same["image"].numpy())
+
+
+def test_cut_people_cross_an_image_edge_and_keep_their_joints_on_their_pixels():
+    """``truncation = 1``: every paste crosses an image edge (its square by 10-45 % of its
+    side), its joints beyond the edge unlabelled, the rest on their pixels, its box still
+    spanning all its joints with the centre inside; ``truncation = 0`` draws as before."""
+    composed_cut = _compose_all(MosaicConfig(max_persons=3, truncation=1.0))
+    assert _joints_on_their_photos(composed_cut) > 50
+    pasted = crossing = lost = 0
+    for group, ex in composed_cut:
+        for j in np.flatnonzero(ex["box_valid"].numpy()[1:] > 0) + 1:
+            pasted += 1
+            box = ex["boxes"][j].numpy()
+            centre = (box[:2] + box[2:]) / 2
+            assert (centre >= 0).all() and (centre < SIZE).all()
+            crossing += bool((box[:2] < 0).any() or (box[2:] > SIZE).any())
+            labelled = ex["annotated"][j].numpy() > 0
+            xy = ex["keypoints"][j, :, :2].numpy()
+            assert ((xy[labelled] >= 0) & (xy[labelled] < SIZE)).all()
+            lost += int((group["annotated"][j] > 0).sum() - labelled.sum())
+    assert pasted >= 16 and crossing >= 0.75 * pasted and lost > 0
+    rng = np.random.default_rng(2)
+    group = _group(rng, 1 + CFG.max_persons)
+    default = mosaic.compose(group, [5, 1], SIZE, CFG)
+    same = mosaic.compose(group, [5, 1], SIZE, MosaicConfig(max_persons=3, truncation=0.0))
+    np.testing.assert_array_equal(default["image"].numpy(), same["image"].numpy())
+
+
+def test_cut_centre_puts_the_square_across_the_chosen_edge():
+    at, side = tf.constant([30.0, 20.0]), tf.constant(40.0)
+    for edge, depth, want in [(0.1, 0.0, [30.0, 64 - 16.0]), (0.6, 0.0, [30.0, 16.0]),
+                              (0.8, 1.0, [2.0, 20.0]), (0.9, 1.0, [62.0, 20.0])]:
+        got = mosaic.cut_centre(at, side, tf.constant(depth), tf.constant(edge), SIZE).numpy()
+        np.testing.assert_allclose(got, want, atol=1e-4)

@@ -16,8 +16,11 @@ whole photo, its joints in stored pixels):
   pose crops use, so few unannotated bystanders come along), mirrored at random, its side
   ``min_size`` to ``max_size`` of the image's (log-uniform), its centre anywhere in the central
   90 %, turned a quarter turn either way with probability ``lying`` (a person lying down);
-  later pastes cover earlier ones. With probability ``empty`` the image is a person-free strip
-  with no one pasted: a detector must also learn where nobody is.
+  later pastes cover earlier ones. With probability ``truncation`` a paste crosses an edge of
+  the image instead (the bottom on half of them, else the top, left or right) by 10-45 % of
+  its square: a person the frame cuts at the knees, waist or shoulders, whose box still spans
+  all its joints (the pose pass needs the whole person's scale). With probability ``empty`` the
+  image is a person-free strip with no one pasted: a detector must also learn where nobody is.
 
 Each pasted photo is resampled once (``augment.warp_image``) with the same matrix that maps its
 joints (``augment.transform_keypoints``, left and right swapped when mirrored), so every joint
@@ -57,9 +60,15 @@ AUTOTUNE = tf.data.AUTOTUNE
 MIN_STRIP = 8.0  # stored px: a narrower strip stretched over the image is a smear, not a scene
 WHOLE_ZOOM = (0.5, 1.0)  # a whole photo's side as a fraction of the image's: all of it shows
 CENTRE_SPAN = 0.9  # pasted centres lie in the central 90 % of each axis
-# Uniforms per slot: mode, count, size, x, y, flip, zoom (slot 0) or lying (pastes), empty
-# (slot 0) or turn direction (pastes).
+# Uniforms per slot: mode (slot 0) or cut (pastes), count (slot 0) or cut edge (pastes), size,
+# x, y, flip, zoom (slot 0) or lying (pastes), empty (slot 0) or turn direction (pastes).
 NUM_DRAWS = 8
+# A cut paste's square lies beyond the image edge by this share of its side: the knees to the
+# waist of a standing person (the person's box centre, about the square's, stays inside).
+CUT_SHARE = (0.1, 0.45)
+# Cumulative shares of the edges a cut crosses (bottom, top, left, right): photos cut people at
+# the bottom most.
+CUT_EDGES = (0.5, 0.7, 0.85, 1.0)
 # First seed word of the batches' degradations: a stream apart from the images' ``(seed, i)``.
 DEGRADE_SEED = 1_000_003
 
@@ -176,6 +185,20 @@ def background(image, keypoints, annotated, extent, u, size: int, whole):
     return matrix, picture, in_photo | tf.logical_not(whole)
 
 
+def cut_centre(at, side, depth, edge, size: int):
+    """The centre (2,) that puts a square of ``side`` across an image edge by ``CUT_SHARE``
+    (at ``depth`` in [0, 1)) of its side; ``edge`` uniform in [0, 1) picks the edge by
+    ``CUT_EDGES``; the other coordinate stays ``at``'s."""
+    out = CUT_SHARE[0] + depth * (CUT_SHARE[1] - CUT_SHARE[0])
+    near = (0.5 - out) * side  # the centre's distance from the edge it crosses
+    which = tf.reduce_sum(tf.cast(edge >= tf.constant(CUT_EDGES[:-1]), tf.int32))
+    x, y = at[0], at[1]
+    far = float(size) - near
+    centres = tf.stack([tf.stack([x, far]), tf.stack([x, near]),
+                        tf.stack([near, y]), tf.stack([far, y])])
+    return centres[which]
+
+
 def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = person_box.MARGIN):
     """One image with several people from ``G`` photos (see the module docstring).
 
@@ -205,6 +228,9 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
         source = tf.concat([centre - side / 2.0, centre + side / 2.0], axis=-1)
         target_side = size * tf.exp(log_low + u[j, 2] * (log_high - log_low))
         at = size * ((1.0 - CENTRE_SPAN) / 2.0 + CENTRE_SPAN * u[j, 3:5])
+        at = tf.where(u[j, 0] < cfg.truncation,
+                      cut_centre(at, target_side, u[j, 0] / max(cfg.truncation, 1e-9), u[j, 1],
+                                 size), at)
         target = tf.concat([at - target_side / 2.0, at + target_side / 2.0], axis=-1)
         flip = u[j, 5] < 0.5
         # A quarter turn about the target square's centre keeps the square (and _map_rect's
