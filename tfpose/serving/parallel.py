@@ -25,6 +25,8 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from tfpose.serving.people import MAX_PEOPLE, MIN_SCORE
+
 # Each worker's (predictor, people, activity model), built once by ``_start_worker``.
 _WORKER: dict = {}
 
@@ -41,8 +43,8 @@ class PredictorSpec:
     passes: int = 2
     engine: str = "auto"
     detector: Optional[str] = None
-    max_people: int = 20
-    min_score: float = 0.2
+    max_people: int = MAX_PEOPLE
+    min_score: float = MIN_SCORE
     activity: Optional[str] = None
 
     def build(self):
