@@ -197,9 +197,11 @@ def run_people(people, photos: list):
 
 def speed(seconds: np.ndarray, entries: list) -> dict:
     single = np.array([sum(not p["ignore"] for p in e["persons"]) == 1 for e in entries])
-    return {"images_per_s": round(1.0 / float(np.mean(seconds)), 2),
-            "images_per_s_single": round(1.0 / float(np.mean(seconds[single])), 2),
-            "images_per_s_multi": round(1.0 / float(np.mean(seconds[~single])), 2)}
+    def rate(part):  # None where the set has no such images (a side-by-side set: no single)
+        return round(1.0 / float(np.mean(part)), 2) if len(part) else None
+
+    return {"images_per_s": rate(seconds), "images_per_s_single": rate(seconds[single]),
+            "images_per_s_multi": rate(seconds[~single])}
 
 
 def whole_photo_scores(people, single, dataset: str, joints: str, images: str,
@@ -311,14 +313,16 @@ def main(argv=None) -> int:
         scored = [score_image(r.keypoints[r.scores >= threshold], e["persons"], e["complete"])
                   for r, e in zip(results, entries)]
         row = summarise(scored, entries)
+        # Recall over every annotated person; precision only where every person is annotated.
         matches = np.array([box_matches(r.boxes[r.scores >= threshold], e)
-                            for r, e in zip(results, entries) if e["complete"]])
+                            for r, e in zip(results, entries)]).reshape(-1, 2)
+        complete = np.array([e["complete"] for e in entries], bool)
         shown = sum(int((r.scores >= threshold).sum()) for r, e in zip(results, entries)
                     if e["complete"])
-        wanted = sum(sum(not p["ignore"] for p in e["persons"]) for e in entries if e["complete"])
+        wanted = sum(sum(not p["ignore"] for p in e["persons"]) for e in entries)
         row["box_recall@0.5_%"] = round(100.0 * matches[:, 0].sum() / max(wanted, 1), 2)
         row["box_precision@0.5_%"] = round(
-            100.0 * (shown - matches[:, 1].sum()) / max(shown, 1), 2)
+            100.0 * (shown - matches[complete, 1].sum()) / max(shown, 1), 2)
         mpii = [s for s, e in zip(scored, entries) if e["source"] == "mpii"]
         mpii_row = f"{sum(s['recovered'] for s in mpii)}/{sum(s['persons'] for s in mpii)}"
         print(f"{threshold:10.2f}{row['recovered_%']:13.2f}{row['per_person_pck@0.2']:12.2f}"

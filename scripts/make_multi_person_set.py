@@ -1,9 +1,11 @@
 """Build the multi-person check set of issue 33: images composed from VALIDATION photos only, the
 way the detector's training images are (``input/mosaic.py``, fixed seed), images without anyone
-(strips of val photos beside their person), plus the 5 real MPII sample photos.
+(strips of val photos beside their person), plus the 5 real MPII sample photos; with
+``--side-by-side N``, N images of 2-4 whole val photos placed side by side instead (as the
+issue's held-back multi-person photos were made).
 
 Usage: python scripts/make_multi_person_set.py OUT [--images 300] [--nobody 50] [--size 384]
-       [--seed 0]
+       [--side-by-side 0 --height 256] [--seed 0]
        [--data tfrecords/lspet256 --data tfrecords/lsp256] [--mpii ../shared/mpii/sample]
 
 Writes ``OUT/images/*.jpg`` (JPEG quality 95) and ``OUT/persons.json``: per image its file,
@@ -75,6 +77,53 @@ def nobody_images(data_dirs, count: int, size: int, seed: int):
             yield picture.numpy()
 
 
+def val_photos(data_dirs):
+    """Every val photo of ``data_dirs`` as stored (its letterbox cut away): ``(image uint8
+    H x W x 3, keypoints K x 3, annotated K)`` in its pixels, in file order."""
+    from tfpose import config as config_lib
+    from tfpose.input import mosaic
+
+    for folder in data_dirs:
+        cfg = config_lib.from_dict({"data": {"dir": str(folder)}})
+        records, side = mosaic.photo_records(cfg, "val")
+        for photo in records.map(lambda ex, side=side: mosaic.decode_photo(ex, side)):
+            x0, y0, x1, y1 = np.round(photo["extent"].numpy()).astype(int)
+            x0, y0 = max(x0, 0), max(y0, 0)
+            keypoints = photo["keypoints"].numpy() - np.array([x0, y0, 0], np.float32)
+            yield photo["image"].numpy()[y0:y1, x0:x1], keypoints, photo["annotated"].numpy()
+
+
+def side_by_side_images(data_dirs, count: int, height: int, seed: int):
+    """``count`` images of 2-4 whole val photos placed side by side at one ``height`` (the
+    issue's held-back multi-person photos were made this way): ``(image, [(keypoints K x 3,
+    annotated K), ...])``, photos drawn without repeats (seeded) until they run out."""
+    from PIL import Image
+
+    photos = list(val_photos(data_dirs))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(photos))
+    taken = 0
+    for _ in range(count):
+        n = int(rng.integers(2, 5))
+        if taken + n > len(order):
+            return
+        row, persons, x = [], [], 0.0
+        for index in order[taken:taken + n]:
+            image, keypoints, annotated = photos[index]
+            scale = height / image.shape[0]
+            width = max(1, int(round(image.shape[1] * scale)))
+            row.append(np.asarray(Image.fromarray(image).resize((width, height),
+                                                                Image.Resampling.LANCZOS)))
+            # Pixel centres at integers: a resize by s maps x to (x + 0.5) s - 0.5.
+            moved = keypoints.copy()
+            moved[:, 0] = (keypoints[:, 0] + 0.5) * (width / image.shape[1]) - 0.5 + x
+            moved[:, 1] = (keypoints[:, 1] + 0.5) * scale - 0.5
+            persons.append((moved, annotated))
+            x += width
+        taken += n
+        yield np.concatenate(row, axis=1), persons
+
+
 def _person(box, keypoints, annotated, ignore=False) -> dict:
     return {"box": np.round(np.asarray(box, np.float64), 2).tolist(),
             "keypoints": np.round(np.asarray(keypoints, np.float64)[:, :2], 2).tolist(),
@@ -90,6 +139,11 @@ def main(argv=None) -> int:
     parser.add_argument("--data", action="append", default=None)
     parser.add_argument("--nobody", type=int, default=50,
                         help="images without anyone (strips of val photos beside their person)")
+    parser.add_argument("--side-by-side", type=int, default=0,
+                        help="images of 2-4 whole val photos side by side (bystanders in them "
+                             "are not annotated: extra skeletons there are not counted)")
+    parser.add_argument("--height", type=int, default=256,
+                        help="the side-by-side images' height")
     parser.add_argument("--mpii", type=Path, default=Path("../shared/mpii/sample"))
     args = parser.parse_args(argv)
     from PIL import Image
@@ -115,6 +169,20 @@ def main(argv=None) -> int:
             folder / name, quality=95)
         entries.append({"file": f"images/{name}", "width": args.size, "height": args.size,
                         "complete": True, "source": "nobody", "persons": []})
+    if args.side_by_side:
+        from tfpose.input.mosaic import joint_boxes
+
+        for i, (image, persons) in enumerate(side_by_side_images(data, args.side_by_side,
+                                                                 args.height, args.seed)):
+            name = f"side-by-side-{i:04d}.jpg"
+            Image.fromarray(image).save(folder / name, quality=95)
+            boxes, _ = joint_boxes(np.stack([k for k, _ in persons]),
+                                   np.stack([a for _, a in persons]))
+            entries.append({"file": f"images/{name}", "width": image.shape[1],
+                            "height": image.shape[0], "complete": False,
+                            "source": "side-by-side",
+                            "persons": [_person(b, k, a > 0)
+                                        for b, (k, a) in zip(boxes.numpy(), persons)]})
     if (args.mpii / "mpii_sample.mat").exists():
         from tfpose.datasets import mpii
         from tfpose.input.mosaic import joint_boxes
@@ -130,6 +198,7 @@ def main(argv=None) -> int:
                             "height": height, "complete": False, "source": "mpii",
                             "persons": [_person(box.numpy()[0], rec.joints, rec.annotated)]})
     summary = {"arguments": {"images": args.images, "nobody": args.nobody, "size": args.size,
+                             "side_by_side": args.side_by_side, "height": args.height,
                              "seed": args.seed,
                              "data": data, "split": "val", "mpii": str(args.mpii)},
                "images": entries}

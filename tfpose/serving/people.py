@@ -1,7 +1,8 @@
 """Every person in a photo, top-down: the person detector on the whole photo, then the pose
 model's person-centred pass on each box, all of a call's boxes batched together.
 
-    photo -> letterboxed to the detector's input (a JPEG decoded at the DCT scale that needs)
+    photo -> letterboxed to the detector's input (a JPEG decoded at the DCT scale that needs;
+      a photo twice as long as wide also in square tiles: ``detector_frames``)
       -> ``centers`` / ``box_size`` / ``box_offset`` -> the best ``max_people`` boxes at or
       above ``min_score`` (3 x 3 max-pool peaks in the graph, then near-duplicates dropped)
       -> each box's square (``side = max(w, h)``: the boxes are the joints' box x
@@ -26,6 +27,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from tfpose.core.errors import DataError
+from tfpose.serving import detector_frames as frames_lib
+from tfpose.serving.detector_frames import to_photo
 
 DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
@@ -105,28 +108,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def detector_input(photo, size: int, name="image"):
-    """One photo (H x W x 3 uint8 array, or encoded bytes as displayed) -> (its letterboxed
-    detector input ``size`` x ``size`` x 3 float32, the frame ``(x0, y0, x1, y1)`` in photo
-    px: input x maps to ``x0 + x (x1 - x0) / size``, pixel centres at integers).
-
-    The pose model's own crop (``host_crop``: the graph's, in numpy), so a photo given as a
-    path, bytes or an array is framed alike; a JPEG is decoded at the reduced DCT scale the
-    input allows (a 12-megapixel photo at 1/8: ~15x faster than decoding it whole)."""
-    from tfpose.serving.host_crop import crop_frame, crop_photo
-
-    if isinstance(photo, (bytes, bytearray)):
-        return crop_photo(bytes(photo), None, size, "letterbox", name)
-    return crop_frame(np.asarray(photo, np.uint8), None, size, "letterbox")
-
-
-def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
-    """Boxes N x 4 in the pixels of a ``size`` input framing the photo's ``frame`` (x0, y0, x1,
-    y1 photo px, ``detector_input``'s) -> photo pixels: ``x0 + x (x1 - x0) / size`` per axis."""
-    scale = np.tile((frame[2:] - frame[:2]) / size, 2)
-    return np.tile(frame[:2], 2) + np.asarray(boxes, np.float32) * scale
-
-
 class PersonDetector:
     """A detector work dir, shipped name or ``.tflite`` -> per photo ``(boxes N x 4 photo px,
     scores N)``, best first, at most ``max_people`` with score >= ``min_score``, duplicates
@@ -183,26 +164,41 @@ class PersonDetector:
         cannot be decoded."""
         if not len(photos):
             return []
-        framed = [detector_input(p, self.size, f"image {i}" if names is None else names[i])
-                  for i, p in enumerate(photos)]
-        out = self._detect(np.stack([image for image, _ in framed]).astype(np.float32))
-        found = []
-        for i, (_, frame) in enumerate(framed):
-            image_scores = np.asarray(out["scores"][i])
-            input_boxes = np.asarray(out["boxes"][i], np.float32).reshape(-1, 4)
+        names = [f"image {i}" if names is None else names[i] for i in range(len(photos))]
+        sizes = [_size(photo, name) for photo, name in zip(photos, names)]
+        inputs, frames, owners, cores = [], [], [], []  # per input; cores None: the whole photo
+        for i, photo in enumerate(photos):
+            for box, core in [(None, None), *zip(*frames_lib.tiles(*sizes[i]))]:
+                image, frame = frames_lib.detector_input(photo, self.size, names[i], box)
+                inputs.append(image)
+                frames.append(frame)
+                owners.append(i)
+                cores.append(core)
+        out = self._detect(np.stack(inputs).astype(np.float32))
+        whole, tiled = [None] * len(photos), [[] for _ in photos]
+        for n, (i, frame, core) in enumerate(zip(owners, frames, cores)):
+            input_boxes = np.asarray(out["boxes"][n], np.float32).reshape(-1, 4)
             sides = np.max(input_boxes[:, 2:] - input_boxes[:, :2], axis=1)
-            keep = (image_scores >= self.min_score) & (sides >= MIN_BOX_SIDE)
-            image_boxes = to_photo(input_boxes[keep], frame, self.size)
-            image_scores = image_scores[keep]
+            keep = (np.asarray(out["scores"][n]) >= self.min_score) & (sides >= MIN_BOX_SIDE)
+            found = (to_photo(input_boxes[keep], frame, self.size),
+                     np.asarray(out["scores"][n])[keep])
+            if core is None:
+                whole[i] = found
+            else:
+                tiled[i].append((*found, core))
+        answers = []
+        for i in range(len(photos)):
+            image_boxes, image_scores = frames_lib.combine(whole[i], tiled[i])
             kept = drop_duplicates(image_boxes, image_scores)[: self.max_people]
             answer = (image_boxes[kept].astype(np.float32), image_scores[kept])
             if "keypoints" in out:  # a shared trunk: the pose model's pass 1 on the photo
-                points = np.asarray(out["keypoints"][i], np.float32)
+                n, frame = owners.index(i), frames[owners.index(i)]
+                points = np.asarray(out["keypoints"][n], np.float32)
                 points = to_photo(np.tile(points, 2), frame, self.size)[:, :2]
-                answer += (WholePhotoPose(points, np.asarray(out["keypoint_scores"][i]),
+                answer += (WholePhotoPose(points, np.asarray(out["keypoint_scores"][n]),
                                           float(frame[2] - frame[0])),)
-            found.append(answer)
-        return found
+            answers.append(answer)
+        return answers
 
 
 @dataclasses.dataclass
