@@ -136,6 +136,10 @@ def box_matches(boxes: np.ndarray, entry: dict, iou: float = 0.5):
 SIZE_BINS = (0.0, 0.25, 0.5, 10.0)  # a person's box side / the photo's longer side
 
 
+def _cell(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def summarise(scored: list, entries: list) -> dict:
     persons = sum(s["persons"] for s in scored)
     sizes = np.array([max(np.subtract(p["box"][2:], p["box"][:2])) / max(e["width"], e["height"])
@@ -321,13 +325,14 @@ def main(argv=None) -> int:
                     if e["complete"])
         wanted = sum(sum(not p["ignore"] for p in e["persons"]) for e in entries)
         row["box_recall@0.5_%"] = round(100.0 * matches[:, 0].sum() / max(wanted, 1), 2)
-        row["box_precision@0.5_%"] = round(
-            100.0 * (shown - matches[complete, 1].sum()) / max(shown, 1), 2)
+        row["box_precision@0.5_%"] = (round(100.0 * (shown - matches[complete, 1].sum())
+                                            / max(shown, 1), 2) if complete.any() else None)
         mpii = [s for s, e in zip(scored, entries) if e["source"] == "mpii"]
         mpii_row = f"{sum(s['recovered'] for s in mpii)}/{sum(s['persons'] for s in mpii)}"
         print(f"{threshold:10.2f}{row['recovered_%']:13.2f}{row['per_person_pck@0.2']:12.2f}"
               f"{row['best_person_pck@0.2']:12.2f}{row['matched_to_nobody']:11d}"
-              f"{row['box_recall@0.5_%']:12.2f}{row['box_precision@0.5_%']:11.2f}{mpii_row:>18}")
+              f"{row['box_recall@0.5_%']:12.2f}"
+              f"{_cell(row['box_precision@0.5_%']):>11}{mpii_row:>18}")
         # Images without an annotated person (strips of val photos: some show bystanders, so
         # read the file names before calling a find there false).
         row["nobody_images_with_someone"] = [
