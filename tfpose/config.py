@@ -77,9 +77,9 @@ class MosaicConfig:
     # Share of pasted persons turned a quarter turn (either way) about their box's centre:
     # people lying down, whom the sports photos barely show (issue 34's lying row).
     lying: float = 0.0
-    # Share of pasted persons the image edge cuts (at the knees, waist or shoulders): without
-    # them the detector missed people cut by the frame (session 13: every person 12 points
-    # under one skeleton on waist-cut photos).
+    # Share of pasted persons the image edge cuts (at the knees, waist or shoulders), boxed by
+    # their joints in the image: without them the detector missed people cut by the frame
+    # (session 13: every person 12 points under one skeleton on waist-cut photos).
     truncation: float = 0.0
     # Share of images with no one: a person-free strip of a photo, nothing pasted. Without
     # them every image holds a person, and a detector trained on damaged images found people
