@@ -2,7 +2,7 @@
 model's person-centred pass on each box, all of a call's boxes batched together.
 
     photo -> letterboxed to the detector's input (a JPEG decoded at the DCT scale that needs;
-      a photo twice as long as wide also in square tiles: ``detector_frames``)
+      a photo twice as wide as high also in square tiles: ``detector_frames``)
       -> ``centers`` / ``box_size`` / ``box_offset`` -> the best ``max_people`` boxes at or
       above ``min_score`` (3 x 3 max-pool peaks in the graph, then near-duplicates dropped)
       -> each box's square (``side = max(w, h)``: the boxes are the joints' box x
