@@ -169,9 +169,9 @@ def main(argv=None) -> int:
             folder / name, quality=95)
         entries.append({"file": f"images/{name}", "width": args.size, "height": args.size,
                         "complete": True, "source": "nobody", "persons": []})
-    if args.side_by_side:
-        from tfpose.input.mosaic import joint_boxes
+    from tfpose.input.mosaic import joint_boxes
 
+    if args.side_by_side:
         for i, (image, persons) in enumerate(side_by_side_images(data, args.side_by_side,
                                                                  args.height, args.seed)):
             name = f"side-by-side-{i:04d}.jpg"
@@ -185,7 +185,6 @@ def main(argv=None) -> int:
                                         for b, (k, a) in zip(boxes.numpy(), persons)]})
     if (args.mpii / "mpii_sample.mat").exists():
         from tfpose.datasets import mpii
-        from tfpose.input.mosaic import joint_boxes
 
         for rec in mpii.read_annotations(args.mpii / "mpii_sample.mat"):
             source = args.mpii / "images" / rec.image_name

@@ -16,12 +16,12 @@ SAMPLES = Path(__file__).resolve().parents[1] / "data" / "mpii_sample"
 def test_the_detector_input_maps_back_to_the_photo():
     photo = np.zeros((200, 300, 3), np.uint8)
     photo[120, 70] = 255
-    framed, frame = detector_frames.detector_input(photo, 96)
+    (framed, frame), = detector_frames.detector_inputs(photo, 96)
     assert framed.shape == (96, 96, 3) and framed[:16].max() == 0  # padded above and below
     np.testing.assert_allclose(frame, [0, -50, 300, 250])  # the square about the photo
     v, u = np.unravel_index(framed.sum(-1).argmax(), (96, 96))
-    np.testing.assert_allclose(detector_frames.to_photo([[u, v, u, v]], frame, 96)[0, :2], [70, 120],
-                               atol=300 / 96 / 2 + 0.01)
+    np.testing.assert_allclose(detector_frames.to_photo([[u, v, u, v]], frame, 96)[0, :2],
+                               [70, 120], atol=300 / 96 / 2 + 0.01)
 
 
 def test_a_large_jpeg_is_framed_for_the_detector_without_decoding_it_whole():
@@ -33,8 +33,9 @@ def test_a_large_jpeg_is_framed_for_the_detector_without_decoding_it_whole():
 
     buffer = io.BytesIO()
     Image.open(SAMPLES / "005808361.jpg").resize((2048, 1152)).save(buffer, "JPEG", quality=95)
-    from_bytes, frame = detector_frames.detector_input(buffer.getvalue(), 192)
-    from_array, same_frame = detector_frames.detector_input(decode_rgb(buffer.getvalue()), 192)
+    (from_bytes, frame), = detector_frames.detector_inputs(buffer.getvalue(), 192)
+    (from_array, same_frame), = detector_frames.detector_inputs(
+        decode_rgb(buffer.getvalue()), 192)
     np.testing.assert_array_equal(frame, same_frame)
     assert np.abs(from_bytes - from_array).mean() < 2.0
 
@@ -121,3 +122,21 @@ def test_inside_share_is_the_share_of_each_box_inside_the_other():
     a = np.float32([[0, 0, 10, 10], [0, 0, 0, 5]])
     b = np.float32([[5, 0, 15, 10], [0, 0, 20, 20]])
     np.testing.assert_allclose(detector_frames.inside_share(a, b), [[0.5, 1.0], [0.0, 0.0]])
+
+
+def test_a_wide_jpeg_gives_its_tiles_from_one_decode_as_the_array_does():
+    import io
+
+    from tfpose.serving.images import decode_rgb
+
+    buffer = io.BytesIO()
+    Image.open(SAMPLES / "005808361.jpg").resize((3000, 1000)).save(buffer, "JPEG", quality=95)
+    boxes, _ = detector_frames.tiles(3000, 1000)
+    from_bytes = detector_frames.detector_inputs(buffer.getvalue(), 192, boxes=boxes)
+    from_array = detector_frames.detector_inputs(decode_rgb(buffer.getvalue()), 192,
+                                                 boxes=boxes)
+    assert len(from_bytes) == len(boxes) == 5
+    for (a, frame_a), (b, frame_b), box in zip(from_bytes, from_array, boxes):
+        np.testing.assert_array_equal(frame_a, box)
+        np.testing.assert_array_equal(frame_b, box)
+        assert np.abs(a - b).mean() < 2.0

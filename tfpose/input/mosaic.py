@@ -25,9 +25,9 @@ whole photo, its joints in stored pixels):
 Each pasted photo is resampled once (``augment.warp_image``) with the same matrix that maps its
 joints (``augment.transform_keypoints``, left and right swapped when mirrored), so every joint
 stays on its pixels. A person's box is the bounding box of its annotated joints in the image
-grown by ``person_box.MARGIN`` about its centre (the square of its larger side is the pose crop); it is
-labelled when its centre lies in the image and at least ``min_visible`` of it is not covered by
-later pastes. A joint under a later paste keeps its label but loses ``visible``.
+grown by ``person_box.MARGIN`` about its centre (the square of its larger side is the pose
+crop); it is labelled when its centre lies in the image and at least ``min_visible`` of it is
+not covered by later pastes. A joint under a later paste keeps its label but loses ``visible``.
 
 Training batches then get the everyday degradations that move no pixel (``data.augment``'s
 lighting, low resolution, blur, noise and JPEG probabilities, ``degrade_images``): with a
@@ -64,7 +64,7 @@ CENTRE_SPAN = 0.9  # pasted centres lie in the central 90 % of each axis
 # x, y, flip, zoom (slot 0) or lying (pastes), empty (slot 0) or turn direction (pastes).
 NUM_DRAWS = 8
 # A cut paste's square lies beyond the image edge by this share of its side: the knees to the
-# waist of a standing person (the person's box centre, about the square's, stays inside).
+# waist of a standing person.
 CUT_SHARE = (0.1, 0.45)
 # Cumulative shares of the edges a cut crosses (bottom, top, left, right): photos cut people at
 # the bottom most.

@@ -5,9 +5,9 @@ The detector reads a photo letterboxed to a ``size`` square (192 px). A photo fo
 wide as it is high then spans 48 px of input height, and a person half its height 24: on
 200 images of 2-4 val photos side by side (``scripts/make_multi_person_set.py
 --side-by-side``) the detector found 57.5 % of the people at 192 px and 80.2 % at 384. Tiles
-give the photo's height the whole input instead, at the detector's own size (its LiteRT twin takes
-no other): squares of the short side, overlapping by half, each keeping the boxes whose centre
-lies in its core (the part nearer to it than to any other tile), so a person up to half the
+give the photo's height the whole input instead, at the detector's own size (its LiteRT twin
+takes no other): squares of the photo's height, overlapping by half, each keeping the boxes
+whose centre lies in its core (the part nearer to it than to any other tile), so a person up to half the
 height across is whole in the tile that keeps it; the whole photo's boxes join them, and of a
 person both found the better-scored box stays (``combine``).
 """
@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-# Photos whose long side is at least this many times the short side are also read in tiles.
-# 16:9 video (1.78) stays one input: its short side gets 108 of the 192 px.
+# Photos at least this many times as wide as high are also read in tiles. 16:9 video (1.78)
+# stays one input: its height gets 108 of the 192 px.
 TILE_ASPECT = 2.0
 TILE_OVERLAP = 0.5  # of a tile's side shared with the next one
 # The share of the smaller of a tile's box and a whole-photo box inside the other at which
@@ -29,25 +29,27 @@ TILE_OVERLAP = 0.5  # of a tile's side shared with the next one
 SAME_PERSON = 0.6
 
 
-def detector_input(photo, size: int, name="image", box=None):
-    """One photo (H x W x 3 uint8 array, or encoded bytes as displayed) -> (its detector input
-    ``size`` x ``size`` x 3 float32, the frame ``(x0, y0, x1, y1)`` in photo px: input x maps
-    to ``x0 + x (x1 - x0) / size``, pixel centres at integers). ``box``: a square of the photo
-    (a tile) instead of the whole photo letterboxed.
+def detector_inputs(photo, size: int, name="image", boxes=(None,)):
+    """One photo (H x W x 3 uint8 array, or encoded bytes as displayed) -> per box of
+    ``boxes`` (None: the whole photo letterboxed; a square of the photo: a tile) the detector
+    input ``size`` x ``size`` x 3 float32 and its frame ``(x0, y0, x1, y1)`` in photo px
+    (input x maps to ``x0 + x (x1 - x0) / size``, pixel centres at integers).
 
     The pose model's own crop (``host_crop``: the graph's, in numpy), so a photo given as a
-    path, bytes or an array is framed alike; a JPEG is decoded at the reduced DCT scale the
-    input allows (a 12-megapixel photo at 1/8: ~15x faster than decoding it whole)."""
-    from tfpose.serving.host_crop import crop_frame, crop_photo
+    path, bytes or an array is framed alike; a JPEG is decoded once for all ``boxes``, at the
+    reduced DCT scale they allow (a 12-megapixel photo at 1/8: ~15x faster than decoding it
+    whole)."""
+    from tfpose.serving.host_crop import crop_frame, crop_photo_boxes
 
     if isinstance(photo, (bytes, bytearray)):
-        return crop_photo(bytes(photo), box, size, "letterbox", name)
-    return crop_frame(np.asarray(photo, np.uint8), box, size, "letterbox")
+        return crop_photo_boxes(bytes(photo), boxes, size, "letterbox", name)
+    return [crop_frame(np.asarray(photo, np.uint8), box, size, "letterbox") for box in boxes]
 
 
 def to_photo(boxes: np.ndarray, frame: np.ndarray, size: int) -> np.ndarray:
-    """Boxes N x 4 in the pixels of a ``size`` input framing the photo's ``frame`` (x0, y0, x1,
-    y1 photo px, ``detector_input``'s) -> photo pixels: ``x0 + x (x1 - x0) / size`` per axis."""
+    """Boxes N x 4 in the pixels of a ``size`` input framing the photo's ``frame`` (x0, y0,
+    x1, y1 photo px, from ``detector_inputs``) -> photo pixels: ``x0 + x (x1 - x0) / size``
+    per axis."""
     scale = np.tile((frame[2:] - frame[:2]) / size, 2)
     return np.tile(frame[:2], 2) + np.asarray(boxes, np.float32) * scale
 
@@ -67,8 +69,7 @@ def tiles(width: int, height: int, aspect: float = TILE_ASPECT):
     count = math.ceil((width - height) / (height * (1.0 - TILE_OVERLAP))) + 1
     starts = np.linspace(0.0, width - height, count)
     cuts = np.concatenate([[-np.inf], (starts[1:] + starts[:-1] + height) / 2.0, [np.inf]])
-    rows = np.tile([0.0, float(height)], (count, 1))
-    boxes = np.stack([starts, rows[:, 0], starts + height, rows[:, 1]], axis=1)
+    boxes = np.stack([starts, np.zeros(count), starts + height, np.full(count, height)], 1)
     cores = np.stack([cuts[:-1], np.full(count, -np.inf), cuts[1:], np.full(count, np.inf)], 1)
     return boxes.astype(np.float32), cores.astype(np.float32)
 
@@ -93,11 +94,18 @@ def combine(whole, tiled):
     boxes, scores, in_tile = map(np.concatenate, (parts, part_scores, views))
     share = inside_share(boxes, boxes)
     same = (np.maximum(share, share.T) >= SAME_PERSON) & (in_tile[:, None] != in_tile[None])
+    kept = keep_greedily(same, scores)
+    return boxes[kept], scores[kept]
+
+
+def keep_greedily(overlap: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices kept (int64, best first) of N boxes with ``scores`` N and ``overlap`` N x N
+    bool: each box in score order unless it overlaps one already kept."""
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if not same[i, kept].any():
+        if not overlap[i, kept].any():
             kept.append(int(i))
-    return boxes[kept], scores[kept]
+    return np.asarray(kept, np.int64)
 
 
 def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ at least 2, 4 or 8 times the crop is decoded at 1/2, 1/4 or 1/8 scale in the DCT
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -90,20 +90,27 @@ def crop_photo(encoded: bytes, box: Optional[np.ndarray], size: int, frame: str,
     """One encoded photo (``images.prepare_image``'s bytes: as displayed) -> (S x S x 3 float32
     crop, the box used, float32 [4]); ``box`` None: the whole photo framed by ``frame``. A
     DataError naming ``name`` when its pixels cannot be decoded."""
+    return crop_photo_boxes(encoded, [box], size, frame, name)[0]
+
+
+def crop_photo_boxes(encoded: bytes, boxes: Sequence, size: int, frame: str,
+                     name="image") -> list[tuple[np.ndarray, np.ndarray]]:
+    """``crop_photo`` of several boxes of one photo from one decode, a JPEG at the DCT scale
+    the smallest box allows."""
     with open_image(encoded, name) as image:
         width, height = image.size
-        used = whole_image_box(width, height, frame) if box is None else np.asarray(box,
-                                                                                    np.float32)
+        used = [whole_image_box(width, height, frame) if box is None
+                else np.asarray(box, np.float32) for box in boxes]
         reduction = 1.0
         if image.format in JPEG_FORMATS:
-            ratio = min(used[2] - used[0], used[3] - used[1]) / size
+            ratio = min(min(u[2] - u[0], u[3] - u[1]) for u in used) / size
             wanted = next(r for r in (8, 4, 2, 1) if ratio >= r or r == 1)
             if wanted > 1:
                 drafted = image.draft("RGB", (max(1, width // wanted), max(1, height // wanted)))
                 if drafted is not None:  # the scale Pillow chose (1/1 .. 1/8)
                     reduction = width / drafted[1][2]
         pixels = rgb_pixels(image, name)
-    return crop_and_resize(pixels, used, size, reduction), used
+    return [(crop_and_resize(pixels, u, size, reduction), u) for u in used]
 
 
 def crop_frame(frame_pixels: np.ndarray, box: Optional[np.ndarray], size: int,
