@@ -207,6 +207,33 @@ def test_empty_images_show_a_strip_and_no_one():
         np.testing.assert_array_equal(default["image"].numpy(), same["image"].numpy())
 
 
+def test_made_empty_images_are_noise_grey_or_texture_and_hold_no_one():
+    """``made_empty``: that share of the empty images is made, not cut from photo 0 (whose
+    blue channel is 40 everywhere), each kind shows up, and no one is labelled on them."""
+    rng = np.random.default_rng(3)
+    group = _group(rng, 1 + CFG.max_persons)
+    cfg = MosaicConfig(max_persons=3, empty=1.0, made_empty=0.5)
+    made, strips, kinds = 0, 0, set()
+    for i in range(24):
+        ex = mosaic.compose(group, [9, i], SIZE, cfg)
+        assert ex["box_valid"].numpy().sum() == 0 and ex["annotated"].numpy().sum() == 0
+        image = ex["image"].numpy()
+        assert image.min() >= 0 and image.max() <= 255
+        if set(np.unique(image[..., 2])) <= {40.0}:
+            strips += 1
+            continue
+        made += 1
+        step = np.abs(np.diff(image, axis=1)).mean()
+        spread = image.std()
+        kinds.add("texture" if step < 0.5 * spread else "noise" if spread > 68 else "grey")
+    assert made >= 6 and strips >= 6  # about half each
+    for seed in range(12):  # every kind, straight from made_empty
+        image = mosaic.made_empty(tf.constant([seed, 0], tf.int64), SIZE).numpy()
+        step, spread = np.abs(np.diff(image, axis=1)).mean(), image.std()
+        kinds.add("texture" if step < 0.5 * spread else "noise" if spread > 68 else "grey")
+    assert kinds == {"noise", "grey", "texture"}
+
+
 def test_cut_people_cross_an_image_edge_and_are_boxed_by_the_joints_it_shows():
     """``truncation = 1``: every paste crosses an image edge (its square by 10-45 % of its
     side), its joints beyond the edge unlabelled, the rest on their pixels, its box the margin

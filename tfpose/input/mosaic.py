@@ -20,7 +20,9 @@ whole photo, its joints in stored pixels):
   the image instead (the bottom on half of them, else the top, left or right) by 10-45 % of
   its square: a person the frame cuts at the knees, waist or shoulders, boxed by the joints
   the image shows (as every person is). With probability ``empty`` the image is a
-  person-free strip with no one pasted: a detector must also learn where nobody is.
+  person-free strip with no one pasted: a detector must also learn where nobody is; a share
+  ``made_empty`` of those is made instead (``made_empty``: noise, a grey frame under sensor
+  noise, a smooth colour texture), what a photo strip never shows.
 
 Each pasted photo is resampled once (``augment.warp_image``) with the same matrix that maps its
 joints (``augment.transform_keypoints``, left and right swapped when mirrored), so every joint
@@ -185,6 +187,32 @@ def background(image, keypoints, annotated, extent, u, size: int, whole):
     return matrix, picture, in_photo | tf.logical_not(whole)
 
 
+# Made empty images (``made_empty``): texture cells from 2 to 64 px (log-uniform), and the
+# sensor noise's spread about its grey (0..255 levels).
+TEXTURE_CELLS = (2.0, 64.0)
+SENSOR_SPREAD = (8.0, 64.0)
+
+
+def made_empty(seed, size: int):
+    """S x S x 3 float32 (0..255) with no one in it, from ``seed`` (int [2]): with equal odds
+    uniform noise, a flat grey under Gaussian sensor noise, or a smooth colour texture (noise
+    on a grid of cells, resized bilinearly: clouds, foliage, a blurred scene)."""
+    u = tf.random.stateless_uniform([4], seed=seed)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    noise = tf.random.stateless_uniform([size, size, 3], seed=seeds[0], maxval=255.0)
+    spread = SENSOR_SPREAD[0] + u[1] * (SENSOR_SPREAD[1] - SENSOR_SPREAD[0])
+    grey = 30.0 + 190.0 * u[2] + spread * tf.random.stateless_normal([size, size, 3],
+                                                                      seed=seeds[1])
+    log_low, log_high = math.log(TEXTURE_CELLS[0]), math.log(TEXTURE_CELLS[1])
+    cell = tf.exp(log_low + u[3] * (log_high - log_low))
+    cells = tf.cast(tf.math.ceil(size / cell), tf.int32)
+    grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seed=seeds[2], maxval=255.0)
+    texture = tf.image.resize(grid, [size, size], method="bilinear")
+    kind = tf.cast(tf.floor(3.0 * u[0]), tf.int32)
+    picture = tf.gather(tf.stack([noise, grey, texture]), tf.minimum(kind, 2))
+    return tf.ensure_shape(tf.clip_by_value(picture, 0.0, 255.0), [size, size, 3])
+
+
 def cut_centre(at, side, depth, edge, size: int):
     """The centre (2,) that puts a square of ``side`` across an image edge by ``CUT_SHARE``
     (at ``depth`` in [0, 1)) of its side; ``edge`` uniform in [0, 1) picks the edge by
@@ -220,6 +248,10 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
 
     matrix0, canvas, owned = background(images[0], keypoints[0], annotated[0], extent[0],
                                          u[0], size, whole)
+    if cfg.made_empty > 0:
+        made = empty & (u[0, 2] < cfg.made_empty)  # slot 0's size draw: unused when empty
+        canvas = tf.where(made, made_empty(tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, tf.int64), 1), size), canvas)
     owner = tf.where(owned, 0, -1)
     matrices, flips = [matrix0], [u[0, 5] < 0.5]
     log_low, log_high = math.log(cfg.min_size), math.log(cfg.max_size)
