@@ -227,6 +227,9 @@ def main(argv=None):
                         help="every person first (tfpose predict --detector, e.g. "
                              "person-detector), each photo scored by its best person "
                              "[default: one skeleton per photo]")
+    parser.add_argument("--nobody-found", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --detector: where it finds no one, the sure one-person "
+                             "answer (tfpose predict's default)")
     parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
     parser.add_argument("--results", default="", help="the JSON's path (default OUT/results.json)")
     parser.add_argument("--reuse", action="store_true",
@@ -247,11 +250,13 @@ def main(argv=None):
     annotated = joints[..., 2] > 0
     out_dir = Path(args.out)
     predictor = make_predictor(args.model, passes=args.passes, engine=args.engine)
-    people = every_person(predictor, args.detector, engine=args.engine)
+    people = every_person(predictor, args.detector, engine=args.engine,
+                          nobody_found=args.nobody_found)
     # What made a row's saved predictions: --reuse takes only a row of the same model and passes.
     predictor_id = f"{args.model} | {predictor.description} | {args.passes} passes"
     if people is not None:
-        predictor_id += f" | every person, {args.detector}, best person"
+        predictor_id += f" | every person, {args.detector}, best person" + (
+            "" if args.nobody_found else ", no one-person answer where nobody is found")
     mediapipe = Path(args.mediapipe_python).exists()
     cores = os.cpu_count()
     print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "

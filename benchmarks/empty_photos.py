@@ -14,10 +14,11 @@ Made photos (seeded, the same on every run), in four groups:
 ``--photo FILE`` adds real photos checked by eye to show nobody (the ``photos`` group: for the
 check set, its nobody strips 0001, 0002, 0023 and 0035; the others show unannotated people).
 
-Per detector and group: the photos where someone is found at ``people.MIN_SCORE`` (what
-``tfpose predict`` returns), and the highest score any box reached (the margin under the
-threshold). Each detector runs as ``tfpose predict`` runs it (its LiteRT twin when it has one).
-Last line: JSON.
+Per detector and group: the photos where ``tfpose predict`` finds someone (the detector at
+``people.MIN_SCORE``, then, where it finds no one, ``--pose``'s sure one-person answer:
+``serving/whole_photo.py``; ``--no-nobody-found``: the detector alone), and the highest score
+any detector box reached (the margin under the threshold). Each model runs as ``tfpose
+predict`` runs it (its LiteRT twin when it has one). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -65,16 +66,15 @@ def made_photos(noise: int = 24, seed: int = 0) -> dict:
     return groups
 
 
-def score(detector, photos: list) -> dict:
-    """``photos`` [(name, pixels or encoded bytes)] -> the photos with someone found and the top
-    box score (the detector asked down to score 0.01, so the margin shows)."""
-    from tfpose.serving import people
-
+def score(finder, photos: list) -> dict:
+    """``photos`` [(name, pixels or encoded bytes)] -> the photos where ``finder`` (a
+    ``people.PeoplePredictor``) finds someone, and the top box score of its detector (asked
+    down to score 0.01, so the margin shows)."""
     found, top = [], 0.0
     for name, pixels in photos:
-        _, scores = detector([pixels], [name])[0][:2]
+        _, scores = finder.detector([pixels], [name], min_score=0.01)[0][:2]
         top = max(top, float(np.max(scores, initial=0.0)))
-        if np.any(scores >= people.MIN_SCORE):
+        if len(finder([pixels], [name])[0]):
             found.append(name)
     return {"photos": len(photos), "with someone": found, "top score": round(top, 3)}
 
@@ -85,20 +85,24 @@ def main(argv=None) -> int:
     parser.add_argument("--noise", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--photo", action="append", type=Path, default=[])
+    parser.add_argument("--pose", default="lspet")
+    parser.add_argument("--nobody-found", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     from tfpose.serving import people
+    from tfpose.serving.predict import make_predictor
 
     groups = made_photos(args.noise, args.seed)
     if args.photo:
         groups["photos"] = [(str(path), path.read_bytes()) for path in args.photo]
     results = {}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; someone = a box scoring >= "
-          f"{people.MIN_SCORE}\n")
+    pose = make_predictor(args.pose)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; pose {args.pose}; one-person "
+          f"answer where no one is found: {args.nobody_found}\n")
     print("| detector | " + " | ".join(f"{g} ({len(p)})" for g, p in groups.items()) + " |")
     print("|---|" + "---|" * len(groups))
     for name in args.detector:
-        detector = people.PersonDetector(name, min_score=0.01)
-        results[name] = {group: score(detector, photos) for group, photos in groups.items()}
+        finder = people.every_person(pose, name, nobody_found=args.nobody_found)
+        results[name] = {group: score(finder, photos) for group, photos in groups.items()}
         cells = [f"{len(r['with someone'])} found, top {r['top score']:.3f}"
                  for r in results[name].values()]
         print(f"| {name} | " + " | ".join(cells) + " |")

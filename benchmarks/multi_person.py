@@ -273,6 +273,9 @@ def main(argv=None) -> int:
                         help="one person found: the pose model's whole-photo two passes when "
                              "they agree with the detector's box (people.PeoplePredictor's "
                              "alone; off in tfpose predict)")
+    parser.add_argument("--nobody-found", action=argparse.BooleanOptionalAction, default=True,
+                        help="where the detector finds no one (at the lowest threshold), the "
+                             "sure one-person answer (tfpose predict's default)")
     parser.add_argument("--engine", default="auto", choices=["auto", "tensorflow", "litert"],
                         help="both models' engine (as tfpose predict --engine)")
     parser.add_argument("--true-boxes", action="store_true",
@@ -300,7 +303,8 @@ def main(argv=None) -> int:
     args.refine_below = REFINE_BELOW_IOU if args.refine_below is None else args.refine_below
     pose = make_predictor(args.pose, passes=2, engine=args.engine)
     people = PeoplePredictor(detector, pose, refine=args.refine, grow=args.grow,
-                             alone=args.alone, refine_below=args.refine_below)
+                             alone=args.alone, refine_below=args.refine_below,
+                             nobody_found=args.nobody_found)
     results, seconds = run_people(people, photos)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "detector": detector.description, "detector_size": detector.size,
@@ -342,7 +346,7 @@ def main(argv=None) -> int:
     if args.true_boxes:
         truth, _ = run_people(PeoplePredictor(TrueBoxes(entries, photos), pose,
                                               refine=args.refine, grow=args.grow,
-                                              alone=False), photos)
+                                              alone=False, nobody_found=False), photos)
         scored = [score_image(r.keypoints, e["persons"], e["complete"])
                   for r, e in zip(truth, entries)]
         row = summarise(scored, entries)

@@ -215,6 +215,9 @@ def main(argv=None):
     parser.add_argument("--alone", action=argparse.BooleanOptionalAction, default=None,
                         help="with --detector: a lone person gets the whole-photo two passes "
                              "[default: tfpose predict's]")
+    parser.add_argument("--nobody-found", action=argparse.BooleanOptionalAction, default=None,
+                        help="with --detector: where it finds no one, the sure one-person "
+                             "answer [default: tfpose predict's]")
     parser.add_argument("--workers", type=int, default=1,
                         help="tfpose predict --workers: processes, each on its share of the "
                              "cores (the clock includes their start)")
@@ -224,7 +227,8 @@ def main(argv=None):
                              "[default: tfpose predict's]")
     args = parser.parse_args(argv)
     people_options = {key: value for key, value in [("alone", args.alone),
-                                                     ("refine_below", args.refine_below)]
+                                                     ("refine_below", args.refine_below),
+                                                     ("nobody_found", args.nobody_found)]
                       if value is not None}
 
     import numpy as np

@@ -11,6 +11,9 @@ model's person-centred pass on each box, all of a call's boxes batched together.
       whole-photo pass 1) -> pass 2 on the square around the joints of each person the first
       crop framed badly (``REFINE_BELOW_IOU``) -> joints mapped back to the photo.
 
+A photo where the detector finds no one gets the pose model's own one-person answer when it
+is sure of that person (``whole_photo``): blurred and cut-off people the detector misses.
+
 Each skeleton comes from its own crop, so its joints cannot come from different people the way
 one whole-photo skeleton's did (issue 33's "chimera"). ``PeopleResult`` holds one photo's
 answer with an instance axis (``N`` persons, best first; ``N = 0`` when nobody is found).
@@ -28,6 +31,7 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 from tfpose.serving import detector_frames as frames_lib
+from tfpose.serving import whole_photo
 from tfpose.serving.detector_frames import to_photo
 
 DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
@@ -153,10 +157,12 @@ class PersonDetector:
         self._detect = _TensorFlowDetector(path, checkpoint, size, 2 * max_people)
         self.size, self.description = self._detect.size, f"work dir {path}"
 
-    def __call__(self, photos: Sequence, names: Optional[Sequence] = None):
+    def __call__(self, photos: Sequence, names: Optional[Sequence] = None,
+                 min_score: Optional[float] = None):
         """``photos``: H x W x 3 uint8 RGB arrays, or encoded bytes as displayed
         (``images.prepare_image``'s); a DataError naming the photo (``names``) whose pixels
-        cannot be decoded."""
+        cannot be decoded. ``min_score``: this call's, instead of the detector's."""
+        min_score = self.min_score if min_score is None else min_score
         if not len(photos):
             return []
         names = [f"image {i}" if names is None else names[i] for i in range(len(photos))]
@@ -178,7 +184,7 @@ class PersonDetector:
         for n, (i, frame, core) in enumerate(zip(owners, frames, cores)):
             input_boxes = np.asarray(out["boxes"][n], np.float32).reshape(-1, 4)
             sides = np.max(input_boxes[:, 2:] - input_boxes[:, :2], axis=1)
-            keep = (np.asarray(out["scores"][n]) >= self.min_score) & (sides >= MIN_BOX_SIDE)
+            keep = (np.asarray(out["scores"][n]) >= min_score) & (sides >= MIN_BOX_SIDE)
             found = (to_photo(input_boxes[keep], frame, self.size),
                      np.asarray(out["scores"][n])[keep])
             if core is None:
@@ -256,18 +262,21 @@ def square_of(boxes: np.ndarray, grow: float = 1.0) -> np.ndarray:
 
 def every_person(pose, detector=DETECTOR, *, max_people: int = MAX_PEOPLE,
                  min_score: float = MIN_SCORE, engine: str = "auto",
-                 alone: bool = False, refine_below: float = REFINE_BELOW_IOU):
+                 alone: bool = False, refine_below: float = REFINE_BELOW_IOU,
+                 nobody_found: bool = True):
     """The ``PeoplePredictor`` ``tfpose predict`` and ``tfpose.load`` put before ``pose``
     (``predict.make_predictor``'s predictor): ``detector`` with its options, the second pass
-    when ``pose`` runs two passes (for the persons framed worse than ``refine_below``) and,
-    with ``alone`` and two passes, the one-person answer for a lone person. None when there is
-    to be no search: ``detector`` None or ``"none"``, or ``pose`` no pose model."""
+    when ``pose`` runs two passes (for the persons framed worse than ``refine_below``),
+    with ``alone`` and two passes the one-person answer for a lone person, and with
+    ``nobody_found`` the sure one-person answer where the detector finds no one. None when
+    there is to be no search: ``detector`` None or ``"none"``, or ``pose`` no pose model."""
     if detector is None or str(detector).lower() == "none" or not pose.is_pose:
         return None
     two = pose.passes == 2
     return PeoplePredictor(PersonDetector(detector, max_people=max_people, min_score=min_score,
                                           engine=engine), pose, refine=two,
-                           alone=alone and two, refine_below=refine_below)
+                           alone=alone and two, refine_below=refine_below,
+                           nobody_found=nobody_found)
 
 
 class PeoplePredictor:
@@ -282,13 +291,16 @@ class PeoplePredictor:
     answer's confident joints (``passes.second_pass_boxes``, grown by one heatmap cell of the
     first crop), as the one-person two passes do after the whole photo, when that square
     overlaps the first crop by less than ``refine_below`` (IoU). A person without two
-    confident joints keeps its first answer. ``alone``: see ``ALONE_IOU``.
+    confident joints keeps its first answer. ``alone``: see ``ALONE_IOU``. ``nobody_found``
+    (default): a photo where the detector finds no one gets the pose model's one-person
+    answer when it is sure of that person (``whole_photo``).
     """
 
     def __init__(self, detector, pose, batch_size: int = 16, refine: bool = True,
                  grow: float = FIRST_CROP_GROW, alone: bool = False,
-                 refine_below: float = REFINE_BELOW_IOU):
+                 refine_below: float = REFINE_BELOW_IOU, nobody_found: bool = True):
         self.detector, self.pose, self.batch_size = detector, pose, batch_size
+        self.nobody_found = nobody_found
         self.refine, self.grow, self.alone = refine, grow, alone
         self.refine_below = refine_below
         self.size = int(pose.input_size)
@@ -333,13 +345,19 @@ class PeoplePredictor:
                     photos, names, owners[again], second[again])
             if getattr(self.pose, "turns_crops", False):
                 self._upright(photos, names, owners, keypoints, joint_scores, settled)
+        nobody = [i for i, found in enumerate(detections) if not len(found[1])]
+        rescued = whole_photo.sure_people(self.pose, self.detector, photos, names,
+                                          nobody) if self.nobody_found and nobody else {}
         results = []
         for i, found in enumerate(detections):
             mine = owners == i
+            boxes, scores = found[:2]
             image_keypoints, image_scores = whole.get(i, (keypoints[mine], joint_scores[mine]))
+            if i in rescued:  # box 1 x 4, score 1, keypoints 1 x K x 2, scores 1 x K
+                boxes, scores, image_keypoints, image_scores = rescued[i]
             width, height = _size(photos[i], names[i])
-            shown = np.clip(found[0], 0, [width, height, width, height]).astype(np.float32)
-            results.append(PeopleResult(shown, found[1].astype(np.float32),
+            shown = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+            results.append(PeopleResult(shown, scores.astype(np.float32),
                                         image_keypoints.astype(np.float32),
                                         image_scores.astype(np.float32)))
         return results
@@ -377,22 +395,9 @@ class PeoplePredictor:
         each photo ``i`` of ``lone`` (one person found by a detector without the pose model's
         trunk), kept when their second box overlaps that person's square (``squares[i]``)
         by ``ALONE_IOU``: then no one else can have lent it joints, and the answer is the
-        one-person answer to the joint. Encoded photos go in one call; arrays one each."""
-        encoded = [i for i in lone if isinstance(photos[i], bytes)]
-        answers = {}
-        if encoded:
-            try:
-                out = self.pose([photos[i] for i in encoded])
-            except DataError:  # pixels Pillow read and the pose model's decoder did not
-                out = None
-            if out is not None:
-                answers.update({i: {k: v[[n]] for k, v in out.items()}
-                                for n, i in enumerate(encoded)})
-        for i in lone:
-            if i not in answers:
-                answers[i] = self.pose.predict_frames(_pixels(photos[i], names[i])[None])
+        one-person answer to the joint."""
         kept = {}
-        for i, out in answers.items():
+        for i, out in whole_photo.answers(self.pose, photos, names, lone).items():
             box = out.get("boxes", np.full((1, 4), np.nan))[0]
             if np.isfinite(box).all() and box_iou(box[None], squares[i])[0, 0] >= ALONE_IOU:
                 kept[i] = (out["keypoints"][:1], out["keypoint_scores"][:1])
