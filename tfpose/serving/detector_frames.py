@@ -9,7 +9,8 @@ give the photo's height the whole input instead, at the detector's own size (its
 takes no other): squares of the photo's height, overlapping by half, each keeping the boxes
 whose centre lies in its core (the part nearer to it than to any other tile), so a person up to half the
 height across is whole in the tile that keeps it; the whole photo's boxes join them, and of a
-person both found the better-scored box stays (``combine``).
+person both found the better-scored box stays (``combine``). The box overlaps this needs
+(``inside_share``, ``box_iou``, ``row_iou``) serve the rest of the people pipeline too.
 """
 
 from __future__ import annotations
@@ -116,3 +117,22 @@ def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(high - low, 0, None), -1)
     area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), -1)[:, None]
     return np.where(area > 0, inter / np.where(area > 0, area, 1), 0.0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` (A x 4) with every box of ``b`` (B x 4): A x B."""
+    return _iou(np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None])
+
+
+def row_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of each box of ``a`` (N x 4) with the box in the same row of ``b`` (N x 4): N."""
+    return _iou(np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes ... x 4 (x0, y0, x1, y1) broadcast against each other; 0 without area."""
+    low, high = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(high - low, 0, None), -1)
+    area = lambda r: np.prod(np.clip(r[..., 2:] - r[..., :2], 0, None), -1)  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

@@ -32,7 +32,7 @@ import numpy as np
 from tfpose.core.errors import DataError
 from tfpose.serving import detector_frames as frames_lib
 from tfpose.serving import whole_photo
-from tfpose.serving.detector_frames import to_photo
+from tfpose.serving.detector_frames import box_iou, row_iou, to_photo
 
 DETECTOR = "person-detector"  # the shipped detector (``tfpose models``)
 MAX_PEOPLE = 20  # persons returned per photo at most (MediaPipe's num_poses is a user choice)
@@ -86,25 +86,6 @@ def drop_duplicates(boxes: np.ndarray, scores: np.ndarray, iou: float = DUPLICAT
     """Indices of ``boxes`` (N x 4, best first) kept: each box unless it overlaps an already
     kept one by more than ``iou`` (greedy, in score order)."""
     return frames_lib.keep_greedily(box_iou(boxes, boxes) > iou, scores)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` (A x 4) with every box of ``b`` (B x 4): A x B."""
-    return _iou(np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None])
-
-
-def row_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each box of ``a`` (N x 4) with the box in the same row of ``b`` (N x 4): N."""
-    return _iou(np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes ... x 4 (x0, y0, x1, y1) broadcast against each other; 0 without area."""
-    low, high = np.maximum(a[..., :2], b[..., :2]), np.minimum(a[..., 2:], b[..., 2:])
-    inter = np.prod(np.clip(high - low, 0, None), -1)
-    area = lambda r: np.prod(np.clip(r[..., 2:] - r[..., :2], 0, None), -1)  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 class PersonDetector:

@@ -22,6 +22,7 @@ import numpy as np
 
 from tfpose.core.errors import DataError
 from tfpose.core.joint_frame import MARGIN
+from tfpose.serving.detector_frames import box_iou
 
 LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)  # ankles to hips, wrists to shoulders
 # A photo where the detector finds no one gets the one-person answer as its person when the
@@ -72,8 +73,6 @@ def sure_person(keypoints: np.ndarray, scores: np.ndarray, hint_boxes: np.ndarra
     (``hint_boxes`` N x 4, ``hint_scores`` N: those under the detector's min score) of at
     least ``HINT_SCORE`` overlaps its box by ``HINT_IOU``. The box is the margin box of its
     joints scoring ``BOX_MIN_SCORE`` (as the detector's boxes are the annotated joints')."""
-    from tfpose.serving.people import box_iou
-
     scores = np.asarray(scores, np.float32)
     score = float(scores[list(LIMB_JOINTS)].mean())
     used = scores >= BOX_MIN_SCORE
