@@ -30,7 +30,7 @@ LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)  # ankles to hips, wris
 # detector saw something there: one of its boxes scoring HINT_SCORE or more (under its min
 # score) overlaps the answer's box by HINT_IOU. Measured with the shipped models on the
 # held-out photos (docs/multi_person.md, session 15): of the 297 motion-blurred photos where
-# the detector found no one it answers 142 (PCK@0.2 of their limbs 0.42), of 394 defocused
+# the detector found no one it answers 142 (PCK@0.2 of their limbs 0.41), of 394 defocused
 # 178; on 36 made photos with nobody (noise, flat, textures) none, and of 972 person-free
 # strips of held-out photos 15, each showing a person the detector missed. Without the hint,
 # 96 strips, a few of them with no one (a building, trees before a hill).
