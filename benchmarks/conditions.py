@@ -230,6 +230,9 @@ def main(argv=None):
     parser.add_argument("--nobody-found", action=argparse.BooleanOptionalAction, default=True,
                         help="with --detector: where it finds no one, the sure one-person "
                              "answer (tfpose predict's default)")
+    parser.add_argument("--alone", action="store_true",
+                        help="with --detector: a lone person found gets the whole-photo two "
+                             "passes when they agree (people.ALONE_IOU)")
     parser.add_argument("--thresholds", default="0.05,0.1,0.15,0.2,0.25,0.3,0.4,0.5")
     parser.add_argument("--results", default="", help="the JSON's path (default OUT/results.json)")
     parser.add_argument("--reuse", action="store_true",
@@ -251,12 +254,13 @@ def main(argv=None):
     out_dir = Path(args.out)
     predictor = make_predictor(args.model, passes=args.passes, engine=args.engine)
     people = every_person(predictor, args.detector, engine=args.engine,
-                          nobody_found=args.nobody_found)
+                          nobody_found=args.nobody_found, alone=args.alone)
     # What made a row's saved predictions: --reuse takes only a row of the same model and passes.
     predictor_id = f"{args.model} | {predictor.description} | {args.passes} passes"
     if people is not None:
         predictor_id += f" | every person, {args.detector}, best person" + (
-            "" if args.nobody_found else ", no one-person answer where nobody is found")
+            "" if args.nobody_found else ", no one-person answer where nobody is found") + (
+            ", alone" if args.alone else "")
     mediapipe = Path(args.mediapipe_python).exists()
     cores = os.cpu_count()
     print(f"{len(paths)} photos; tfpose {predictor.description}, {args.passes} passes; "
