@@ -567,7 +567,7 @@ def test_an_export_answers_every_person_through_its_box_signature(exported):
     assert not Predictor(exported["exports"]["classifier"]).is_pose
     boxes = np.array([[10, 10, 60, 90], [70, 20, 110, 80]], np.float32)
 
-    def two_people(photos, names=None):
+    def two_people(photos, names=None, min_score=None):
         return [(boxes, np.array([0.9, 0.8], np.float32)) for _ in photos]
 
     photo = np.random.default_rng(0).integers(0, 255, (100, 120, 3), dtype=np.uint8)

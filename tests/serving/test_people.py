@@ -317,7 +317,7 @@ def test_a_shared_trunks_pass_one_leaves_one_pose_pass_for_a_lone_person(agrees)
     joints = np.resize(ring, (16, 2)) if agrees else np.resize(ring + [180, 0], (16, 2))
     pass1 = people.WholePhotoPose(joints, np.ones(16, np.float32), 300.0)
 
-    def detector(photos, names=None):
+    def detector(photos, names=None, min_score=None):
         return [(box, np.array([0.9], np.float32), pass1) for _ in photos]
 
     pose = CountingPose()

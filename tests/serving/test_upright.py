@@ -106,7 +106,7 @@ def test_every_person_turns_a_lying_person_upright_and_maps_the_joints_back():
     photo[95:106, 60:241] = 255  # a person lying across the photo
     box = np.array([[50.0, 0.0, 250.0, 200.0]], np.float32)
 
-    def detector(photos, names=None):
+    def detector(photos, names=None, min_score=None):
         return [(box, np.array([0.9], np.float32)) for _ in photos]
 
     result = people.PeoplePredictor(detector, BarPose())([photo])[0]

@@ -199,17 +199,25 @@ def made_empty(seed, size: int):
     on a grid of cells, resized bilinearly: clouds, foliage, a blurred scene)."""
     u = tf.random.stateless_uniform([4], seed=seed)
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    noise = tf.random.stateless_uniform([size, size, 3], seed=seeds[0], maxval=255.0)
-    spread = SENSOR_SPREAD[0] + u[1] * (SENSOR_SPREAD[1] - SENSOR_SPREAD[0])
-    grey = 30.0 + 190.0 * u[2] + spread * tf.random.stateless_normal([size, size, 3],
-                                                                      seed=seeds[1])
-    log_low, log_high = math.log(TEXTURE_CELLS[0]), math.log(TEXTURE_CELLS[1])
-    cell = tf.exp(log_low + u[3] * (log_high - log_low))
-    cells = tf.cast(tf.math.ceil(size / cell), tf.int32)
-    grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seed=seeds[2], maxval=255.0)
-    texture = tf.image.resize(grid, [size, size], method="bilinear")
-    kind = tf.cast(tf.floor(3.0 * u[0]), tf.int32)
-    picture = tf.gather(tf.stack([noise, grey, texture]), tf.minimum(kind, 2))
+
+    def noise():
+        return tf.random.stateless_uniform([size, size, 3], seed=seeds[0], maxval=255.0)
+
+    def grey():
+        spread = SENSOR_SPREAD[0] + u[1] * (SENSOR_SPREAD[1] - SENSOR_SPREAD[0])
+        return 30.0 + 190.0 * u[2] + spread * tf.random.stateless_normal([size, size, 3],
+                                                                         seed=seeds[1])
+
+    def texture():
+        log_low, log_high = math.log(TEXTURE_CELLS[0]), math.log(TEXTURE_CELLS[1])
+        cells = tf.cast(tf.math.ceil(size / tf.exp(log_low + u[3] * (log_high - log_low))),
+                        tf.int32)
+        grid = tf.random.stateless_uniform(tf.stack([cells, cells, 3]), seed=seeds[2],
+                                           maxval=255.0)
+        return tf.image.resize(grid, [size, size], method="bilinear")
+
+    kind = tf.minimum(tf.cast(tf.floor(3.0 * u[0]), tf.int32), 2)
+    picture = tf.switch_case(kind, [noise, grey, texture])  # only the kind drawn is made
     return tf.ensure_shape(tf.clip_by_value(picture, 0.0, 255.0), [size, size, 3])
 
 
@@ -250,8 +258,9 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
                                          u[0], size, whole)
     if cfg.made_empty > 0:
         made = empty & (u[0, 2] < cfg.made_empty)  # slot 0's size draw: unused when empty
-        canvas = tf.where(made, made_empty(tf.random.experimental.stateless_fold_in(
-            tf.cast(seed, tf.int64), 1), size), canvas)
+        # tf.cond: the made image is drawn only for the images that show it (a few percent).
+        canvas = tf.cond(made, lambda: made_empty(tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, tf.int64), 1), size), lambda: canvas)
     owner = tf.where(owned, 0, -1)
     matrices, flips = [matrix0], [u[0, 5] < 0.5]
     log_low, log_high = math.log(cfg.min_size), math.log(cfg.max_size)

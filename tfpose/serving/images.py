@@ -128,6 +128,11 @@ def decode_rgb(encoded: bytes, name="image") -> np.ndarray:
         return rgb_pixels(image, name)
 
 
+def pixels_of(photo, name="image") -> np.ndarray:
+    """A photo's H x W x 3 uint8 RGB pixels: an array as it is, encoded bytes decoded whole."""
+    return decode_rgb(photo, name) if isinstance(photo, bytes) else photo
+
+
 def displayed_size(encoded: bytes, name="image") -> tuple:
     """(width, height) of the photo as displayed (EXIF orientation 5-8 swaps them), from its
     header: no pixel is decoded."""

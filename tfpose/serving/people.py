@@ -262,8 +262,8 @@ def every_person(pose, detector=DETECTOR, *, max_people: int = MAX_PEOPLE,
 
 class PeoplePredictor:
     """Photos -> one ``PeopleResult`` each: ``detector`` (a ``PersonDetector``, or any callable
-    with its call) then ``pose`` (``predict.make_predictor``'s predictor, through its
-    ``predict_frames`` on person crops).
+    with its call, ``min_score`` included) then ``pose`` (``predict.make_predictor``'s
+    predictor, through its ``predict_frames`` on person crops).
 
     Each person is cut from the photo at the pose model's input size (``pose.input_size``) as
     its own pass 2 would be (``host_crop.crop_and_resize``, the graph's crop in numpy), from
@@ -299,7 +299,12 @@ class PeoplePredictor:
         names = [f"image {i}" for i in range(len(photos))] if names is None else list(names)
         photos = [prepare_image(bytes(p), names[i]) if isinstance(p, (bytes, bytearray))
                   else np.asarray(p, np.uint8) for i, p in enumerate(photos)]
-        detections = self.detector(photos, names)
+        min_score = getattr(self.detector, "min_score", MIN_SCORE)
+        if self.nobody_found:  # one detector run gives the people and the hints under them
+            detections, hints = whole_photo.split_hints(self.detector(
+                photos, names, min_score=min(min_score, whole_photo.HINT_SCORE)), min_score)
+        else:
+            detections = self.detector(photos, names)
         squares = [square_of(found[0], self.grow) for found in detections]
         settled = set()  # one person, whose square is pass 2's already
         lone = [i for i in range(len(photos)) if self.alone and len(squares[i]) == 1]
@@ -327,8 +332,8 @@ class PeoplePredictor:
             if getattr(self.pose, "turns_crops", False):
                 self._upright(photos, names, owners, keypoints, joint_scores, settled)
         nobody = [i for i, found in enumerate(detections) if not len(found[1])]
-        rescued = whole_photo.sure_people(self.pose, self.detector, photos, names,
-                                          nobody) if self.nobody_found and nobody else {}
+        rescued = whole_photo.sure_people(self.pose, photos, names, nobody, hints, min_score) \
+            if self.nobody_found and nobody else {}
         results = []
         for i, found in enumerate(detections):
             mine = owners == i
@@ -397,6 +402,7 @@ class PeoplePredictor:
         model sees each crop whole (box ``(0, 0, S, S)``: its own crop is then the identity),
         so its keypoints come back in crop pixels."""
         from tfpose.serving.host_crop import crop_and_resize
+        from tfpose.serving.images import pixels_of
         from tfpose.serving.passes import turn_crops, unturn_points
 
         turns = np.zeros(len(boxes), np.int64) if turns is None else np.asarray(turns)
@@ -414,7 +420,7 @@ class PeoplePredictor:
                 pass
         rows = [n for n in range(len(boxes)) if n not in answers]
         size = self.size
-        crops = [crop_and_resize(_pixels(photos[owners[n]], names[owners[n]]), boxes[n], size)
+        crops = [crop_and_resize(pixels_of(photos[owners[n]], names[owners[n]]), boxes[n], size)
                  for n in rows]
         crops = np.stack(crops) if crops else np.zeros((0, size, size, 3))
         points, scores = self._pose(turn_crops(crops, turns[rows]))
@@ -453,13 +459,6 @@ class PeoplePredictor:
         if not keypoints:
             return np.zeros((0, 16, 2), np.float32), np.zeros((0, 16), np.float32)
         return np.concatenate(keypoints), np.concatenate(scores)
-
-
-def _pixels(photo, name) -> np.ndarray:
-    """A photo's H x W x 3 uint8 RGB pixels: an array as it is, encoded bytes decoded whole."""
-    from tfpose.serving.images import decode_rgb
-
-    return decode_rgb(photo, name) if isinstance(photo, bytes) else photo
 
 
 def _size(photo, name) -> tuple:

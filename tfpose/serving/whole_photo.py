@@ -23,6 +23,7 @@ import numpy as np
 from tfpose.core.errors import DataError
 from tfpose.core.joint_frame import MARGIN
 from tfpose.serving.detector_frames import box_iou
+from tfpose.serving.images import pixels_of
 
 LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)  # ankles to hips, wrists to shoulders
 # A photo where the detector finds no one gets the one-person answer as its person when the
@@ -32,8 +33,8 @@ LIMB_JOINTS = (0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15)  # ankles to hips, wris
 # held-out photos (docs/multi_person.md, session 15): of the 297 motion-blurred photos where
 # the detector found no one it answers 142 (PCK@0.2 of their limbs 0.41), of 394 defocused
 # 178; on 36 made photos with nobody (noise, flat, textures) none, and of 972 person-free
-# strips of held-out photos 15, each showing a person the detector missed. Without the hint,
-# 96 strips, a few of them with no one (a building, trees before a hill).
+# strips of held-out photos 15 (14 show a person the detector missed, 1 a figure drawn on a
+# car). Without the hint, 96 strips, a few of them with no one (a building, trees).
 SURE_LIMBS = 0.25
 HINT_SCORE = 0.08
 HINT_IOU = 0.1
@@ -57,11 +58,7 @@ def answers(pose, photos: list, names: list, which: list) -> dict:
                                  for n, i in enumerate(encoded)})
     for i in which:
         if i not in out_by_photo:
-            from tfpose.serving.images import decode_rgb
-
-            pixels = decode_rgb(photos[i], names[i]) if isinstance(photos[i], bytes) \
-                else photos[i]
-            out_by_photo[i] = pose.predict_frames(pixels[None])
+            out_by_photo[i] = pose.predict_frames(pixels_of(photos[i], names[i])[None])
     return out_by_photo
 
 
@@ -89,18 +86,29 @@ def sure_person(keypoints: np.ndarray, scores: np.ndarray, hint_boxes: np.ndarra
     return box, score
 
 
-def sure_people(pose, detector, photos: list, names: list, nobody: list) -> dict:
+def split_hints(found: list, min_score: float) -> tuple[list, list]:
+    """A detector's answers down to ``HINT_SCORE`` (per photo ``(boxes N x 4, scores N, ...)``,
+    best first) -> (the same answers at ``min_score``, what is under it per photo: ``(boxes,
+    scores)``, the hints of ``sure_person``). The boxes at ``min_score`` are those a call at
+    ``min_score`` gives: suppression keeps boxes in score order, so a lower box never removes
+    a higher one."""
+    answers, hints = [], []
+    for boxes, scores, *rest in found:
+        sure = np.asarray(scores) >= min_score
+        answers.append((boxes[sure], scores[sure], *rest))
+        hints.append((boxes[~sure], scores[~sure]))
+    return answers, hints
+
+
+def sure_people(pose, photos: list, names: list, nobody: list, hints: list,
+                min_score: float = 0.0) -> dict:
     """``{i: (box 1 x 4, score 1, keypoints 1 x K x 2, scores 1 x K)}`` float32, for each photo
-    ``i`` of ``nobody`` (where ``detector``, a ``people.PersonDetector``, found no one) whose
-    one-person answer is a ``sure_person``; the detector is asked again down to
-    ``HINT_SCORE`` for its hints."""
-    hints = detector([photos[i] for i in nobody], [names[i] for i in nobody],
-                     min_score=HINT_SCORE)
-    min_score = getattr(detector, "min_score", 0.0)
+    ``i`` of ``nobody`` (where the detector found no one at ``min_score``) whose one-person
+    answer is a ``sure_person`` given that photo's ``hints[i]`` (``split_hints``)."""
     outs, found = answers(pose, photos, names, nobody), {}
-    for i, (hint_boxes, hint_scores) in zip(nobody, (hint[:2] for hint in hints)):
+    for i in nobody:
         keypoints, scores = outs[i]["keypoints"][0], outs[i]["keypoint_scores"][0]
-        person = sure_person(keypoints, scores, hint_boxes, hint_scores, min_score)
+        person = sure_person(keypoints, scores, *hints[i], min_score)
         if person is not None:
             found[i] = (person[0][None], np.float32([person[1]]),
                         keypoints[None].astype(np.float32), scores[None].astype(np.float32))
