@@ -20,11 +20,7 @@ py="nice -n 10 .venv/bin/python"
 log=runs/score/$(basename "$name")
 mkdir -p runs/score
 
-test -f runs/multi-person-set/persons.json || $py scripts/make_multi_person_set.py \
-  runs/multi-person-set
-test -f runs/side-by-side-set/persons.json || $py scripts/make_multi_person_set.py \
-  runs/side-by-side-set --images 0 --nobody 0 --side-by-side 200 --mpii /nonexistent
-test -f runs/crossing/crossing.mp4 || $py scripts/make_crossing_clip.py runs/crossing
+bash scripts/make_check_sets.sh
 
 # The check set's strips checked by eye to show no one (the others show unannotated people).
 strips=()

@@ -93,6 +93,20 @@ class MosaicConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CrowdConfig:
+    """Pose training crops of one person among others, framed as the detector frames them
+    (``input/crowd_crops.py``; the images composed as ``data.mosaic`` says)."""
+
+    # Share of the training batches made of crowd crops (the rest: one-person photos).
+    share: float = 0.0
+    canvas: int = 384  # side of the composed image the crops are cut from (the check set's)
+    # The crop square's centre moves by up to this share of its side per axis, and its side is
+    # scaled by exp(s), s in [-scale, scale]: a detector's box is not the annotation's.
+    shift: float = 0.1
+    scale: float = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the converted TFRecords live and how they become model inputs and targets."""
 
@@ -133,6 +147,7 @@ class DataConfig:
     extra_train_dirs: Tuple[str, ...] = ()
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     mosaic: MosaicConfig = dataclasses.field(default_factory=MosaicConfig)
+    crowd: CrowdConfig = dataclasses.field(default_factory=CrowdConfig)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -358,3 +358,31 @@ def test_an_epoch_counts_the_extra_training_sets(data_dir, tmp_path):
     manifest = shards.read_manifest(data_dir)
     assert train.steps_per_epoch(more, manifest, "train") == 8  # 16 records, batches of 2
     assert train.steps_per_epoch(more, manifest, "val") == 2  # 3 records, the last batch kept
+
+
+def test_crowd_batches_are_the_crowd_crops_with_their_targets(data_dir):
+    """``data.crowd.share``: whole batches of crowd crops (``input/crowd_crops.py``) among the
+    one-person batches; each holds the crops' pixels, and its heatmap targets weigh the cropped
+    person's labelled joints, those cut off too (``absent_weight``)."""
+    from tfpose.input import crowd_crops
+
+    crowd = {"share": 1.0, "canvas": 64}
+    cfg = _cfg(data_dir, normalization="unit", absent_weight=1.0, crowd=crowd,
+               mosaic={"max_persons": 2, "truncation": 0.5},
+               augment={"color_jitter": 0.0})
+    inputs, targets, weights = _first(_dataset(cfg, "train", True))
+    expected = list(crowd_crops.examples(cfg, "train", cfg.train.seed).take(2))
+    for b, crop in enumerate(expected):
+        np.testing.assert_allclose(inputs["image"][b].numpy(), crop["image"].numpy() / 255.0,
+                                   atol=1e-5)
+        weight = weights["heatmaps_1"][b].numpy()
+        np.testing.assert_array_equal(weight > 0, crop["labelled"].numpy() > 0)
+    one_person = _cfg(data_dir, normalization="unit", absent_weight=1.0,
+                      augment={"color_jitter": 0.0})
+    plain, _, _ = _first(_dataset(one_person, "train", True))
+    assert not np.allclose(plain["image"].numpy(), inputs["image"].numpy())
+    # The mix ends with the one-person stream when it does not repeat.
+    half = _cfg(data_dir, absent_weight=1.0, crowd={"share": 0.5, "canvas": 64},
+                mosaic={"max_persons": 2})
+    # 4 one-person batches (8 records, batches of 2) and the crowd batches drawn among them.
+    assert 4 <= sum(1 for _ in _dataset(half, "train", True, repeat=False)) <= 16

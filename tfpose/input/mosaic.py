@@ -38,8 +38,9 @@ one-skeleton answer on blurred photos (docs/everyday.md).
 
 Output per image (``compose``): ``image`` float32 S x S x 3 (0..255), ``boxes`` G x 4 (x0, y0,
 x1, y1 input px), ``box_valid`` G, ``keypoints`` G x K x 3 and ``annotated`` G x K (input px;
-rows of unused or unlabelled slots have ``annotated`` 0). Randomness is stateless (one seed per
-image), so a fixed seed rebuilds the same images: the validation images and the check set of
+rows of unused or unlabelled slots have ``annotated`` 0), ``labelled`` G x K (the photos' labels
+of the slots shown, also of joints the image edge cuts off). Randomness is stateless (one seed
+per image), so a fixed seed rebuilds the same images: the validation images and the check set of
 ``scripts/make_multi_person_set.py``.
 """
 
@@ -51,7 +52,7 @@ import math
 import tensorflow as tf
 
 from tfpose.config import AugmentConfig, MosaicConfig
-from tfpose.core import person_box
+from tfpose.core import geometry, person_box
 from tfpose.datasets.shards import read_manifest, shard_files
 from tfpose.input import augment as augment_lib
 from tfpose.input import degrade as degrade_lib
@@ -312,12 +313,17 @@ def compose(group: dict, seed, size: int, cfg: MosaicConfig, margin: float = per
                       tf.range(slots)[:, None])
     labelled = labelled * tf.cast(active[:, None], tf.float32)
     visible = moved[..., 2] * tf.cast(on_top, tf.float32) * labelled
+    # The photos' own labels, mirrored with their pastes: what the edge cut off is labelled
+    # here and not in ``annotated`` (pose crops train it as absent: ``crowd_crops``).
+    record = tf.gather(annotated * tf.cast(active[:, None], tf.float32),
+                       geometry.side_order(flips), batch_dims=1)
     return {
         "image": tf.ensure_shape(canvas, [size, size, 3]),
         "boxes": boxes,
         "box_valid": tf.cast(valid, tf.float32),
         "keypoints": tf.concat([moved[..., :2], visible[..., None]], axis=-1),
         "annotated": labelled,
+        "labelled": record,
     }
 
 
@@ -373,7 +379,8 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
         ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = _composed(ds, side, cfg, seed, cfg.data.augment.color_jitter if training else 0.0)
+    ds = composed_examples(ds, side, cfg, seed,
+                           jitter=cfg.data.augment.color_jitter if training else 0.0)
     photometric = photometric_degradations(cfg.data.augment) if training else None
 
     def per_batch(index, example):
@@ -422,13 +429,15 @@ def composed_images(cfg, split: str, seed: int = 0):
     and for ``"train"`` what the detector's int8 LiteRT twin is calibrated on (the people and
     backgrounds it trained on, not the one-person records)."""
     ds, side = photo_records(cfg, split)
-    return _composed(ds, side, cfg, seed, 0.0).map(lambda example: example["image"])
+    return composed_examples(ds, side, cfg, seed).map(lambda example: example["image"])
 
 
-def _composed(ds, side: int, cfg, seed: int, jitter: float):
-    """Parsed records -> composed images (``compose``'s dicts), image ``i`` of the stream
-    seeded by ``(seed, i)``, colours jittered by up to ``jitter``."""
-    size, mosaic = cfg.data.input_size, cfg.data.mosaic
+def composed_examples(ds, side: int, cfg, seed: int, jitter: float = 0.0,
+                      size: int | None = None):
+    """Parsed records -> composed images (``compose``'s dicts) of ``size`` px (default
+    ``data.input_size``), image ``i`` of the stream seeded by ``(seed, i)``, colours jittered
+    by up to ``jitter``."""
+    size, mosaic = size or cfg.data.input_size, cfg.data.mosaic
     ds = ds.map(lambda ex: decode_photo(ex, side), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(1 + mosaic.max_persons, drop_remainder=True)
 

@@ -1,16 +1,17 @@
 """tf.data input pipelines: converted TFRecords -> ``(inputs, targets, sample_weights)`` batches.
 
-Order (training): list shards -> interleave -> parse -> [filter unlabelled] -> [cache] -> shuffle
--> repeat -> per example: decode -> batch (drop_remainder) -> per batch: augment -> normalise ->
-make targets -> prefetch. Shuffling and caching act on parsed records (compressed JPEG bytes,
-cheap to hold). Everything after the JPEG decode runs once per batch, vectorised, and (with
-``data.jit_compile``) XLA-compiled into a few fused loops: per-example ops would pay a kernel
-launch each, and ``ImageProjectiveTransformV3`` alone cost several JPEG decodes per example.
-When augmenting, ``decode`` keeps the stored pixels (a uint8 *canvas* of side C = the larger of
-S and the datasets' stored size, zero-padded when smaller) and the augmentation folds the
-stored -> input scale into its one warp matrix, so each image is resampled once, and a person
-crop zooms into stored pixels rather than an already shrunk image; an image larger than C is
-first resized with antialiasing. Parallel maps and prefetch use AUTOTUNE.
+Order (training): list shards -> interleave -> parse -> [filter unlabelled] -> [cache] ->
+shuffle -> repeat -> per example: decode -> batch (drop_remainder) -> per batch: augment ->
+normalise -> make targets -> [whole batches of crowd crops mixed in: ``data.crowd.share``,
+``input/crowd_crops.py``] -> prefetch. Shuffling and caching act on parsed records (compressed
+JPEG bytes, cheap to hold). Everything after the JPEG decode runs once per batch, vectorised,
+and (with ``data.jit_compile``) XLA-compiled into a few fused loops: per-example ops would pay a
+kernel launch each, and ``ImageProjectiveTransformV3`` alone cost several JPEG decodes per
+example. When augmenting, ``decode`` keeps the stored pixels (a uint8 *canvas* of side C = the
+larger of S and the datasets' stored size, zero-padded when smaller) and the augmentation folds
+the stored -> input scale into its one warp matrix, so each image is resampled once, and a
+person crop zooms into stored pixels rather than an already shrunk image; an image larger than C
+is first resized with antialiasing. Parallel maps and prefetch use AUTOTUNE.
 
 What depends on the model kind comes from its task (``tfpose/tasks``), passed in as ``task``:
 ``task.cfg`` (the run config), ``task.needs_images``, ``task.normalization``,
@@ -52,6 +53,7 @@ import tensorflow as tf
 from tfpose.core.geometry import to_original
 from tfpose.datasets.shards import read_manifest, shard_files
 from tfpose.input import augment as augment_lib
+from tfpose.input import crowd_crops
 from tfpose.input import degrade as degrade_lib
 from tfpose.input.stages import (  # noqa: F401  (the stages, re-exported by name)
     augment, class_weights, decode, model_inputs, normalize, parse, to_model_tuple,
@@ -196,9 +198,31 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
         return (inputs, {n: targets.get(n, targets[first]) for n in names},
                 {n: weights.get(n, weights[first]) for n in names})
 
+    def per_crowd_batch(position, example):
+        # Framed already (the detector's square about one person among others): colours and
+        # degradations only, drawn from a stream apart from the one-person batches'.
+        batch_seed = tf.stack([tf.constant(seed + crowd_crops.CROWD_SEED, tf.int64), position])
+        batch = tf.shape(example["keypoints"])[0]
+        _, _, colour = augment_lib.draw(batch_seed, batch, size, cfg.data.augment)
+        degradations = (degrade_lib.draw(batch_seed, batch, size, cfg.data.augment)
+                        if degrade_images else None)
+        inputs, targets, weights = finish(example, colour, degradations)
+        first = names[0]
+        return (inputs, {n: targets.get(n, targets[first]) for n in names},
+                {n: weights.get(n, weights[first]) for n in names})
+
     ds = ds.map(per_example, num_parallel_calls=AUTOTUNE)
     ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
     ds = ds.enumerate().map(per_batch, num_parallel_calls=AUTOTUNE)
+    share = cfg.data.crowd.share if keep_labelled else 0.0
+    if share > 0:
+        # Whole batches of crowd crops among the one-person batches (data.crowd.share of them).
+        crowd = crowd_crops.examples(cfg, split, seed).batch(cfg.data.batch_size,
+                                                            drop_remainder=True)
+        crowd = crowd.enumerate().map(per_crowd_batch, num_parallel_calls=AUTOTUNE)
+        # The crowd stream never ends; the mix ends with the one-person stream (repeat=False).
+        ds = tf.data.Dataset.sample_from_datasets([ds, crowd], weights=[1.0 - share, share],
+                                                  seed=seed, stop_on_empty_dataset=True)
     ds = ds.prefetch(AUTOTUNE)
     return ds.with_options(_options(cfg.data.deterministic))
 
