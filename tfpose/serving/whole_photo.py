@@ -104,9 +104,12 @@ def sure_people(pose, photos: list, names: list, nobody: list, hints: list,
                 min_score: float = 0.0) -> dict:
     """``{i: (box 1 x 4, score 1, keypoints 1 x K x 2, scores 1 x K)}`` float32, for each photo
     ``i`` of ``nobody`` (where the detector found no one at ``min_score``) whose one-person
-    answer is a ``sure_person`` given that photo's ``hints[i]`` (``split_hints``)."""
-    outs, found = answers(pose, photos, names, nobody), {}
-    for i in nobody:
+    answer is a ``sure_person`` given that photo's ``hints[i]`` (``split_hints``). A photo
+    without a hint of ``HINT_SCORE`` cannot be one, so the pose model does not run on it (an
+    empty photo or video frame costs the detector only)."""
+    hinted = [i for i in nobody if (np.asarray(hints[i][1]) >= HINT_SCORE).any()]
+    outs, found = answers(pose, photos, names, hinted), {}
+    for i in hinted:
         keypoints, scores = outs[i]["keypoints"][0], outs[i]["keypoint_scores"][0]
         person = sure_person(keypoints, scores, *hints[i], min_score)
         if person is not None:
