@@ -145,6 +145,11 @@ class DataConfig:
     # More training datasets in the same joint layout (their train split), e.g. LSP beside
     # LSPET; validation reads ``dir`` only.
     extra_train_dirs: Tuple[str, ...] = ()
+    # Training: how often each training dataset (``dir``, then ``extra_train_dirs``) is drawn
+    # from, relative to the others (each repeats on its own). Empty: every record of every
+    # dataset once per pass, so a dataset weighs by its size (LSP's 900 photos beside LSPET's
+    # 8,100 are a tenth of the examples).
+    train_dir_weights: Tuple[float, ...] = ()
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     mosaic: MosaicConfig = dataclasses.field(default_factory=MosaicConfig)
     crowd: CrowdConfig = dataclasses.field(default_factory=CrowdConfig)

@@ -52,8 +52,8 @@ def _record(rng, index, label, with_image=True):
     })  # fmt: skip
 
 
-def _write(folder, with_image=True):
-    rng = np.random.default_rng(0)
+def _write(folder, with_image=True, seed=0):
+    rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     index = 0
     for split, labels in LABELS.items():
@@ -386,3 +386,34 @@ def test_crowd_batches_are_the_crowd_crops_with_their_targets(data_dir):
                 mosaic={"max_persons": 2})
     # 4 one-person batches (8 records, batches of 2) and the crowd batches drawn among them.
     assert 4 <= sum(1 for _ in _dataset(half, "train", True, repeat=False)) <= 16
+
+
+def test_train_dir_weights_draw_each_training_dataset_by_its_weight(data_dir, tmp_path):
+    """``data.train_dir_weights``: each training dataset repeats on its own and is drawn by
+    its weight (LSP beside LSPET); the examples are told apart by their joints."""
+    extra = _write(tmp_path / "extra", seed=1)
+
+    def joints_of(folder):
+        cfg = _cfg(folder)
+        return {tuple(np.round(j, 2).ravel()) for inputs, _, _ in _dataset(cfg, "train", False)
+                for j in inputs["joints"].numpy()[..., :2]}
+
+    own, other = joints_of(data_dir), joints_of(extra)
+    assert own and other and not own & other
+
+    def drawn(weights, batches):
+        cfg = _cfg(data_dir, extra_train_dirs=[str(extra)], train_dir_weights=weights,
+                   augment={"enabled": False})
+        counts = [0, 0]
+        for inputs, _, _ in _dataset(cfg, "train", True).take(batches):
+            for j in inputs["joints"].numpy()[..., :2]:
+                key = tuple(np.round(j, 2).ravel())
+                assert key in own or key in other
+                counts[key in other] += 1
+        return counts
+
+    assert drawn([0.0, 1.0], 10) == [0, 20]
+    own_count, other_count = drawn([1.0, 3.0], 40)  # 80 examples, 60 expected from extra
+    assert 45 <= other_count <= 75 and own_count + other_count == 80
+    with pytest.raises(ConfigError, match="train_dir_weights"):
+        drawn([1.0], 1)

@@ -50,6 +50,7 @@ import functools
 
 import tensorflow as tf
 
+from tfpose.core.errors import ConfigError
 from tfpose.core.geometry import to_original
 from tfpose.datasets.shards import read_manifest, shard_files
 from tfpose.input import augment as augment_lib
@@ -90,10 +91,12 @@ def stored_image_size(cfg, split: str) -> int:
     return max(int(read_manifest(d).get("image_size") or 0) for d in dataset_dirs(cfg, split))
 
 
-def _records(task, split: str, shuffle_files: bool) -> tf.data.Dataset:
-    """Interleaved, parsed records of one split (labelled only when ``task.labelled_only``)."""
+def _records(task, split: str, shuffle_files: bool, dirs=None) -> tf.data.Dataset:
+    """Interleaved, parsed records of one split (labelled only when ``task.labelled_only``) of
+    ``dirs`` (default: ``dataset_dirs``)."""
     cfg = task.cfg
-    files = [f for d in dataset_dirs(cfg, split) for f in shard_files(d, split)]
+    dirs = dataset_dirs(cfg, split) if dirs is None else dirs
+    files = [f for d in dirs for f in shard_files(d, split)]
     ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files and len(files) > 1:
         ds = ds.shuffle(len(files), seed=cfg.train.seed, reshuffle_each_iteration=True)
@@ -104,6 +107,26 @@ def _records(task, split: str, shuffle_files: bool) -> tf.data.Dataset:
     if task.labelled_only:
         ds = ds.filter(lambda ex: ex["label"] >= 0)
     return ds
+
+
+def _weighted_records(task, split: str, weights) -> tf.data.Dataset:
+    """Endless shuffled records of each training dataset, drawn by ``weights`` (one per
+    ``dataset_dirs`` entry, ``data.train_dir_weights``); each dataset repeats on its own."""
+    cfg = task.cfg
+    dirs = dataset_dirs(cfg, split)
+    if len(weights) != len(dirs) or min(weights) < 0 or sum(weights) <= 0:
+        raise ConfigError(f"data.train_dir_weights={list(weights)}: one non-negative weight per "
+                          f"training dataset ({', '.join(dirs)}), not all 0")
+    streams = []
+    for n, folder in enumerate(dirs):
+        records = _records(task, split, shuffle_files=True, dirs=[folder])
+        if cfg.data.cache:
+            records = records.cache()
+        streams.append(records.shuffle(cfg.data.shuffle_buffer, seed=cfg.train.seed + n,
+                                       reshuffle_each_iteration=True).repeat())
+    total = float(sum(weights))
+    return tf.data.Dataset.sample_from_datasets(streams, [w / total for w in weights],
+                                                seed=cfg.train.seed)
 
 
 # What the per-batch stages read; the rest (strings, ids) is dropped before batching.
@@ -128,13 +151,16 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     if task.labelled_only and cfg.data.class_weights:
         weights_per_class = class_weights(read_manifest(cfg.data.dir), cfg.data.train_split)
 
-    ds = _records(task, split, shuffle_files=training)
-    if cfg.data.cache:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+    if training and repeat and cfg.data.train_dir_weights:
+        ds = _weighted_records(task, split, cfg.data.train_dir_weights)
+    else:
+        ds = _records(task, split, shuffle_files=training)
+        if cfg.data.cache:
+            ds = ds.cache()
+        if training:
+            ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
 
     size = cfg.data.input_size
     decode_image = task.needs_images
