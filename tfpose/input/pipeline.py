@@ -109,21 +109,29 @@ def _records(task, split: str, shuffle_files: bool, dirs=None) -> tf.data.Datase
     return ds
 
 
-def _weighted_records(task, split: str, weights) -> tf.data.Dataset:
-    """Endless shuffled records of each training dataset, drawn by ``weights`` (one per
-    ``dataset_dirs`` entry, ``data.train_dir_weights``); each dataset repeats on its own."""
+def _streamed(ds, cfg, seed: int, training: bool, repeat: bool) -> tf.data.Dataset:
+    """Parsed records -> cached (``data.cache``), shuffled when ``training``, repeated."""
+    if cfg.data.cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat() if repeat else ds
+
+
+def _training_records(task, split: str, repeat: bool) -> tf.data.Dataset:
+    """The training split's shuffled records. With ``data.train_dir_weights`` (one weight per
+    ``dataset_dirs`` entry) and ``repeat``, each dataset repeats on its own and is drawn by its
+    weight; a single pass (``repeat=False``) reads every record once either way."""
     cfg = task.cfg
-    dirs = dataset_dirs(cfg, split)
-    if len(weights) != len(dirs) or min(weights) < 0 or sum(weights) <= 0:
+    weights, dirs = cfg.data.train_dir_weights, dataset_dirs(cfg, split)
+    if weights and (len(weights) != len(dirs) or min(weights) < 0 or sum(weights) <= 0):
         raise ConfigError(f"data.train_dir_weights={list(weights)}: one non-negative weight per "
                           f"training dataset ({', '.join(dirs)}), not all 0")
-    streams = []
-    for n, folder in enumerate(dirs):
-        records = _records(task, split, shuffle_files=True, dirs=[folder])
-        if cfg.data.cache:
-            records = records.cache()
-        streams.append(records.shuffle(cfg.data.shuffle_buffer, seed=cfg.train.seed + n,
-                                       reshuffle_each_iteration=True).repeat())
+    if not (weights and repeat):
+        return _streamed(_records(task, split, shuffle_files=True), cfg, cfg.train.seed,
+                         True, repeat)
+    streams = [_streamed(_records(task, split, shuffle_files=True, dirs=[folder]), cfg,
+                         cfg.train.seed + n, True, True) for n, folder in enumerate(dirs)]
     total = float(sum(weights))
     return tf.data.Dataset.sample_from_datasets(streams, [w / total for w in weights],
                                                 seed=cfg.train.seed)
@@ -151,16 +159,10 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
     if task.labelled_only and cfg.data.class_weights:
         weights_per_class = class_weights(read_manifest(cfg.data.dir), cfg.data.train_split)
 
-    if training and repeat and cfg.data.train_dir_weights:
-        ds = _weighted_records(task, split, cfg.data.train_dir_weights)
+    if training:
+        ds = _training_records(task, split, repeat)
     else:
-        ds = _records(task, split, shuffle_files=training)
-        if cfg.data.cache:
-            ds = ds.cache()
-        if training:
-            ds = ds.shuffle(cfg.data.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
+        ds = _streamed(_records(task, split, shuffle_files=False), cfg, seed, False, repeat)
 
     size = cfg.data.input_size
     decode_image = task.needs_images
@@ -217,9 +219,10 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
             if degrade_images:
                 degradations = degrade_lib.draw(tf.stack([tf.constant(seed, tf.int64), position]),
                                                 batch, size, cfg.data.augment)
-            inputs, targets, weights = finish(warp(example, matrix, flip), colour, degradations)
-        else:
-            inputs, targets, weights = finish(example)
+            return named(*finish(warp(example, matrix, flip), colour, degradations))
+        return named(*finish(example))
+
+    def named(inputs, targets, weights):
         first = names[0]  # a name left out by ``finish`` shares the first output's target
         return (inputs, {n: targets.get(n, targets[first]) for n in names},
                 {n: weights.get(n, weights[first]) for n in names})
@@ -232,15 +235,12 @@ def build_dataset(task, split: str, training: bool, *, repeat: bool | None = Non
         _, _, colour = augment_lib.draw(batch_seed, batch, size, cfg.data.augment)
         degradations = (degrade_lib.draw(batch_seed, batch, size, cfg.data.augment)
                         if degrade_images else None)
-        inputs, targets, weights = finish(example, colour, degradations)
-        first = names[0]
-        return (inputs, {n: targets.get(n, targets[first]) for n in names},
-                {n: weights.get(n, weights[first]) for n in names})
+        return named(*finish(example, colour, degradations))
 
     ds = ds.map(per_example, num_parallel_calls=AUTOTUNE)
     ds = ds.batch(cfg.data.batch_size, drop_remainder=training)
     ds = ds.enumerate().map(per_batch, num_parallel_calls=AUTOTUNE)
-    share = cfg.data.crowd.share if keep_labelled else 0.0
+    share = cfg.data.crowd.share if do_augment and task.is_pose and decode_image else 0.0
     if share > 0:
         # Whole batches of crowd crops among the one-person batches (data.crowd.share of them).
         crowd = crowd_crops.examples(cfg, split, seed).batch(cfg.data.batch_size,
